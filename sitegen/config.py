@@ -1,0 +1,230 @@
+"""Read and validate `sitegen.toml`.
+
+Every key is optional and has a default. All problems are collected in one pass so that a user
+fixes the file once, and each message names the file and the key (`[site] grain`), with a
+"did you mean" hint for misspelt keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "sitegen.toml"
+
+PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
+EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
+
+
+class ConfigError(Exception):
+    """One or more problems in sitegen.toml; `problems` holds one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "Partner scorecards"
+    organization: str = "Alliance"
+    grain: str = "month"
+    period: str = "latest"
+    base_url: str = ""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dir: str = "data"
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    amber_band: float = 0.05
+    min_denominator: int = 11
+
+
+@dataclass(frozen=True)
+class PdfConfig:
+    enabled: bool = True
+    paper: str = "us-letter"
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    sender: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    starttls: bool = False
+    username_env: str = "SITEGEN_SMTP_USER"
+    password_env: str = "SITEGEN_SMTP_PASSWORD"
+    subject: str = "{{ partner.name }} scorecard — {{ period }}"
+
+
+@dataclass(frozen=True)
+class Config:
+    project_dir: Path
+    path: Path
+    site: SiteConfig = field(default_factory=SiteConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    pdf: PdfConfig = field(default_factory=PdfConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.project_dir / self.data.dir
+
+
+# A check returns None when the value is fine, else the reason in words.
+Check = Callable[[Any], str | None]
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        if value in choices:
+            return None
+        return f"must be one of {', '.join(choices)} (got {value!r})"
+
+    return check
+
+
+def _between(low: float, high: float) -> Check:
+    def check(value: Any) -> str | None:
+        return None if low <= value <= high else f"must be between {low} and {high} (got {value})"
+
+    return check
+
+
+def _period(value: Any) -> str | None:
+    if value == "latest" or PERIOD_RE.match(value):
+        return None
+    return f'must be "latest" or a period like "2025-09", "2025-Q3" or "2025" (got {value!r})'
+
+
+def _email(value: Any) -> str | None:
+    return None if value == "" or EMAIL_RE.match(value) else f"is not an email address: {value!r}"
+
+
+def _nonempty(value: Any) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+def _env_name(value: Any) -> str | None:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        return None
+    return f"must be the name of an environment variable (got {value!r})"
+
+
+# section -> key -> (expected type, extra check or None)
+SCHEMA: dict[str, dict[str, tuple[type, Check | None]]] = {
+    "site": {
+        "title": (str, _nonempty),
+        "organization": (str, _nonempty),
+        "grain": (str, _one_of("month", "quarter", "year")),
+        "period": (str, _period),
+        "base_url": (str, None),
+    },
+    "data": {"dir": (str, _nonempty)},
+    "status": {
+        "amber_band": (float, _between(0, 1)),
+        "min_denominator": (int, _between(1, 1_000_000)),
+    },
+    "pdf": {
+        "enabled": (bool, None),
+        "paper": (str, _one_of("us-letter", "a4")),
+    },
+    "email": {
+        "sender": (str, _email),
+        "smtp_host": (str, _nonempty),
+        "smtp_port": (int, _between(1, 65535)),
+        "starttls": (bool, None),
+        "username_env": (str, _env_name),
+        "password_env": (str, _env_name),
+        "subject": (str, _nonempty),
+    },
+}
+
+SECTION_TYPES = {
+    "site": SiteConfig,
+    "data": DataConfig,
+    "status": StatusConfig,
+    "pdf": PdfConfig,
+    "email": EmailConfig,
+}
+
+TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_ok(value: Any, expected: type) -> bool:
+    """TOML integers are fine where a number is expected; booleans never count as numbers."""
+    if isinstance(value, bool):
+        return expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
+
+
+def _check_section(where: str, name: str, table: Any, problems: list[str]) -> dict[str, Any] | None:
+    """Validate one [section]; append problems; return the accepted values."""
+    if not isinstance(table, dict):
+        problems.append(f"{where}: [{name}] must be a table")
+        return None
+    keys = SCHEMA[name]
+    accepted: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in keys:
+            hint = _suggest(key, list(keys))
+            problems.append(f"{where}: [{name}] {key}: unknown key{hint}")
+            continue
+        expected, check = keys[key]
+        if not _type_ok(value, expected):
+            problems.append(
+                f"{where}: [{name}] {key}: must be {TYPE_NAMES[expected]} (got {value!r})"
+            )
+            continue
+        reason = check(value) if check else None
+        if reason:
+            problems.append(f"{where}: [{name}] {key}: {reason}")
+            continue
+        accepted[key] = float(value) if expected is float else value
+    return accepted
+
+
+def load_config(project_dir: Path) -> Config:
+    """Read `<project_dir>/sitegen.toml` with defaults; raise ConfigError listing every problem."""
+    path = project_dir / CONFIG_NAME
+    where = str(path)
+    if not path.is_file():
+        raise ConfigError(
+            [f"{where}: not found (create a project with `sitegen init DIR`, or pass --project)"]
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{where}: not UTF-8 (byte offset {exc.start})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{where}: invalid TOML: {exc}"]) from None
+
+    problems: list[str] = []
+    sections: dict[str, Any] = {}
+    for name, table in raw.items():
+        if name not in SCHEMA:
+            problems.append(f"{where}: [{name}]: unknown section{_suggest(name, list(SCHEMA))}")
+            continue
+        accepted = _check_section(where, name, table, problems)
+        if accepted is not None:
+            sections[name] = SECTION_TYPES[name](**accepted)
+    if problems:
+        raise ConfigError(problems)
+    return Config(project_dir=project_dir, path=path, **sections)
