@@ -1,0 +1,594 @@
+"""Load the project's CSV files into DuckDB.
+
+Reference files (partners, KPIs, commitments) are small and define what the metrics mean, so any
+problem in them stops the run with one line naming file, line and column (`InputError`).
+
+Metric files are many and come from partners, so a bad row never stops the run: every row read is
+kept as read in `raw_metrics`, then either accepted into `metrics` or quarantined in `rejected`
+with its reason (rules in `sql/validate_metrics.sql`). accepted + rejected = read, for every file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from sitegen.sql import read_sql
+
+PARTNER_TYPES = (
+    "hospital",
+    "post_acute",
+    "physician_group",
+    "community_org",
+    "payer",
+    "technology",
+    "other",
+)
+CATEGORIES = (
+    "quality",
+    "patient_experience",
+    "utilization",
+    "operations",
+    "cost",
+    "financial",
+    "community",
+    "partnership",
+)
+UNITS = ("percent", "rate", "ratio", "days", "minutes", "usd", "score", "count")
+DIRECTIONS = ("higher", "lower")
+AGGREGATIONS = ("ratio", "mean", "sum", "last")
+FREQUENCIES = ("monthly", "quarterly", "annual")
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
+METRIC_COLUMNS = ("partner_id", "kpi_id", "period", "value", "numerator", "denominator")
+REQUIRED_METRIC_COLUMNS = ("partner_id", "kpi_id", "period", "value")
+BOM = b"\xef\xbb\xbf"
+
+csv.field_size_limit(sys.maxsize)
+
+
+class InputError(Exception):
+    """A problem in a reference file: reported as `file:line:column: message`, exit 2."""
+
+    def __init__(self, path: str, line: int, column: int | None, message: str) -> None:
+        where = path + (f":{line}" if line else "") + (f":{column}" if column else "")
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What happened to one metrics file."""
+
+    file: str
+    read: int
+    accepted: int
+    rejected: int
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """Counts for the whole load; rules holds (rule, count, examples as 'file:line: reason')."""
+
+    partners: int
+    kpis: int
+    targets: int
+    files: list[FileReport]
+    read: int
+    accepted: int
+    rejected: int
+    normalised: int
+    collapsed: int
+    rules: list[tuple[str, int, list[str]]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading text: one place decides what encodings are accepted.
+
+
+def decode(data: bytes) -> tuple[str, str | None]:
+    """Return (text, problem). UTF-8 with or without BOM is accepted; anything else is a problem
+    that names the byte offset, and the text is still returned (with replacement characters) so
+    that the file's rows can be kept and counted."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+        return text, "file is UTF-16 encoded (byte offset 0); save it as UTF-8"
+    start = len(BOM) if data.startswith(BOM) else 0
+    try:
+        text = data[start:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = start + exc.start
+        text = data[start:].decode("utf-8", errors="replace")
+        line = data.count(b"\n", 0, offset) + 1
+        return text, (
+            f"not UTF-8: byte 0x{data[offset]:02X} on line {line} (byte offset {offset}); "
+            "save the file as UTF-8"
+        )
+    nul = text.find("\x00")
+    if nul >= 0:
+        offset = start + len(text[:nul].encode("utf-8"))
+        return text.replace("\x00", "\ufffd"), f"NUL byte at byte offset {offset}: not a text file"
+    return text, None
+
+
+def read_records(text: str) -> list[tuple[int, list[str]]]:
+    """Parse CSV text into (line where the record starts, fields); blank lines are not records."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[tuple[int, list[str]]] = []
+    previous_end = 0
+    for fields in reader:
+        if fields:
+            records.append((previous_end + 1, fields))
+        previous_end = reader.line_num
+    return records
+
+
+def _read_reference(path: Path, label: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and records of a reference file; any encoding problem stops the run."""
+    if not path.is_file():
+        raise InputError(label, 1, None, "file not found")
+    text, problem = decode(path.read_bytes())
+    if problem:
+        raise InputError(label, 0, None, problem)
+    records = read_records(text)
+    if not records:
+        raise InputError(label, 1, None, "empty file: a header row is required")
+    header = [name.strip().lower() for name in records[0][1]]
+    return header, records[1:]
+
+
+class _Rows:
+    """Field access by column name for one reference file, with errors that point at the cell."""
+
+    def __init__(self, label: str, header: list[str], required: tuple[str, ...]) -> None:
+        self.label = label
+        self.index: dict[str, int] = {}
+        for position, name in enumerate(header, start=1):
+            if name in self.index:
+                raise InputError(label, 1, position, f"column {name!r} appears twice")
+            self.index[name] = position
+        for name in required:
+            if name not in self.index:
+                raise InputError(label, 1, None, f"missing required column {name!r}")
+
+    def get(self, fields: list[str], name: str) -> str:
+        position = self.index.get(name)
+        if position is None or position > len(fields):
+            return ""
+        return fields[position - 1].strip()
+
+    def fail(self, line: int, name: str, message: str) -> InputError:
+        return InputError(self.label, line, self.index.get(name), message)
+
+    def check_width(self, line: int, fields: list[str]) -> None:
+        if len(fields) != len(self.index):
+            raise InputError(
+                self.label,
+                line,
+                None,
+                f"row has {len(fields)} fields, the header has {len(self.index)}",
+            )
+
+
+def _number(
+    rows: _Rows, line: int, fields: list[str], name: str, *, required: bool
+) -> float | None:
+    text = rows.get(fields, name)
+    if not text:
+        if required:
+            raise rows.fail(line, name, f"{name} is required")
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise rows.fail(line, name, f"{name} {text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise rows.fail(line, name, f"{name} {text!r} is not a finite number")
+    return value
+
+
+def _choice(rows: _Rows, line: int, fields: list[str], name: str, choices: tuple[str, ...]) -> str:
+    text = rows.get(fields, name)
+    if text not in choices:
+        raise rows.fail(line, name, f"{name} {text!r} is not one of {', '.join(choices)}")
+    return text
+
+
+def _identifier(rows: _Rows, line: int, fields: list[str], name: str, seen: dict[str, int]) -> str:
+    text = rows.get(fields, name)
+    if not ID_RE.match(text):
+        raise rows.fail(
+            line, name, f"{name} {text!r} may contain only letters, digits, '-' and '_'"
+        )
+    if text in seen:
+        raise rows.fail(line, name, f"duplicate {name} {text!r} (first at line {seen[text]})")
+    seen[text] = line
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference files
+
+
+def load_partners(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
+    """partners.csv → table `partners`."""
+    header, records = _read_reference(path, label)
+    rows = _Rows(
+        label, header, ("partner_id", "name", "partner_type", "region", "joined", "contact_emails")
+    )
+    seen: dict[str, int] = {}
+    out = []
+    for line, fields in records:
+        rows.check_width(line, fields)
+        partner_id = _identifier(rows, line, fields, "partner_id", seen)
+        name = rows.get(fields, "name")
+        if not name:
+            raise rows.fail(line, "name", "name is required")
+        partner_type = _choice(rows, line, fields, "partner_type", PARTNER_TYPES)
+        joined = rows.get(fields, "joined")
+        if not _is_date(joined):
+            raise rows.fail(line, "joined", f"joined {joined!r} is not a date (YYYY-MM-DD)")
+        emails = [e.strip() for e in rows.get(fields, "contact_emails").split(";")]
+        out.append(
+            (
+                partner_id,
+                name,
+                partner_type,
+                rows.get(fields, "region"),
+                joined,
+                [e for e in emails if e],
+                line,
+            )
+        )
+    con.execute(read_sql("create_reference_tables.sql"))
+    insert_rows(con, "partners", out)
+    return len(out)
+
+
+def _is_date(text: str) -> bool:
+    if not DATE_RE.match(text):
+        return False
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+UNIT_DEFAULTS = {"percent": (0.0, 100.0), "score": (None, None)}
+
+
+def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
+    """kpis.csv → table `kpis`, with per-unit defaults for the optional columns filled in."""
+    header, records = _read_reference(path, label)
+    rows = _Rows(
+        label,
+        header,
+        ("kpi_id", "name", "category", "unit", "direction", "target", "benchmark", "weight"),
+    )
+    seen: dict[str, int] = {}
+    out = []
+    for line, fields in records:
+        rows.check_width(line, fields)
+        kpi_id = _identifier(rows, line, fields, "kpi_id", seen)
+        name = rows.get(fields, "name")
+        if not name:
+            raise rows.fail(line, "name", "name is required")
+        category = _choice(rows, line, fields, "category", CATEGORIES)
+        unit = _choice(rows, line, fields, "unit", UNITS)
+        direction = _choice(rows, line, fields, "direction", DIRECTIONS)
+        target = _number(rows, line, fields, "target", required=True)
+        benchmark = _number(rows, line, fields, "benchmark", required=False)
+        weight = _number(rows, line, fields, "weight", required=True)
+        if weight is not None and weight < 0:
+            raise rows.fail(line, "weight", f"weight {weight:g} must not be negative")
+        aggregation = rows.get(fields, "aggregation") or _default_aggregation(unit)
+        if aggregation not in AGGREGATIONS:
+            raise rows.fail(
+                line,
+                "aggregation",
+                f"aggregation {aggregation!r} is not one of ratio, mean, sum, last",
+            )
+        frequency = rows.get(fields, "frequency") or "monthly"
+        if frequency not in FREQUENCIES:
+            raise rows.fail(
+                line,
+                "frequency",
+                f"frequency {frequency!r} is not one of monthly, quarterly, annual",
+            )
+        amber_band = _number(rows, line, fields, "amber_band", required=False)
+        if amber_band is not None and not 0 <= amber_band <= 1:
+            raise rows.fail(line, "amber_band", "amber_band is a fraction of the target (0 to 1)")
+        min_den = _number(rows, line, fields, "min_denominator", required=False)
+        if min_den is not None and (min_den < 1 or min_den != int(min_den)):
+            raise rows.fail(line, "min_denominator", "min_denominator must be a whole number >= 1")
+        scale = _number(rows, line, fields, "scale", required=False)
+        if scale is not None and scale <= 0:
+            raise rows.fail(line, "scale", "scale must be greater than 0")
+        low, high = UNIT_DEFAULTS.get(unit, (0.0, None))
+        min_value = _number(rows, line, fields, "min_value", required=False)
+        max_value = _number(rows, line, fields, "max_value", required=False)
+        out.append(
+            (
+                kpi_id,
+                name,
+                category,
+                unit,
+                direction,
+                target,
+                benchmark,
+                rows.get(fields, "benchmark_source"),
+                weight,
+                rows.get(fields, "description"),
+                aggregation,
+                frequency,
+                amber_band,
+                None if min_den is None else int(min_den),
+                scale if scale is not None else (100.0 if unit == "percent" else 1.0),
+                low if min_value is None else min_value,
+                high if max_value is None else max_value,
+                line,
+            )
+        )
+    insert_rows(con, "kpis", out)
+    return len(out)
+
+
+def _default_aggregation(unit: str) -> str:
+    """Percentages and rates are ratios of counts; counts add up; anything else is averaged."""
+    return {"percent": "ratio", "rate": "ratio", "count": "sum"}.get(unit, "mean")
+
+
+def load_targets(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
+    """targets.csv (optional) → table `targets`: partner commitments with validity windows."""
+    if not path.exists():
+        return 0
+    header, records = _read_reference(path, label)
+    rows = _Rows(label, header, ("partner_id", "kpi_id", "target"))
+    partners = {r[0] for r in con.execute("SELECT partner_id FROM partners").fetchall()}
+    kpis = {r[0] for r in con.execute("SELECT kpi_id FROM kpis").fetchall()}
+    windows: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+    out = []
+    for line, fields in records:
+        rows.check_width(line, fields)
+        partner_id = rows.get(fields, "partner_id")
+        if partner_id not in partners:
+            raise rows.fail(line, "partner_id", f"unknown partner_id {partner_id!r}")
+        kpi_id = rows.get(fields, "kpi_id")
+        if kpi_id not in kpis:
+            raise rows.fail(line, "kpi_id", f"unknown kpi_id {kpi_id!r}")
+        target = _number(rows, line, fields, "target", required=True)
+        bounds = []
+        for name in ("valid_from", "valid_to"):
+            text = rows.get(fields, name)
+            if text and not PERIOD_RE.match(text):
+                raise rows.fail(
+                    line, name, f"{name} {text!r} is not a period (YYYY-MM, YYYY-Qn, YYYY)"
+                )
+            bounds.append(text)
+        start = period_start(bounds[0]) if bounds[0] else date.min
+        end = period_end(bounds[1]) if bounds[1] else date.max
+        if start > end:
+            raise rows.fail(line, "valid_to", "valid_to is before valid_from")
+        for other_start, other_end, other_line in windows.get((partner_id, kpi_id), []):
+            if start <= other_end and other_start <= end:
+                raise rows.fail(
+                    line,
+                    "valid_from",
+                    f"commitment overlaps the one at line {other_line} for {partner_id}/{kpi_id}",
+                )
+        windows.setdefault((partner_id, kpi_id), []).append((start, end, line))
+        out.append((partner_id, kpi_id, target, start, end, bounds[0], bounds[1], line))
+    insert_rows(con, "targets", out)
+    return len(out)
+
+
+def period_start(period: str) -> date:
+    """First day of a period written YYYY-MM, YYYY-Qn or YYYY."""
+    if "-Q" in period:
+        year, quarter = period.split("-Q")
+        return date(int(year), (int(quarter) - 1) * 3 + 1, 1)
+    if "-" in period:
+        year, month = period.split("-")
+        return date(int(year), int(month), 1)
+    return date(int(period), 1, 1)
+
+
+def period_end(period: str) -> date:
+    """Last day of a period: the day before the next one starts."""
+    start = period_start(period)
+    months = 3 if "-Q" in period else 1 if "-" in period else 12
+    month_index = start.month - 1 + months
+    following = date(start.year + month_index // 12, month_index % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Metric files
+
+
+def _is_simple(text: str) -> bool:
+    """True when every line is one record and every comma a separator: no quotes, no blank
+    lines, one kind of line ending. DuckDB then splits the file itself, which is much faster."""
+    if '"' in text or not text or text[0] in "\r\n":
+        return False
+    if "\r" in text:
+        if text.count("\r") != text.count("\r\n") or text.count("\n") != text.count("\r\n"):
+            return False
+        return "\r\n\r\n" not in text
+    return "\n\n" not in text
+
+
+def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> str | None:
+    """Put one metrics file's records into `staged` as (file, line, fields); return a problem
+    that makes every row of the file rejected, or None."""
+    data = path.read_bytes()
+    text, problem = decode(data)
+    if problem is None and _is_simple(text):
+        new_line = "\\r\\n" if "\r" in text else "\\n"
+        con.execute(
+            f"""
+            INSERT INTO staged
+            SELECT ?, row_number() OVER (), string_split(l, ',')
+            FROM read_csv(?, header = false, auto_detect = false, columns = {{'l': 'VARCHAR'}},
+                          delim = chr(0), quote = '', escape = '', new_line = '{new_line}')
+            """,
+            [label, str(path)],
+        )
+        return None
+    records = read_records(text)
+    if records:
+        con.execute(
+            "INSERT INTO staged SELECT ?, unnest(?), unnest(?)",
+            [label, [line for line, _ in records], [fields for _, fields in records]],
+        )
+    return problem
+
+
+def _header_problem(header: list[str]) -> str | None:
+    for name in header:
+        if name and header.count(name) > 1:
+            return f"column {name!r} appears twice in the header"
+    missing = [name for name in REQUIRED_METRIC_COLUMNS if name not in header]
+    if missing:
+        return "missing required column " + ", ".join(repr(m) for m in missing)
+    return None
+
+
+def _register_files(con: duckdb.DuckDBPyConnection, problems: dict[str, str | None]) -> None:
+    """Read each staged file's header (its first record), decide whether the file is usable,
+    and move every data row to raw_metrics with its fields mapped by column name."""
+    headers = {
+        file: (line, [f.strip().lstrip("\ufeff").lower() for f in fields])
+        for file, line, fields in con.execute(
+            "SELECT file, min(line), arg_min(fields, line) FROM staged GROUP BY file"
+        ).fetchall()
+    }
+    rows = []
+    for file, problem in problems.items():
+        header_line, header = headers.get(file, (0, []))
+        if file not in headers:
+            problem = problem or "empty file: no header and no rows"
+        problem = problem or _header_problem(header)
+        rows.append((file, header_line, header, problem))
+    insert_rows(con, "files", rows)
+    columns = ", ".join(f"s.fields[list_position(f.header, '{name}')]" for name in METRIC_COLUMNS)
+    con.execute(
+        f"""
+        INSERT INTO raw_metrics
+        SELECT s.file, s.line, s.fields, len(s.fields), len(f.header), {columns}, f.problem
+        FROM staged s JOIN files f ON f.file = s.file AND s.line > f.header_line
+        """
+    )
+    con.execute(
+        """
+        UPDATE files SET problem = 'header only: no data rows'
+        WHERE problem IS NULL AND file NOT IN (SELECT DISTINCT file FROM raw_metrics)
+        """
+    )
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Insert Python rows in one statement (executemany is row-at-a-time and slow)."""
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    unnests = ", ".join(f"unnest(${i + 1})" for i in range(len(columns)))
+    con.execute(f"INSERT INTO {table} SELECT {unnests}", [list(c) for c in columns])
+
+
+def load_metrics(
+    con: duckdb.DuckDBPyConnection, metrics_dir: Path, label_dir: str, today: date
+) -> None:
+    """Every `*.csv` under the metrics directory → raw_metrics, then validated into metrics and
+    rejected by the rules in sql/validate_metrics.sql."""
+    con.execute(read_sql("create_metric_tables.sql"))
+    paths = sorted(metrics_dir.glob("*.csv")) if metrics_dir.is_dir() else []
+    problems = {}
+    for path in paths:
+        label = f"{label_dir}/{path.name}"
+        problems[label] = _stage_file(con, path, label)
+    _register_files(con, problems)
+    con.execute("DROP TABLE staged")
+    con.execute(f"SET VARIABLE today = DATE '{today.isoformat()}'")
+    con.execute(read_sql("validate_metrics.sql"))
+
+
+def load_project(
+    con: duckdb.DuckDBPyConnection, data_dir: Path, label_dir: str, today: date
+) -> LoadSummary:
+    """Load every input of a project. `label_dir` is how file names appear in messages."""
+    partners = load_partners(con, data_dir / "partners.csv", f"{label_dir}/partners.csv")
+    kpis = load_kpis(con, data_dir / "kpis.csv", f"{label_dir}/kpis.csv")
+    targets = load_targets(con, data_dir / "targets.csv", f"{label_dir}/targets.csv")
+    load_metrics(con, data_dir / "metrics", f"{label_dir}/metrics", today)
+    return summarise(con, partners, kpis, targets)
+
+
+def summarise(
+    con: duckdb.DuckDBPyConnection, partners: int, kpis: int, targets: int
+) -> LoadSummary:
+    """Counts per file and per rejection rule, read back from the tables the load wrote."""
+    files = [
+        FileReport(*row)
+        for row in con.execute(
+            """
+            SELECT f.file, count(r.line), count(r.line) FILTER (r.rule IS NULL),
+                   count(r.line) FILTER (r.rule IS NOT NULL), f.problem
+            FROM files f LEFT JOIN row_status r USING (file)
+            GROUP BY f.file, f.problem ORDER BY f.file
+            """
+        ).fetchall()
+    ]
+    read, accepted, rejected, normalised, collapsed = con.execute(
+        """
+        SELECT count(*), count(*) FILTER (rule IS NULL), count(*) FILTER (rule IS NOT NULL),
+               count(*) FILTER (note LIKE '%normalised%'),
+               count(*) FILTER (note LIKE '%identical duplicate of%')
+        FROM row_status
+        """
+    ).fetchone()
+    rules = [
+        (rule, count, examples)
+        for rule, count, examples in con.execute(
+            """
+            SELECT rule, count(*),
+                   list(file || ':' || line || ': ' || reason ORDER BY file, line)[1:3]
+            FROM row_status WHERE rule IS NOT NULL
+            GROUP BY rule ORDER BY count(*) DESC, rule
+            """
+        ).fetchall()
+    ]
+    return LoadSummary(
+        partners, kpis, targets, files, read, accepted, rejected, normalised, collapsed, rules
+    )
+
+
+RULE_LABELS = {
+    "file_problem": "file not usable",
+    "field_count": "wrong number of fields",
+    "missing_key": "partner_id, kpi_id or period missing",
+    "unknown_partner": "unknown partner_id",
+    "unknown_kpi": "unknown kpi_id",
+    "bad_period": "bad period",
+    "wrong_frequency": "period does not match the KPI's frequency",
+    "future_period": "period in the future",
+    "bad_value": "value not a number",
+    "bad_numerator": "numerator not a number",
+    "bad_denominator": "denominator not a positive number",
+    "missing_counts": "numerator/denominator missing",
+    "negative_numerator": "negative numerator",
+    "numerator_exceeds_denominator": "numerator greater than denominator",
+    "value_mismatch": "value does not match numerator/denominator",
+    "out_of_range": "value out of range",
+    "conflicting_duplicate": "conflicting duplicates",
+}

@@ -1,0 +1,49 @@
+-- The reference files, typed. load.py has already checked every cell, so these hold only
+-- values that passed: one row per partner, per KPI, per partner commitment.
+
+CREATE OR REPLACE TABLE partners (
+    partner_id     VARCHAR PRIMARY KEY,
+    name           VARCHAR NOT NULL,
+    partner_type   VARCHAR NOT NULL,
+    region         VARCHAR NOT NULL,
+    joined         DATE NOT NULL,
+    contact_emails VARCHAR[] NOT NULL,
+    line           INTEGER NOT NULL
+);
+
+-- Optional kpis.csv columns arrive here with their defaults applied: scale (100 for percent,
+-- else 1), value bounds (percent 0..100, score unbounded, everything else >= 0).
+-- amber_band and min_denominator stay NULL when the project-wide default applies.
+CREATE OR REPLACE TABLE kpis (
+    kpi_id           VARCHAR PRIMARY KEY,
+    name             VARCHAR NOT NULL,
+    category         VARCHAR NOT NULL,
+    unit             VARCHAR NOT NULL,
+    direction        VARCHAR NOT NULL,
+    target           DOUBLE NOT NULL,
+    benchmark        DOUBLE,
+    benchmark_source VARCHAR,
+    weight           DOUBLE NOT NULL,
+    description      VARCHAR,
+    aggregation      VARCHAR NOT NULL,
+    frequency        VARCHAR NOT NULL,
+    amber_band       DOUBLE,
+    min_denominator  INTEGER,
+    scale            DOUBLE NOT NULL,
+    min_value        DOUBLE,
+    max_value        DOUBLE,
+    line             INTEGER NOT NULL
+);
+
+-- A partner's own commitment for a KPI, valid from the first day of valid_from to the last
+-- day of valid_to (open ends stored as far-away dates). Windows never overlap.
+CREATE OR REPLACE TABLE targets (
+    partner_id  VARCHAR NOT NULL,
+    kpi_id      VARCHAR NOT NULL,
+    target      DOUBLE NOT NULL,
+    valid_start DATE NOT NULL,
+    valid_end   DATE NOT NULL,
+    valid_from  VARCHAR,
+    valid_to    VARCHAR,
+    line        INTEGER NOT NULL
+);

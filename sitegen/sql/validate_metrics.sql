@@ -1,0 +1,227 @@
+-- Row rules for metric submissions.
+--
+-- Every row of raw_metrics ends up in row_status exactly once: accepted (rule IS NULL) or
+-- rejected (rule and reason set). The first rule that applies, in the order written below,
+-- is the reason. Accepted rows go to `metrics`, one per partner × KPI × period.
+-- The variable `today` (set by load.py) is the date of the run.
+
+-- A number as partners write it: optional sign, digits, optional decimals and exponent.
+-- "N/A", "-", "*", "nan", "inf", "1.234,5" and the like are not numbers.
+CREATE OR REPLACE TEMP MACRO sg_is_number(t) AS
+    regexp_full_match(t, '[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?');
+
+-- Thousands separators ("1,234" or "12,345.6") are accepted and removed.
+CREATE OR REPLACE TEMP MACRO sg_has_thousands(t) AS
+    regexp_full_match(t, '[+-]?\d{1,3}(,\d{3})+(\.\d+)?');
+
+-- Half a unit of the last decimal written: how far a rounded value may be from the exact one.
+CREATE OR REPLACE TEMP MACRO sg_tolerance(t) AS
+    0.5 * pow(10, -length(regexp_extract(t, '\.(\d*)', 1))) + 1e-9;
+
+CREATE OR REPLACE TABLE checked AS
+WITH cleaned AS (
+    SELECT
+        r.file, r.line, r.n_fields, r.n_header, r.file_problem,
+        trim(r.partner_id) AS pid,
+        trim(r.kpi_id) AS kid,
+        trim(r.period) AS per,
+        trim(r.value) AS value_text,
+        trim(r.numerator) AS num_text,
+        trim(r.denominator) AS den_text,
+        k.kpi_id IS NOT NULL AS kpi_known,
+        p.partner_id IS NOT NULL AS partner_known,
+        k.unit, k.aggregation, k.frequency, k.scale, k.min_value, k.max_value
+    FROM raw_metrics r
+    LEFT JOIN partners p ON p.partner_id = trim(r.partner_id)
+    LEFT JOIN kpis k ON k.kpi_id = trim(r.kpi_id)
+),
+normalised AS (
+    -- A trailing "%" is accepted on percent KPIs only; then thousands separators go.
+    SELECT *,
+        CASE WHEN unit = 'percent' AND ends_with(value_text, '%')
+             THEN rtrim(left(value_text, -1)) ELSE value_text END AS value_nopct
+    FROM cleaned
+),
+numbers AS (
+    SELECT *,
+        CASE WHEN sg_has_thousands(value_nopct) THEN replace(value_nopct, ',', '')
+             ELSE value_nopct END AS v_text,
+        CASE WHEN sg_has_thousands(num_text) THEN replace(num_text, ',', '')
+             ELSE num_text END AS n_text,
+        CASE WHEN sg_has_thousands(den_text) THEN replace(den_text, ',', '')
+             ELSE den_text END AS d_text,
+        CASE
+            WHEN regexp_full_match(per, '\d{4}-(0[1-9]|1[0-2])') THEN 'month'
+            WHEN regexp_full_match(per, '\d{4}-Q[1-4]') THEN 'quarter'
+            WHEN regexp_full_match(per, '\d{4}') THEN 'year'
+        END AS grain
+    FROM normalised
+),
+typed AS (
+    SELECT *,
+        CASE WHEN sg_is_number(v_text) THEN TRY_CAST(v_text AS DOUBLE) END AS v,
+        CASE WHEN sg_is_number(n_text) THEN TRY_CAST(n_text AS DOUBLE) END AS n,
+        CASE WHEN sg_is_number(d_text) THEN TRY_CAST(d_text AS DOUBLE) END AS d,
+        CASE grain
+            WHEN 'month' THEN make_date(CAST(per[1:4] AS INT), CAST(per[6:7] AS INT), 1)
+            WHEN 'quarter' THEN make_date(CAST(per[1:4] AS INT), CAST(per[7] AS INT) * 3 - 2, 1)
+            WHEN 'year' THEN make_date(CAST(per[1:4] AS INT), 1, 1)
+        END AS period_start,
+        CASE frequency WHEN 'monthly' THEN 'month' WHEN 'quarterly' THEN 'quarter'
+                       WHEN 'annual' THEN 'year' END AS kpi_grain,
+        coalesce(n_text, '') <> '' AS has_n,
+        coalesce(d_text, '') <> '' AS has_d,
+        coalesce(v_text, '') <> '' AS has_v
+    FROM numbers
+),
+finite AS (
+    -- A value that is written as a number but does not fit a double ("1e309") is not finite.
+    SELECT *,
+        v IS NOT NULL AND isfinite(v) AS v_ok,
+        n IS NOT NULL AND isfinite(n) AS n_ok,
+        d IS NOT NULL AND isfinite(d) AS d_ok,
+        -- The value implied by the counts, when both are usable.
+        CASE WHEN n IS NOT NULL AND d IS NOT NULL AND isfinite(n) AND isfinite(d) AND d > 0
+             THEN n / d * scale END AS implied
+    FROM typed
+),
+ruled AS (
+    SELECT *,
+        CASE
+            -- The whole file could not be used (encoding, header, empty).
+            WHEN file_problem IS NOT NULL THEN 'file_problem'
+            -- A row must have exactly as many fields as the header.
+            WHEN n_fields <> n_header THEN 'field_count'
+            WHEN coalesce(pid, '') = '' OR coalesce(kid, '') = '' OR coalesce(per, '') = ''
+                THEN 'missing_key'
+            -- Partners and KPIs must be declared in partners.csv and kpis.csv.
+            WHEN NOT partner_known THEN 'unknown_partner'
+            WHEN NOT kpi_known THEN 'unknown_kpi'
+            -- Periods are YYYY-MM, YYYY-Qn or YYYY, at exactly the KPI's frequency, so that a
+            -- month and the quarter containing it can never both be counted.
+            WHEN grain IS NULL THEN 'bad_period'
+            WHEN grain <> kpi_grain THEN 'wrong_frequency'
+            WHEN period_start > getvariable('today') THEN 'future_period'
+            -- Value: a finite number; it may be left empty when the counts are given.
+            WHEN has_v AND NOT sg_is_number(v_text) THEN 'bad_value'
+            WHEN has_v AND NOT v_ok THEN 'bad_value'
+            WHEN has_n AND NOT n_ok THEN 'bad_numerator'
+            WHEN has_d AND NOT d_ok THEN 'bad_denominator'
+            -- Rates are aggregated from counts, never by averaging values: ratio KPIs need both.
+            WHEN aggregation = 'ratio' AND NOT (has_n AND has_d) THEN 'missing_counts'
+            WHEN has_n <> has_d THEN 'missing_counts'
+            WHEN NOT has_v AND NOT has_n THEN 'bad_value'
+            WHEN has_d AND d <= 0 THEN 'bad_denominator'
+            -- Counts cannot be negative where the KPI's values cannot be.
+            WHEN has_n AND n < 0 AND min_value >= 0 THEN 'negative_numerator'
+            -- A percentage of a whole: the part cannot exceed the whole.
+            WHEN has_n AND unit = 'percent' AND max_value <= 100 AND n > d
+                THEN 'numerator_exceeds_denominator'
+            -- A written value must agree with numerator ÷ denominator × scale, to the
+            -- precision it was written with.
+            WHEN has_v AND implied IS NOT NULL AND abs(v - implied) > sg_tolerance(v_text)
+                THEN 'value_mismatch'
+            WHEN coalesce(v, implied) < min_value OR coalesce(v, implied) > max_value
+                THEN 'out_of_range'
+        END AS rule,
+        coalesce(v, implied) AS value_final
+    FROM finite
+)
+SELECT
+    file, line, pid AS partner_id, kid AS kpi_id, per AS period, grain AS period_grain,
+    period_start, value_final AS value,
+    CASE WHEN has_n THEN n END AS numerator,
+    CASE WHEN has_d THEN d END AS denominator,
+    rule,
+    CASE rule
+        WHEN 'file_problem' THEN file_problem
+        WHEN 'field_count' THEN format('row has {} fields, the header has {}', n_fields, n_header)
+        WHEN 'missing_key' THEN 'partner_id, kpi_id and period are all required'
+        WHEN 'unknown_partner' THEN format('unknown partner_id ''{}''', pid)
+        WHEN 'unknown_kpi' THEN format('unknown kpi_id ''{}''', kid)
+        WHEN 'bad_period' THEN format('period ''{}'' is not YYYY-MM, YYYY-Qn or YYYY', per)
+        WHEN 'wrong_frequency' THEN format('period ''{}'' is a {} but {} is reported {}',
+                                           per, grain, kid, frequency)
+        WHEN 'future_period' THEN format('period ''{}'' is in the future', per)
+        WHEN 'bad_value' THEN
+            CASE WHEN NOT has_v THEN 'value is empty'
+                 WHEN sg_is_number(v_text) THEN format('value ''{}'' is not a finite number', value_text)
+                 ELSE format('value ''{}'' is not a number', value_text) END
+        WHEN 'bad_numerator' THEN format('numerator ''{}'' is not a number', num_text)
+        WHEN 'bad_denominator' THEN
+            CASE WHEN d_ok THEN format('denominator {} must be greater than 0', den_text)
+                 ELSE format('denominator ''{}'' is not a number', den_text) END
+        WHEN 'missing_counts' THEN
+            CASE WHEN aggregation = 'ratio'
+                 THEN format('{} is a ratio of counts: numerator and denominator are required', kid)
+                 ELSE 'numerator and denominator must be given together' END
+        WHEN 'negative_numerator' THEN format('numerator {} is negative', num_text)
+        WHEN 'numerator_exceeds_denominator' THEN
+            format('numerator {} is greater than denominator {}', num_text, den_text)
+        WHEN 'value_mismatch' THEN
+            format('value {} does not match numerator/denominator ({} / {} × {:g} = {:g})',
+                   value_text, num_text, den_text, scale, round(implied, 4))
+        WHEN 'out_of_range' THEN
+            format('value {:g} is outside the range {} to {} for {}', round(value_final, 4),
+                   coalesce(format('{:g}', min_value), '-∞'),
+                   coalesce(format('{:g}', max_value), '∞'), kid)
+    END AS reason,
+    concat_ws('; ',
+        CASE WHEN value_nopct <> value_text THEN 'normalised: trailing % removed' END,
+        CASE WHEN v_text <> value_nopct OR n_text <> num_text OR d_text <> den_text
+             THEN 'normalised: thousands separator removed' END,
+        CASE WHEN NOT has_v AND implied IS NOT NULL
+             THEN 'normalised: value computed from numerator/denominator' END
+    ) AS note
+FROM ruled;
+
+-- Duplicates among rows that passed every rule above, by partner × KPI × period.
+-- Identical copies (same value and counts) collapse into the first one read, counted as such.
+-- Copies that disagree are all rejected, each naming the others: never pick one silently.
+CREATE OR REPLACE TABLE row_status AS
+WITH duplicated AS (
+    SELECT partner_id, kpi_id, period
+    FROM checked
+    WHERE rule IS NULL
+    GROUP BY ALL
+    HAVING count(*) > 1
+),
+keys AS (
+    SELECT partner_id, kpi_id, period,
+           count(DISTINCT concat_ws('|', value, numerator, denominator)) AS variants,
+           list(file || ':' || line ORDER BY file, line) AS places
+    FROM checked SEMI JOIN duplicated USING (partner_id, kpi_id, period)
+    WHERE rule IS NULL
+    GROUP BY ALL
+)
+SELECT
+    c.file, c.line, c.partner_id, c.kpi_id, c.period, c.period_grain, c.period_start,
+    c.value, c.numerator, c.denominator,
+    CASE WHEN k.variants > 1 THEN 'conflicting_duplicate' ELSE c.rule END AS rule,
+    CASE WHEN k.variants > 1
+         THEN format('conflicting duplicate of {} (same partner, KPI and period, other figures)',
+                     array_to_string(list_filter(k.places, lambda x: x <> c.file || ':' || c.line),
+                                     ', '))
+         ELSE c.reason END AS reason,
+    CASE WHEN k.variants = 1 AND k.places[1] <> c.file || ':' || c.line
+         THEN concat_ws('; ', nullif(c.note, ''), 'identical duplicate of ' || k.places[1])
+         ELSE nullif(c.note, '') END AS note
+FROM checked c
+LEFT JOIN keys k
+    ON c.rule IS NULL
+   AND k.partner_id = c.partner_id AND k.kpi_id = c.kpi_id AND k.period = c.period;
+
+DROP TABLE checked;
+
+-- Accepted rows, one per partner × KPI × period: the single source every KPI is computed from.
+CREATE OR REPLACE TABLE metrics AS
+SELECT partner_id, kpi_id, period, period_grain, period_start, value, numerator, denominator,
+       file, line
+FROM row_status
+WHERE rule IS NULL AND coalesce(note, '') NOT LIKE '%identical duplicate of%';
+
+-- Quarantined rows with their reason and the fields exactly as read.
+CREATE OR REPLACE TABLE rejected AS
+SELECT s.file, s.line, s.rule, s.reason, r.fields
+FROM row_status s JOIN raw_metrics r USING (file, line)
+WHERE s.rule IS NOT NULL;

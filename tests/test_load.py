@@ -1,0 +1,431 @@
+"""Loading CSVs into DuckDB: every row accepted or rejected with its reason, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sitegen.load import InputError, period_end, period_start
+from tests.conftest import HEADER, Loader
+
+
+def add_metrics(mini: Path, name: str, body: str | bytes) -> Path:
+    path = mini / "data" / "metrics" / name
+    if isinstance(body, str):
+        path.write_text(body, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(body)
+    return path
+
+
+def rejected(con, file: str) -> list[tuple[int, str, str]]:
+    return con.execute(
+        "SELECT line, rule, reason FROM rejected WHERE file = ? ORDER BY line", [file]
+    ).fetchall()
+
+
+def test_clean_mini_project_accepts_every_row(load: Loader) -> None:
+    con, summary = load()
+    assert (summary.partners, summary.kpis, summary.targets) == (3, 5, 2)
+    assert (summary.read, summary.accepted, summary.rejected) == (6, 6, 0)
+    row = con.execute(
+        "SELECT value, numerator, denominator, period_grain, period_start::VARCHAR, file, line "
+        "FROM metrics WHERE partner_id = 'north-hosp' AND kpi_id = 'readmit_30d'"
+    ).fetchone()
+    assert row == (14.2, 142.0, 1000.0, "month", "2025-09-01", "data/metrics/2025-09.csv", 2)
+    quarter = con.execute(
+        "SELECT period_start::VARCHAR, line FROM metrics WHERE kpi_id = 'hcahps_rating_9_10'"
+    ).fetchone()
+    assert quarter == ("2025-07-01", 2)  # CRLF file read on the fast path
+
+
+def test_raw_table_keeps_original_strings(mini: Path, load: Loader) -> None:
+    add_metrics(mini, "x.csv", HEADER + "north-hosp,readmit_30d,2025-08, 14.0 ,140,1000,extra\n")
+    con, _ = load()
+    row = con.execute(
+        "SELECT fields, value FROM raw_metrics WHERE file = 'data/metrics/x.csv'"
+    ).fetchone()
+    assert row == (
+        ["north-hosp", "readmit_30d", "2025-08", " 14.0 ", "140", "1000", "extra"],
+        " 14.0 ",
+    )
+    assert rejected(con, "data/metrics/x.csv") == [
+        (2, "field_count", "row has 7 fields, the header has 6")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "rule", "reason"),
+    [
+        (
+            "nowhere-hosp,readmit_30d,2025-08,14.0,140,1000",
+            "unknown_partner",
+            "unknown partner_id 'nowhere-hosp'",
+        ),
+        (
+            "north-hosp,readmit_30,2025-08,14.0,140,1000",
+            "unknown_kpi",
+            "unknown kpi_id 'readmit_30'",
+        ),
+        (
+            "north-hosp,readmit_30d,2025/08,14.0,140,1000",
+            "bad_period",
+            "period '2025/08' is not YYYY-MM, YYYY-Qn or YYYY",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-13,14.0,140,1000",
+            "bad_period",
+            "period '2025-13' is not YYYY-MM, YYYY-Qn or YYYY",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-Q3,14.0,140,1000",
+            "wrong_frequency",
+            "period '2025-Q3' is a quarter but readmit_30d is reported monthly",
+        ),
+        (
+            "north-hosp,hcahps_rating_9_10,2025-08,70.0,70,100",
+            "wrong_frequency",
+            "period '2025-08' is a month but hcahps_rating_9_10 is reported quarterly",
+        ),
+        (
+            "north-hosp,readmit_30d,2031-01,14.0,140,1000",
+            "future_period",
+            "period '2031-01' is in the future",
+        ),
+        ("north-hosp,readmit_30d,2025-08,N/A,140,1000", "bad_value", "value 'N/A' is not a number"),
+        (
+            "east-clinic,appt_lead_days,2025-08,1.234,5,,",
+            "field_count",
+            "row has 7 fields, the header has 6",
+        ),
+        (
+            'east-clinic,appt_lead_days,2025-08,"1.234,5",,',
+            "bad_value",
+            "value '1.234,5' is not a number",
+        ),
+        (
+            "east-clinic,appt_lead_days,2025-08,1e309,,",
+            "bad_value",
+            "value '1e309' is not a finite number",
+        ),
+        ("east-clinic,appt_lead_days,2025-08,nan,,", "bad_value", "value 'nan' is not a number"),
+        ("east-clinic,appt_lead_days,2025-08,,,", "bad_value", "value is empty"),
+        (
+            "north-hosp,readmit_30d,2025-08,14.0,,",
+            "missing_counts",
+            "readmit_30d is a ratio of counts: numerator and denominator are required",
+        ),
+        (
+            "east-clinic,appt_lead_days,2025-08,14.0,140,",
+            "missing_counts",
+            "numerator and denominator must be given together",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,,140,0",
+            "bad_denominator",
+            "denominator 0 must be greater than 0",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,,140,-10",
+            "bad_denominator",
+            "denominator -10 must be greater than 0",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,x,140,1000",
+            "bad_value",
+            "value 'x' is not a number",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,14.0,many,1000",
+            "bad_numerator",
+            "numerator 'many' is not a number",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,-1.0,-10,1000",
+            "negative_numerator",
+            "numerator -10 is negative",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,112.5,45,40",
+            "numerator_exceeds_denominator",
+            "numerator 45 is greater than denominator 40",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,9.5,120,1000",
+            "value_mismatch",
+            "value 9.5 does not match numerator/denominator (120 / 1000 × 100 = 12)",
+        ),
+        (
+            "east-clinic,appt_lead_days,2025-08,-3,,",
+            "out_of_range",
+            "value -3 is outside the range 0 to ∞ for appt_lead_days",
+        ),
+    ],
+)
+def test_row_rules(mini: Path, load: Loader, row: str, rule: str, reason: str) -> None:
+    add_metrics(mini, "bad.csv", HEADER + row + "\n")
+    con, summary = load()
+    assert rejected(con, "data/metrics/bad.csv") == [(2, rule, reason)]
+    assert summary.read == summary.accepted + summary.rejected == 7
+
+
+def test_negative_numerator_allowed_where_values_can_be_negative(mini: Path, load: Loader) -> None:
+    """Operating margin may be negative (min_value -100), so its numerator may be too."""
+    add_metrics(mini, "m.csv", HEADER + "south-snf,operating_margin,2025-08,-1.5,-15,1000\n")
+    con, summary = load()
+    assert summary.rejected == 0
+    assert con.execute(
+        "SELECT value FROM metrics WHERE partner_id = 'south-snf' AND kpi_id = 'operating_margin'"
+    ).fetchone() == (-1.5,)
+
+
+@pytest.mark.parametrize(
+    ("written", "value", "note"),
+    [
+        ("12.5%", 12.5, "normalised: trailing % removed"),
+        ('"12.5 %"', 12.5, "normalised: trailing % removed"),
+        (" +12.5 ", 12.5, None),
+        ("", 12.5, "normalised: value computed from numerator/denominator"),
+    ],
+)
+def test_percent_values_are_normalised(
+    mini: Path, load: Loader, written: str, value: float, note: str | None
+) -> None:
+    add_metrics(mini, "n.csv", HEADER + f"north-hosp,readmit_30d,2025-08,{written},125,1000\n")
+    con, summary = load()
+    assert summary.rejected == 0
+    assert summary.normalised == (1 if note else 0)
+    assert con.execute(
+        "SELECT m.value, s.note FROM metrics m JOIN row_status s USING (file, line) "
+        "WHERE m.file = 'data/metrics/n.csv'"
+    ).fetchone() == (value, note)
+
+
+def test_thousands_separators_are_normalised(mini: Path, load: Loader) -> None:
+    add_metrics(
+        mini, "t.csv", HEADER + 'north-hosp,tcoc_pmpm,2025-08,"1,012.5","40,500,000",40000\n'
+    )
+    con, summary = load()
+    assert (summary.rejected, summary.normalised) == (0, 1)
+    assert con.execute(
+        "SELECT value, numerator FROM metrics WHERE file = 'data/metrics/t.csv'"
+    ).fetchone() == (1012.5, 40500000.0)
+
+
+def test_percent_sign_only_on_percent_kpis(mini: Path, load: Loader) -> None:
+    add_metrics(mini, "p.csv", HEADER + "east-clinic,appt_lead_days,2025-08,12%,,\n")
+    con, _ = load()
+    assert rejected(con, "data/metrics/p.csv") == [(2, "bad_value", "value '12%' is not a number")]
+
+
+def test_identical_duplicates_collapse_and_are_counted(mini: Path, load: Loader) -> None:
+    row = "north-hosp,readmit_30d,2025-08,14.0,140,1000\n"
+    add_metrics(mini, "a.csv", HEADER + row)
+    add_metrics(mini, "b.csv", HEADER + row.replace("14.0", "14.0%"))
+    con, summary = load()
+    assert (summary.read, summary.accepted, summary.rejected, summary.collapsed) == (8, 8, 0, 1)
+    assert con.execute(
+        "SELECT file, line FROM metrics WHERE partner_id = 'north-hosp' AND period = '2025-08'"
+    ).fetchall() == [("data/metrics/a.csv", 2)]
+    note = con.execute("SELECT note FROM row_status WHERE file = 'data/metrics/b.csv'").fetchone()
+    assert note == ("normalised: trailing % removed; identical duplicate of data/metrics/a.csv:2",)
+
+
+def test_conflicting_duplicates_are_all_rejected_naming_each_other(
+    mini: Path, load: Loader
+) -> None:
+    add_metrics(mini, "late.csv", HEADER + "north-hosp,readmit_30d,2025-09,15.0,150,1000\n")
+    con, summary = load()
+    assert summary.rejected == 2
+    first = "data/metrics/2025-09.csv"
+    assert rejected(con, first) == [
+        (
+            2,
+            "conflicting_duplicate",
+            "conflicting duplicate of data/metrics/late.csv:2 "
+            "(same partner, KPI and period, other figures)",
+        )
+    ]
+    assert rejected(con, "data/metrics/late.csv")[0][2].startswith(
+        "conflicting duplicate of data/metrics/2025-09.csv:2 "
+    )
+    assert con.execute(
+        "SELECT count(*) FROM metrics WHERE partner_id = 'north-hosp' AND period = '2025-09' "
+        "AND kpi_id = 'readmit_30d'"
+    ).fetchone() == (0,)
+
+
+def test_quoted_newlines_keep_true_line_numbers(mini: Path, load: Loader) -> None:
+    body = (
+        HEADER
+        + '"north-hosp",readmit_30d,2025-08,14.0,140,1000\n'
+        + '"east\nclinic",readmit_30d,2025-08,1,1,100\n'
+        + "bad,readmit_30d,2025-08,1,1,100\n"
+    )
+    add_metrics(mini, "q.csv", body)
+    con, _ = load()
+    assert [r[:2] for r in rejected(con, "data/metrics/q.csv")] == [
+        (3, "unknown_partner"),
+        (5, "unknown_partner"),
+    ]
+
+
+def test_blank_lines_and_mixed_line_endings(mini: Path, load: Loader) -> None:
+    body = (
+        HEADER
+        + "\r\nnorth-hosp,readmit_30d,2025-08,14.0,140,1000\r\n\nbad,readmit_30d,2025-07,1,1,100\n"
+    )
+    add_metrics(mini, "mixed.csv", body)
+    con, summary = load()
+    assert summary.read == 8
+    assert [r[:2] for r in rejected(con, "data/metrics/mixed.csv")] == [(5, "unknown_partner")]
+
+
+def test_utf8_bom_is_accepted(mini: Path, load: Loader) -> None:
+    add_metrics(
+        mini,
+        "bom.csv",
+        b"\xef\xbb\xbf" + (HEADER + "north-hosp,readmit_30d,2025-08,14.0,140,1000\n").encode(),
+    )
+    _, summary = load()
+    assert (summary.read, summary.rejected) == (7, 0)
+
+
+def test_latin1_file_rejects_its_rows_naming_the_byte_offset(mini: Path, load: Loader) -> None:
+    body = (HEADER + "north-hosp,readmit_30d,2025-08,14.0,140,1000\nsüd,x,2025-08,1,1,2\n").encode(
+        "latin-1"
+    )
+    add_metrics(mini, "latin.csv", body)
+    con, summary = load()
+    offset = body.index(b"\xfc")
+    reason = f"not UTF-8: byte 0xFC on line 3 (byte offset {offset}); save the file as UTF-8"
+    assert rejected(con, "data/metrics/latin.csv") == [
+        (2, "file_problem", reason),
+        (3, "file_problem", reason),
+    ]
+    assert summary.read == summary.accepted + summary.rejected == 8
+    assert [f.problem for f in summary.files if f.file == "data/metrics/latin.csv"] == [reason]
+
+
+def test_utf16_file_is_named_as_such(mini: Path, load: Loader) -> None:
+    add_metrics(
+        mini,
+        "u16.csv",
+        (HEADER + "north-hosp,readmit_30d,2025-08,14.0,140,1000\n").encode("utf-16"),
+    )
+    con, _ = load()
+    assert rejected(con, "data/metrics/u16.csv") == [
+        (2, "file_problem", "file is UTF-16 encoded (byte offset 0); save it as UTF-8")
+    ]
+
+
+def test_missing_required_column_rejects_every_row(mini: Path, load: Loader) -> None:
+    add_metrics(
+        mini, "nocol.csv", "partner_id,kpi_id,period,numerator\nnorth-hosp,readmit_30d,2025-08,1\n"
+    )
+    con, summary = load()
+    assert rejected(con, "data/metrics/nocol.csv") == [
+        (2, "file_problem", "missing required column 'value'")
+    ]
+    assert summary.read == 7
+
+
+def test_empty_and_header_only_files_are_reported(mini: Path, load: Loader) -> None:
+    add_metrics(mini, "empty.csv", "")
+    add_metrics(mini, "header.csv", HEADER)
+    _, summary = load()
+    problems = {f.file: (f.read, f.problem) for f in summary.files}
+    assert problems["data/metrics/empty.csv"] == (0, "empty file: no header and no rows")
+    assert problems["data/metrics/header.csv"] == (0, "header only: no data rows")
+    assert summary.read == summary.accepted + summary.rejected == 6
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "message"),
+    [
+        (
+            "partners.csv",
+            "partner_id,name,partner_type,region,joined,contact_emails\n"
+            "a,A,hospital,N,2020-01-01,\na,B,hospital,N,2020-01-01,\n",
+            "data/partners.csv:3:1: duplicate partner_id 'a' (first at line 2)",
+        ),
+        (
+            "partners.csv",
+            "partner_id,name,partner_type,region,joined,contact_emails\n"
+            "../x,A,hospital,N,2020-01-01,\n",
+            "data/partners.csv:2:1: partner_id '../x' may contain only letters, digits, "
+            "'-' and '_'",
+        ),
+        (
+            "partners.csv",
+            "partner_id,name,partner_type,region,joined,contact_emails\na,A,clinic,N,2020-01-01,\n",
+            "data/partners.csv:2:3: partner_type 'clinic' is not one of hospital, post_acute, "
+            "physician_group, community_org, payer, technology, other",
+        ),
+        (
+            "partners.csv",
+            "partner_id,name,partner_type,region,joined\na,A,hospital,N,2020-01-01\n",
+            "data/partners.csv:1: missing required column 'contact_emails'",
+        ),
+        (
+            "kpis.csv",
+            "kpi_id,name,category,unit,direction,target,benchmark,weight\n"
+            "k,K,quality,percent,up,1,,1\n",
+            "data/kpis.csv:2:5: direction 'up' is not one of higher, lower",
+        ),
+        (
+            "kpis.csv",
+            "kpi_id,name,category,unit,direction,target,benchmark,weight\n"
+            "k,K,safety,percent,higher,1,,1\n",
+            "data/kpis.csv:2:3: category 'safety' is not one of quality, patient_experience, "
+            "utilization, operations, cost, financial, community, partnership",
+        ),
+        (
+            "kpis.csv",
+            "kpi_id,name,category,unit,direction,target,benchmark,weight\n"
+            "k,K,quality,percentage,higher,1,,1\n",
+            "data/kpis.csv:2:4: unit 'percentage' is not one of percent, rate, ratio, days, "
+            "minutes, usd, score, count",
+        ),
+        (
+            "kpis.csv",
+            "kpi_id,name,category,unit,direction,target,benchmark,weight\n"
+            "k,K,quality,percent,higher,1,,1\nk,K2,quality,percent,higher,1,,1\n",
+            "data/kpis.csv:3:1: duplicate kpi_id 'k' (first at line 2)",
+        ),
+        (
+            "targets.csv",
+            "partner_id,kpi_id,target,valid_from,valid_to\n"
+            "north-hosp,readmit_30d,16,,2025-06\nnorth-hosp,readmit_30d,14,2025-06,\n",
+            "data/targets.csv:3:4: commitment overlaps the one at line 2 "
+            "for north-hosp/readmit_30d",
+        ),
+        (
+            "partners.csv",
+            b"partner_id,name,partner_type,region,joined,contact_emails\n"
+            b"a,Caf\xe9,hospital,N,2020-01-01,\n",
+            "data/partners.csv: not UTF-8: byte 0xE9 on line 2 (byte offset 63); "
+            "save the file as UTF-8",
+        ),
+    ],
+)
+def test_reference_file_problems_stop_the_run(
+    mini: Path, load: Loader, file: str, text: str | bytes, message: str
+) -> None:
+    path = mini / "data" / file
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        load()
+    assert str(caught.value) == message
+
+
+def test_period_bounds() -> None:
+    assert str(period_start("2025-Q3")) == "2025-07-01"
+    assert str(period_end("2025-Q3")) == "2025-09-30"
+    assert str(period_end("2024-02")) == "2024-02-29"
+    assert str(period_end("2025-12")) == "2025-12-31"
+    assert str(period_end("2025")) == "2025-12-31"
