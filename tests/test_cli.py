@@ -1,0 +1,112 @@
+"""The command line as a user meets it: exit codes, messages, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from sitegen.cli import main
+from tests.conftest import HEADER
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output
+    assert "Traceback" not in (result.stderr or "")
+    return result
+
+
+def test_validate_clean_project_exits_0(mini: Path) -> None:
+    result = run("validate", "--project", str(mini))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "Reference data: 3 partners, 5 KPIs, 2 partner commitments",
+        "Metrics: 2 files, 6 rows read: 6 accepted, 0 rejected",
+    ]
+
+
+def test_validate_reports_rejected_rows_and_exits_1(mini: Path) -> None:
+    (mini / "data" / "metrics" / "bad.csv").write_text(
+        HEADER
+        + "ghost,readmit_30d,2025-08,1.0,1,100\n"
+        + "north-hosp,readmit_30d,2025-08,N/A,1,100\n"
+        + "north-hosp,readmit_30d,2025-07,12.5%,125,1000\n",
+        encoding="utf-8",
+    )
+    result = run("validate", "--project", str(mini))
+    assert result.exit_code == 1
+    label = f"{mini}/data/metrics/bad.csv"
+    assert result.stdout.splitlines() == [
+        "Reference data: 3 partners, 5 KPIs, 2 partner commitments",
+        "Metrics: 3 files, 9 rows read: 7 accepted, 2 rejected",
+        "  1 row accepted after normalising (%, thousands separators)",
+        "Rejected rows by reason:",
+        "  value not a number: 1",
+        f"    {label}:3: value 'N/A' is not a number",
+        "  unknown partner_id: 1",
+        f"    {label}:2: unknown partner_id 'ghost'",
+    ]
+
+
+def test_validate_reports_unusable_files(mini: Path) -> None:
+    (mini / "data" / "metrics" / "x.csv").write_bytes(b"\xff\xfeg\x00a\x00r\x00b\x00")
+    result = run("validate", "--project", str(mini))
+    assert result.exit_code == 0  # no data row could be read, so none was rejected
+    assert result.stdout.splitlines()[2:] == [
+        "Files not usable:",
+        f"  {mini}/data/metrics/x.csv: file is UTF-16 encoded (byte offset 0); save it as UTF-8 "
+        "(0 rows rejected)",
+    ]
+
+
+def test_reference_error_is_one_line_and_exit_2(mini: Path) -> None:
+    partners = mini / "data" / "partners.csv"
+    partners.write_text(
+        partners.read_text(encoding="utf-8") + "bad id,X,hospital,N,2020-01-01,\n",
+        encoding="utf-8",
+    )
+    result = run("validate", "--project", str(mini))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: {mini}/data/partners.csv:5:1: partner_id 'bad id' may contain only letters, "
+        "digits, '-' and '_'\n"
+    )
+
+
+def test_config_errors_exit_2_one_line_each(mini: Path) -> None:
+    (mini / "sitegen.toml").write_text('[site]\ngrain = "week"\ncolour = 1\n', encoding="utf-8")
+    result = run("validate", "--project", str(mini))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"Error: {mini}/sitegen.toml: [site] grain: must be one of month, quarter, year "
+        "(got 'week')",
+        f"Error: {mini}/sitegen.toml: [site] colour: unknown key",
+    ]
+
+
+def test_missing_project_exits_2(tmp_path: Path) -> None:
+    result = run("validate", "--project", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert "sitegen.toml: not found" in result.stderr
+
+
+def test_init_creates_a_project_that_validates(tmp_path: Path) -> None:
+    target = tmp_path / "alliance"
+    result = run("init", str(target))
+    assert result.exit_code == 0, result.output
+    assert (target / "sitegen.toml").is_file()
+    assert (target / "data" / "partners.csv").is_file()
+    assert list((target / "data" / "metrics").glob("*.csv"))
+    assert (target / "content" / "index.md").is_file()
+    check = run("validate", "--project", str(target))
+    assert check.exit_code == 1  # the sample plants bad rows on purpose
+    assert "Rejected rows by reason:" in check.stdout
+
+
+def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine", encoding="utf-8")
+    result = run("init", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {tmp_path} is not empty; choose a new or empty folder.\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
