@@ -1,0 +1,46 @@
+"""Time load (+ KPIs) on a generated project: 1,000 partners × 24 KPIs × 36 months by default.
+
+Usage: python benchmarks/bench_kpis.py [--partners 1000] [--keep DIR]
+
+Prints wall seconds per stage and the process's peak memory. The data are generated first and
+not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).parent))
+from generate import generate
+
+from sitegen.load import load_project
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--partners", type=int, default=1000)
+    parser.add_argument("--keep", type=Path, help="generate into DIR and keep it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = args.keep or Path(scratch)
+        rows = generate(root, partners=args.partners)
+        con = duckdb.connect()
+        started = time.perf_counter()
+        summary = load_project(con, root / "data", "data", date(2026, 11, 22))
+        loaded = time.perf_counter()
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rows: {rows:,} generated, {summary.accepted:,} accepted, {summary.rejected:,} rejected")
+    print(f"load: {loaded - started:.2f} s")
+    print(f"peak memory: {peak_mib:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
