@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from sitegen.sql import read_sql
+from sitegen.sql import run_sql
 
 PARTNER_TYPES = (
     "hospital",
@@ -249,7 +249,9 @@ def load_partners(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int
                 line,
             )
         )
-    con.execute(read_sql("create_reference_tables.sql"))
+    if not out:
+        raise InputError(label, 0, None, "no partners listed: at least one row is required")
+    run_sql(con, "create_reference_tables.sql")
     insert_rows(con, "partners", out)
     return len(out)
 
@@ -339,6 +341,8 @@ def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
                 line,
             )
         )
+    if not out:
+        raise InputError(label, 0, None, "no KPIs listed: at least one row is required")
     insert_rows(con, "kpis", out)
     return len(out)
 
@@ -511,7 +515,7 @@ def load_metrics(
 ) -> None:
     """Every `*.csv` under the metrics directory → raw_metrics, then validated into metrics and
     rejected by the rules in sql/validate_metrics.sql."""
-    con.execute(read_sql("create_metric_tables.sql"))
+    run_sql(con, "create_metric_tables.sql")
     paths = sorted(metrics_dir.glob("*.csv")) if metrics_dir.is_dir() else []
     problems = {}
     for path in paths:
@@ -520,7 +524,7 @@ def load_metrics(
     _register_files(con, problems)
     con.execute("DROP TABLE staged")
     con.execute(f"SET VARIABLE today = DATE '{today.isoformat()}'")
-    con.execute(read_sql("validate_metrics.sql"))
+    run_sql(con, "validate_metrics.sql")
 
 
 def load_project(
@@ -530,6 +534,7 @@ def load_project(
     partners = load_partners(con, data_dir / "partners.csv", f"{label_dir}/partners.csv")
     kpis = load_kpis(con, data_dir / "kpis.csv", f"{label_dir}/kpis.csv")
     targets = load_targets(con, data_dir / "targets.csv", f"{label_dir}/targets.csv")
+    run_sql(con, "create_keys.sql")
     load_metrics(con, data_dir / "metrics", f"{label_dir}/metrics", today)
     return summarise(con, partners, kpis, targets)
 
@@ -556,7 +561,7 @@ def summarise(
                count(*) FILTER (note LIKE '%identical duplicate of%')
         FROM row_status
         """
-    ).fetchone()
+    ).fetchall()[0]
     rules = [
         (rule, count, examples)
         for rule, count, examples in con.execute(

@@ -32,11 +32,11 @@ def test_clean_mini_project_accepts_every_row(load: Loader) -> None:
     row = con.execute(
         "SELECT value, numerator, denominator, period_grain, period_start::VARCHAR, file, line "
         "FROM metrics WHERE partner_id = 'north-hosp' AND kpi_id = 'readmit_30d'"
-    ).fetchone()
+    ).fetchall()[0]
     assert row == (14.2, 142.0, 1000.0, "month", "2025-09-01", "data/metrics/2025-09.csv", 2)
     quarter = con.execute(
         "SELECT period_start::VARCHAR, line FROM metrics WHERE kpi_id = 'hcahps_rating_9_10'"
-    ).fetchone()
+    ).fetchall()[0]
     assert quarter == ("2025-07-01", 2)  # CRLF file read on the fast path
 
 
@@ -45,7 +45,7 @@ def test_raw_table_keeps_original_strings(mini: Path, load: Loader) -> None:
     con, _ = load()
     row = con.execute(
         "SELECT fields, value FROM raw_metrics WHERE file = 'data/metrics/x.csv'"
-    ).fetchone()
+    ).fetchall()[0]
     assert row == (
         ["north-hosp", "readmit_30d", "2025-08", " 14.0 ", "140", "1000", "extra"],
         " 14.0 ",
@@ -177,7 +177,7 @@ def test_negative_numerator_allowed_where_values_can_be_negative(mini: Path, loa
     assert summary.rejected == 0
     assert con.execute(
         "SELECT value FROM metrics WHERE partner_id = 'south-snf' AND kpi_id = 'operating_margin'"
-    ).fetchone() == (-1.5,)
+    ).fetchall()[0] == (-1.5,)
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,7 @@ def test_percent_values_are_normalised(
     assert con.execute(
         "SELECT m.value, s.note FROM metrics m JOIN row_status s USING (file, line) "
         "WHERE m.file = 'data/metrics/n.csv'"
-    ).fetchone() == (value, note)
+    ).fetchall()[0] == (value, note)
 
 
 def test_thousands_separators_are_normalised(mini: Path, load: Loader) -> None:
@@ -210,7 +210,7 @@ def test_thousands_separators_are_normalised(mini: Path, load: Loader) -> None:
     assert (summary.rejected, summary.normalised) == (0, 1)
     assert con.execute(
         "SELECT value, numerator FROM metrics WHERE file = 'data/metrics/t.csv'"
-    ).fetchone() == (1012.5, 40500000.0)
+    ).fetchall()[0] == (1012.5, 40500000.0)
 
 
 def test_percent_sign_only_on_percent_kpis(mini: Path, load: Loader) -> None:
@@ -228,7 +228,9 @@ def test_identical_duplicates_collapse_and_are_counted(mini: Path, load: Loader)
     assert con.execute(
         "SELECT file, line FROM metrics WHERE partner_id = 'north-hosp' AND period = '2025-08'"
     ).fetchall() == [("data/metrics/a.csv", 2)]
-    note = con.execute("SELECT note FROM row_status WHERE file = 'data/metrics/b.csv'").fetchone()
+    note = con.execute("SELECT note FROM row_status WHERE file = 'data/metrics/b.csv'").fetchall()[
+        0
+    ]
     assert note == ("normalised: trailing % removed; identical duplicate of data/metrics/a.csv:2",)
 
 
@@ -253,7 +255,7 @@ def test_conflicting_duplicates_are_all_rejected_naming_each_other(
     assert con.execute(
         "SELECT count(*) FROM metrics WHERE partner_id = 'north-hosp' AND period = '2025-09' "
         "AND kpi_id = 'readmit_30d'"
-    ).fetchone() == (0,)
+    ).fetchall()[0] == (0,)
 
 
 def test_quoted_newlines_keep_true_line_numbers(mini: Path, load: Loader) -> None:

@@ -12,11 +12,13 @@ CREATE OR REPLACE TEMP MACRO sg_is_number(t) AS
 
 -- Thousands separators ("1,234" or "12,345.6") are accepted and removed.
 CREATE OR REPLACE TEMP MACRO sg_has_thousands(t) AS
-    regexp_full_match(t, '[+-]?\d{1,3}(,\d{3})+(\.\d+)?');
+    contains(t, ',') AND regexp_full_match(t, '[+-]?\d{1,3}(,\d{3})+(\.\d+)?');
 
 -- Half a unit of the last decimal written: how far a rounded value may be from the exact one.
+-- (Counted as the characters after the point; an exponent, rare, only makes it more lenient.)
 CREATE OR REPLACE TEMP MACRO sg_tolerance(t) AS
-    0.5 * pow(10, -length(regexp_extract(t, '\.(\d*)', 1))) + 1e-9;
+    0.5 * pow(10, -CASE WHEN contains(t, '.') THEN length(t) - strpos(t, '.') ELSE 0 END)
+    + 1e-9;
 
 CREATE OR REPLACE TABLE checked AS
 WITH cleaned AS (
@@ -32,8 +34,8 @@ WITH cleaned AS (
         p.partner_id IS NOT NULL AS partner_known,
         k.unit, k.aggregation, k.frequency, k.scale, k.min_value, k.max_value
     FROM raw_metrics r
-    LEFT JOIN partners p ON p.partner_id = trim(r.partner_id)
-    LEFT JOIN kpis k ON k.kpi_id = trim(r.kpi_id)
+    LEFT JOIN partners p ON CAST(p.partner_id AS VARCHAR) = trim(r.partner_id)
+    LEFT JOIN kpis k ON CAST(k.kpi_id AS VARCHAR) = trim(r.kpi_id)
 ),
 normalised AS (
     -- A trailing "%" is accepted on percent KPIs only; then thousands separators go.
@@ -178,25 +180,25 @@ FROM ruled;
 -- Duplicates among rows that passed every rule above, by partner × KPI × period.
 -- Identical copies (same value and counts) collapse into the first one read, counted as such.
 -- Copies that disagree are all rejected, each naming the others: never pick one silently.
-CREATE OR REPLACE TABLE row_status AS
+CREATE OR REPLACE TABLE duplicate_keys AS
 WITH duplicated AS (
     SELECT partner_id, kpi_id, period
     FROM checked
     WHERE rule IS NULL
     GROUP BY ALL
     HAVING count(*) > 1
-),
-keys AS (
-    SELECT partner_id, kpi_id, period,
-           count(DISTINCT concat_ws('|', value, numerator, denominator)) AS variants,
-           list(file || ':' || line ORDER BY file, line) AS places
-    FROM checked SEMI JOIN duplicated USING (partner_id, kpi_id, period)
-    WHERE rule IS NULL
-    GROUP BY ALL
 )
+SELECT partner_id, kpi_id, period,
+       count(DISTINCT concat_ws('|', value, numerator, denominator)) AS variants,
+       list(file || ':' || line ORDER BY file, line) AS places
+FROM checked SEMI JOIN duplicated USING (partner_id, kpi_id, period)
+WHERE rule IS NULL
+GROUP BY ALL;
+
+-- The verdict on every row read: rule and reason when rejected, notes on what was normalised.
+CREATE OR REPLACE TABLE row_status AS
 SELECT
-    c.file, c.line, c.partner_id, c.kpi_id, c.period, c.period_grain, c.period_start,
-    c.value, c.numerator, c.denominator,
+    c.file, c.line,
     CASE WHEN k.variants > 1 THEN 'conflicting_duplicate' ELSE c.rule END AS rule,
     CASE WHEN k.variants > 1
          THEN format('conflicting duplicate of {} (same partner, KPI and period, other figures)',
@@ -207,18 +209,24 @@ SELECT
          THEN concat_ws('; ', nullif(c.note, ''), 'identical duplicate of ' || k.places[1])
          ELSE nullif(c.note, '') END AS note
 FROM checked c
-LEFT JOIN keys k
+LEFT JOIN duplicate_keys k
     ON c.rule IS NULL
    AND k.partner_id = c.partner_id AND k.kpi_id = c.kpi_id AND k.period = c.period;
 
-DROP TABLE checked;
-
 -- Accepted rows, one per partner × KPI × period: the single source every KPI is computed from.
+-- Of identical copies the first one read stays; conflicting copies are all out.
 CREATE OR REPLACE TABLE metrics AS
-SELECT partner_id, kpi_id, period, period_grain, period_start, value, numerator, denominator,
-       file, line
-FROM row_status
-WHERE rule IS NULL AND coalesce(note, '') NOT LIKE '%identical duplicate of%';
+SELECT CAST(c.partner_id AS partner_key) AS partner_id, CAST(c.kpi_id AS kpi_key) AS kpi_id,
+       c.period, c.period_grain, c.period_start, c.value, c.numerator, c.denominator,
+       c.file, c.line
+FROM checked c
+LEFT JOIN duplicate_keys k
+    ON k.partner_id = c.partner_id AND k.kpi_id = c.kpi_id AND k.period = c.period
+WHERE c.rule IS NULL
+  AND (k.variants IS NULL OR (k.variants = 1 AND k.places[1] = c.file || ':' || c.line));
+
+DROP TABLE checked;
+DROP TABLE duplicate_keys;
 
 -- Quarantined rows with their reason and the fields exactly as read.
 CREATE OR REPLACE TABLE rejected AS
