@@ -21,6 +21,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate
 
+from sitegen.kpis import KpiSettings, compute
 from sitegen.load import load_project
 
 
@@ -36,9 +37,14 @@ def main() -> None:
         started = time.perf_counter()
         summary = load_project(con, root / "data", "data", date(2026, 11, 22))
         loaded = time.perf_counter()
+        as_of = compute(con, KpiSettings(today=date(2026, 11, 22)))
+        computed = time.perf_counter()
+        cells = con.execute("SELECT count(*) FROM scorecard").fetchall()[0][0]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"rows: {rows:,} generated, {summary.accepted:,} accepted, {summary.rejected:,} rejected")
     print(f"load: {loaded - started:.2f} s")
+    print(f"kpis: {computed - loaded:.2f} s ({cells:,} scorecard rows, as of {as_of})")
+    print(f"load + kpis: {computed - started:.2f} s")
     print(f"peak memory: {peak_mib:.0f} MiB")
 
 

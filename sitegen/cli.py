@@ -16,7 +16,9 @@ import duckdb
 
 from sitegen import project
 from sitegen.config import Config, ConfigError, load_config
+from sitegen.kpis import KpiSettings, NoDataError, compute
 from sitegen.load import RULE_LABELS, InputError, LoadSummary, load_project
+from sitegen.model import STATUSES, Model, load_model
 
 PROJECT_OPTION = click.option(
     "--project",
@@ -40,6 +42,9 @@ def reported_errors() -> Iterator[None]:
     except InputError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except NoDataError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -132,7 +137,33 @@ def build(project_dir: Path, output_dir: Path | None, strict: bool) -> None:
     """Build the scorecard site into output/ (or --output)."""
     with reported_errors():
         config = load_config(project_dir)
-        _, summary = _load(config)
+        con, summary = _load(config)
+        model = _compute(con, config)
     for line in describe(summary):
         click.echo(line)
+    for line in headline(model):
+        click.echo(line)
     sys.exit(1 if strict and summary.rejected else 0)
+
+
+def _compute(con: duckdb.DuckDBPyConnection, config: Config) -> Model:
+    settings = KpiSettings(
+        grain=config.site.grain,
+        period=config.site.period,
+        amber_band=config.status.amber_band,
+        min_denominator=config.status.min_denominator,
+        today=date.today(),
+    )
+    compute(con, settings)
+    return load_model(con)
+
+
+def headline(model: Model) -> Iterator[str]:
+    """The as-of period and what it found, in one short paragraph."""
+    cards = model.scorecards.values()
+    missing = sorted(c.partner.partner_id for c in cards if not c.submitted)
+    counts = {status: sum(c.composite.counts[status] for c in cards) for status in STATUSES}
+    yield f"Scorecards for {model.period}: {len(model.partners)} partners, {len(model.kpis)} KPIs"
+    yield "  " + ", ".join(f"{n:,} {s.replace('_', ' ')}" for s, n in counts.items())
+    if missing:
+        yield f"  no submission for {model.period}: {', '.join(missing)}"

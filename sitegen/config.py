@@ -225,6 +225,16 @@ def load_config(project_dir: Path) -> Config:
         accepted = _check_section(where, name, table, problems)
         if accepted is not None:
             sections[name] = SECTION_TYPES[name](**accepted)
+    site = sections.get("site", SiteConfig())
+    if site.period != "latest" and _grain_of(site.period) != site.grain:
+        problems.append(
+            f"{where}: [site] period: {site.period!r} is a {_grain_of(site.period)} "
+            f"but grain is {site.grain!r}"
+        )
     if problems:
         raise ConfigError(problems)
     return Config(project_dir=project_dir, path=path, **sections)
+
+
+def _grain_of(period: str) -> str:
+    return "quarter" if "-Q" in period else "month" if "-" in period else "year"

@@ -110,3 +110,28 @@ def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == f"Error: {tmp_path} is not empty; choose a new or empty folder.\n"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_build_reports_the_as_of_period(mini: Path) -> None:
+    result = run("build", "--project", str(mini))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-2:] == [
+        "Scorecards for 2025-09: 3 partners, 5 KPIs",
+        "  0 met, 2 at risk, 3 missed, 0 no data, 1 suppressed",
+    ]
+
+
+def test_build_strict_fails_on_rejected_rows(mini: Path) -> None:
+    (mini / "data" / "metrics" / "bad.csv").write_text(
+        HEADER + "ghost,readmit_30d,2025-08,1.0,1,100\n", encoding="utf-8"
+    )
+    assert run("build", "--project", str(mini)).exit_code == 0
+    assert run("build", "--project", str(mini), "--strict").exit_code == 1
+
+
+def test_build_without_any_accepted_row_exits_1(mini: Path) -> None:
+    for path in (mini / "data" / "metrics").glob("*.csv"):
+        path.unlink()
+    result = run("build", "--project", str(mini))
+    assert result.exit_code == 1
+    assert result.stderr == "Error: no accepted metric rows: nothing to report\n"

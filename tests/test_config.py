@@ -91,3 +91,9 @@ def test_section_that_is_not_a_table(tmp_path: Path) -> None:
     assert problems(tmp_path, 'site = "x"\n') == [
         f"{tmp_path / 'sitegen.toml'}: [site] must be a table"
     ]
+
+
+def test_period_must_match_grain(tmp_path: Path) -> None:
+    assert problems(tmp_path, '[site]\ngrain = "month"\nperiod = "2025-Q3"\n') == [
+        f"{tmp_path / 'sitegen.toml'}: [site] period: '2025-Q3' is a quarter but grain is 'month'"
+    ]

@@ -1,0 +1,66 @@
+"""Compute every KPI figure in DuckDB by running the SQL files under `sitegen/sql/`.
+
+The rules live in the SQL, each commented in words; this module only sets the run's settings
+and runs the files in order. After `compute`, these tables hold the results: `scorecard`,
+`peer_stats`, `alliance`, `composite`, `submissions`, `coverage`, `as_of` and
+`scorecard_as_of` (what the scorecard shows for the as-of period).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from sitegen.load import period_start
+from sitegen.sql import run_sql
+
+STAGES = (
+    "kpi_periods.sql",
+    "kpi_values.sql",
+    "kpi_peers.sql",
+    "kpi_scorecard.sql",
+    "kpi_alliance.sql",
+    "kpi_composite.sql",
+    "kpi_coverage.sql",
+    "kpi_as_of.sql",
+)
+
+
+class NoDataError(Exception):
+    """No accepted metric row to report on."""
+
+
+@dataclass(frozen=True)
+class KpiSettings:
+    """What a run needs to decide every figure; `today` makes the as-of choice reproducible."""
+
+    grain: str = "month"
+    period: str = "latest"
+    amber_band: float = 0.05
+    min_denominator: int = 11
+    today: date = field(default_factory=date.today)
+
+
+def compute(con: duckdb.DuckDBPyConnection, settings: KpiSettings) -> str:
+    """Run the KPI stages over the loaded tables; return the as-of period label."""
+    if not con.execute("SELECT count(*) FROM metrics").fetchall()[0][0]:
+        raise NoDataError("no accepted metric rows: nothing to report")
+    explicit = None if settings.period == "latest" else period_start(settings.period)
+    variables = {
+        "grain": settings.grain,
+        "period": settings.period,
+        "period_start": explicit,
+        "amber_band": float(settings.amber_band),
+        "min_denominator": int(settings.min_denominator),
+        "today": settings.today,
+    }
+    for name, value in variables.items():
+        con.execute(f"SET VARIABLE {name} = ?", [value])
+    for stage in STAGES:
+        run_sql(con, stage)
+    rows = con.execute("SELECT period FROM as_of").fetchall()
+    if not rows:
+        raise NoDataError("no period has ended with data in it yet: nothing to report")
+    return rows[0][0]

@@ -1,0 +1,191 @@
+"""The scorecard as plain data: what every renderer (site, PDF, mail) reads.
+
+Read from the tables `kpis.compute` wrote, in a handful of bulk queries, so that renderers never
+run SQL and every figure they show was decided in SQL.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+
+STATUSES = ("met", "at_risk", "missed", "no_data", "suppressed")
+
+
+@dataclass(frozen=True)
+class Partner:
+    partner_id: str
+    name: str
+    partner_type: str
+    region: str
+    joined: date
+    contact_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    kpi_id: str
+    name: str
+    category: str
+    unit: str
+    direction: str
+    target: float
+    benchmark: float | None
+    benchmark_source: str
+    weight: float
+    description: str
+    aggregation: str
+    frequency: str
+
+
+@dataclass(frozen=True)
+class Peers:
+    """A partner's place among peers; figures are None when the group is withheld (n < 5)."""
+
+    n: int
+    median: float | None
+    q1: float | None
+    q3: float | None
+    percentile: float | None
+    rank: int | None
+
+    @property
+    def withheld(self) -> bool:
+        return self.median is None
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    """One KPI on one partner's scorecard, at the KPI period shown for the as-of period."""
+
+    kpi: Kpi
+    period: str
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+    target: float
+    target_source: str
+    status: str
+    change_prev: float | None
+    change_prev_label: str | None
+    change_yoy: float | None
+    change_yoy_label: str | None
+    peers: Peers
+    type_peers: Peers
+
+
+@dataclass(frozen=True)
+class Composite:
+    score: float | None
+    rank: int | None
+    of: int
+    scored: int
+    counts: dict[str, int]
+    change_prev: float | None
+    rank_prev: int | None
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    partner: Partner
+    period: str
+    submitted: bool
+    composite: Composite
+    results: list[KpiResult]
+
+
+@dataclass(frozen=True)
+class Model:
+    period: str
+    grain: str
+    partners: list[Partner]
+    kpis: list[Kpi]
+    scorecards: dict[str, Scorecard]
+
+
+def _partners(con: duckdb.DuckDBPyConnection) -> list[Partner]:
+    rows = con.execute(
+        "SELECT partner_id::VARCHAR, name, partner_type, region, joined, contact_emails "
+        "FROM partners ORDER BY name, partner_id"
+    ).fetchall()
+    return [Partner(*row[:5], tuple(row[5])) for row in rows]
+
+
+def _kpis(con: duckdb.DuckDBPyConnection) -> list[Kpi]:
+    rows = con.execute(
+        "SELECT kpi_id::VARCHAR, name, category, unit, direction, target, benchmark, "
+        "coalesce(benchmark_source, ''), weight, coalesce(description, ''), aggregation, "
+        "frequency FROM kpis ORDER BY line"
+    ).fetchall()
+    return [Kpi(*row) for row in rows]
+
+
+def _results(con: duckdb.DuckDBPyConnection, kpis: dict[str, Kpi]) -> dict[str, list[KpiResult]]:
+    rows = con.execute(
+        """
+        SELECT s.partner_id::VARCHAR, s.kpi_id::VARCHAR, s.period, s.value, s.numerator,
+               s.denominator, s.target, s.target_source, s.status,
+               s.change_prev, s.change_prev_label, s.change_yoy, s.change_yoy_label,
+               s.peer_n, s.peer_median, s.peer_q1, s.peer_q3, s.peer_percentile, s.peer_rank,
+               s.type_n, s.type_median, s.type_q1, s.type_q3, s.type_percentile, s.type_rank
+        FROM scorecard_as_of s JOIN kpis k USING (kpi_id)
+        ORDER BY s.partner_id, k.line
+        """
+    ).fetchall()
+    results: dict[str, list[KpiResult]] = defaultdict(list)
+    for row in rows:
+        results[row[0]].append(
+            KpiResult(kpis[row[1]], *row[2:13], Peers(*row[13:19]), Peers(*row[19:25]))
+        )
+    return results
+
+
+def _composites(con: duckdb.DuckDBPyConnection) -> dict[str, Composite]:
+    rows = con.execute(
+        """
+        SELECT c.partner_id::VARCHAR, c.score, c.rank, c."of", c.scored,
+               c.met, c.at_risk, c.missed, c.no_data, c.suppressed, c.change_prev, c.rank_prev
+        FROM composite c JOIN as_of USING (period)
+        """
+    ).fetchall()
+    return {
+        row[0]: Composite(
+            score=row[1],
+            rank=row[2],
+            of=row[3],
+            scored=row[4],
+            counts=dict(zip(STATUSES, row[5:10], strict=True)),
+            change_prev=row[10],
+            rank_prev=row[11],
+        )
+        for row in rows
+    }
+
+
+def load_model(con: duckdb.DuckDBPyConnection) -> Model:
+    """Everything the renderers need for the as-of period, read in bulk."""
+    period, grain = con.execute("SELECT period, grain FROM as_of").fetchall()[0]
+    partners = _partners(con)
+    kpis = _kpis(con)
+    results = _results(con, {k.kpi_id: k for k in kpis})
+    composites = _composites(con)
+    submitted = dict(
+        con.execute(
+            "SELECT partner_id::VARCHAR, submitted FROM submissions JOIN as_of USING (period)"
+        ).fetchall()
+    )
+    empty = Composite(None, None, 0, 0, dict.fromkeys(STATUSES, 0), None, None)
+    scorecards = {
+        p.partner_id: Scorecard(
+            partner=p,
+            period=period,
+            submitted=submitted.get(p.partner_id, False),
+            composite=composites.get(p.partner_id, empty),
+            results=results.get(p.partner_id, []),
+        )
+        for p in partners
+    }
+    return Model(period, grain, partners, kpis, scorecards)

@@ -1,0 +1,37 @@
+-- The as-of period: the configured one, or else the latest scorecard period that has ended
+-- (before today) in which more than half of the partners that had joined by its end
+-- submitted; failing that, the latest ended period with any submission.
+CREATE OR REPLACE TABLE as_of AS
+WITH candidates AS (
+    SELECT c.period, c.period_start, c.period_end,
+           count(*) FILTER (s.submitted) AS submitted,
+           count(*) AS eligible
+    FROM calendar c
+    JOIN submissions s USING (period)
+    WHERE c.period_end < getvariable('today')
+    GROUP BY c.period, c.period_start, c.period_end
+),
+chosen AS (
+    SELECT coalesce(
+        (SELECT max(period_start) FROM candidates WHERE 2 * submitted > eligible),
+        (SELECT max(period_start) FROM candidates WHERE submitted > 0)
+    ) AS period_start
+)
+SELECT sg_label(period_start, getvariable('grain')) AS period, getvariable('grain') AS grain,
+       period_start, sg_end(period_start, getvariable('grain')) AS period_end
+FROM (
+    SELECT CASE WHEN getvariable('period') = 'latest' THEN (SELECT period_start FROM chosen)
+                ELSE getvariable('period_start') END AS period_start
+)
+WHERE period_start IS NOT NULL;
+
+-- What the scorecard shows for the as-of period: each KPI at its latest KPI period ending on
+-- or before the as-of period's end (the same rule the composite uses), so a monthly
+-- scorecard for 2025-11 shows a quarterly KPI's 2025-Q3.
+CREATE OR REPLACE TABLE scorecard_as_of AS
+SELECT s.*
+FROM scorecard s
+JOIN kpi_grains g USING (kpi_id)
+CROSS JOIN as_of a
+WHERE s.period_start = CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY) - sg_step(g.grain)
+                            AS DATE);

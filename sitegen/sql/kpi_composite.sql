@@ -1,0 +1,70 @@
+-- Composite score 0–100 per partner and scorecard period: the weighted mean of points per KPI
+-- (met 100, at_risk 50, missed 0) over the KPIs that have a status; no_data and suppressed KPIs
+-- are left out and the remaining weights re-normalised. The score is published only when the
+-- scored KPIs carry at least half of the weight of all the KPIs the partner reports (a partner
+-- that sent nothing this month must not top the ranking on two quarterly KPIs); otherwise it
+-- is NULL and the counts say why.
+--
+-- Each KPI the partner reports is judged at its latest KPI period ending on or before the end
+-- of the scorecard period: on a monthly scorecard for 2025-11 a quarterly KPI counts with its
+-- 2025-Q3 status, for 2025-12 with 2025-Q4.
+
+CREATE OR REPLACE TABLE composite_inputs AS
+WITH reported AS (
+    SELECT DISTINCT partner_id, kpi_id FROM metrics
+),
+judged_at AS (
+    -- Scorecard period × KPI → the KPI period it is judged at.
+    SELECT c.period, c.period_start, c.period_end, g.kpi_id,
+           CAST(date_trunc(g.grain, c.period_end + INTERVAL 1 DAY) - sg_step(g.grain) AS DATE)
+               AS kpi_period_start
+    FROM calendar c
+    CROSS JOIN kpi_grains g
+)
+SELECT j.period, j.period_start, r.partner_id, r.kpi_id, k.weight,
+       coalesce(s.status, 'no_data') AS status
+FROM reported r
+JOIN judged_at j USING (kpi_id)
+JOIN partners p ON p.partner_id = r.partner_id AND p.joined <= j.period_end
+JOIN kpis k ON k.kpi_id = r.kpi_id
+LEFT JOIN scorecard s
+    ON s.partner_id = r.partner_id AND s.kpi_id = r.kpi_id
+   AND s.period_start = j.kpi_period_start;
+
+CREATE OR REPLACE TABLE composite AS
+WITH scored AS (
+    SELECT period, period_start, partner_id,
+           CASE WHEN 2 * sum(weight) FILTER (status IN ('met', 'at_risk', 'missed'))
+                     >= sum(weight)
+                THEN sum(weight * CASE status WHEN 'met' THEN 100 WHEN 'at_risk' THEN 50
+                                              ELSE 0 END)
+                         FILTER (status IN ('met', 'at_risk', 'missed'))
+                     / sum(weight) FILTER (status IN ('met', 'at_risk', 'missed'))
+           END AS score,
+           count(*) FILTER (status IN ('met', 'at_risk', 'missed')) AS scored,
+           count(*) FILTER (status = 'met') AS met,
+           count(*) FILTER (status = 'at_risk') AS at_risk,
+           count(*) FILTER (status = 'missed') AS missed,
+           count(*) FILTER (status = 'no_data') AS no_data,
+           count(*) FILTER (status = 'suppressed') AS suppressed
+    FROM composite_inputs
+    GROUP BY period, period_start, partner_id
+),
+ranked AS (
+    -- Rank among partners with a score in the same period: highest first, ties share.
+    SELECT *,
+           CASE WHEN score IS NOT NULL
+                THEN rank() OVER (PARTITION BY period ORDER BY score DESC NULLS LAST) END AS rank,
+           count(score) OVER (PARTITION BY period) AS "of"
+    FROM scored
+)
+SELECT r.partner_id, r.period, r.period_start, r.score, r.scored, r.met, r.at_risk, r.missed,
+       r.no_data, r.suppressed, r.rank, r."of",
+       r.score - prev.score AS change_prev,
+       prev.rank AS rank_prev
+FROM ranked r
+LEFT JOIN ranked prev
+    ON prev.partner_id = r.partner_id
+   AND prev.period_start = CAST(r.period_start - sg_step(getvariable('grain')) AS DATE);
+
+DROP TABLE composite_inputs;

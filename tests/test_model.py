@@ -1,0 +1,77 @@
+"""The model renderers read: figures of the mini project worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sitegen.kpis import KpiSettings, compute
+from sitegen.load import load_project
+from sitegen.model import Model, load_model
+from tests.conftest import TODAY
+
+
+@pytest.fixture
+def model(mini: Path) -> Model:
+    con = duckdb.connect()
+    load_project(con, mini / "data", "data", TODAY)
+    compute(con, KpiSettings(today=TODAY))
+    return load_model(con)
+
+
+def results(model: Model, partner_id: str) -> dict[str, object]:
+    return {r.kpi.kpi_id: r for r in model.scorecards[partner_id].results}
+
+
+def test_as_of_is_the_only_month_with_data(model: Model) -> None:
+    # Every partner submitted for 2025-09 and it ended before 2026-11-22.
+    assert (model.period, model.grain) == ("2025-09", "month")
+    assert all(card.submitted for card in model.scorecards.values())
+
+
+def test_north_hospital_results(model: Model) -> None:
+    north = results(model, "north-hosp")
+    assert list(north) == ["readmit_30d", "tcoc_pmpm", "hcahps_rating_9_10", "operating_margin"]
+    readmit = north["readmit_30d"]
+    # 142 / 1000 × 100 = 14.2; commitment 14 from 2025-07 (targets.csv line 3), lower is better:
+    # gap = −(14.2 − 14) = −0.2, band = 5 % × 14 = 0.7 → at risk.
+    assert readmit.value == pytest.approx(14.2)
+    assert (readmit.target, readmit.target_source, readmit.status) == (14, "partner", "at_risk")
+    # 40,500,000 / 40,000 = 1012.5 against 950, lower: gap −62.5 beyond band 47.5 → missed.
+    assert north["tcoc_pmpm"].value == pytest.approx(1012.5)
+    assert north["tcoc_pmpm"].status == "missed"
+    # Quarterly KPI shown for a monthly scorecard at its quarter: 214 / 300 = 71.33 vs 72,
+    # higher: gap −0.67 within band 3.6 → at risk.
+    hcahps = north["hcahps_rating_9_10"]
+    assert (hcahps.period, hcahps.status) == ("2025-Q3", "at_risk")
+    assert hcahps.value == pytest.approx(71.3333333)
+    # −250,000 / 10,000,000 × 100 = −2.5 vs 3, higher → missed.
+    assert north["operating_margin"].value == pytest.approx(-2.5)
+    assert north["operating_margin"].status == "missed"
+    # Peers: south-snf's readmission value is suppressed and counts for nothing, so only
+    # north-hosp is in the group: n = 1 < 5, every peer figure withheld.
+    assert readmit.peers.n == 1
+    assert readmit.peers.withheld and readmit.peers.rank is None
+
+
+def test_small_numerator_is_suppressed_and_hidden(model: Model) -> None:
+    # 8 readmissions of 40: the numerator is 1–10, so the value and counts are not shown.
+    south = results(model, "south-snf")["readmit_30d"]
+    assert south.status == "suppressed"
+    assert (south.value, south.numerator, south.denominator) == (None, None, None)
+
+
+def test_composites_and_ranks(model: Model) -> None:
+    north = model.scorecards["north-hosp"].composite
+    # Weights 2, 1, 1, 1: (2 × 50 + 1 × 0 + 1 × 50 + 1 × 0) / 5 = 30.
+    assert north.score == pytest.approx(30)
+    assert (north.rank, north.of, north.scored) == (1, 2, 4)
+    assert north.counts == {"met": 0, "at_risk": 2, "missed": 2, "no_data": 0, "suppressed": 0}
+    # East: appt_lead_days 18.5 vs 14, lower, band 0.7 → missed → 0 points.
+    east = model.scorecards["east-clinic"].composite
+    assert (east.score, east.rank) == (0, 2)
+    # South's only KPI is suppressed: no score, no rank.
+    south = model.scorecards["south-snf"].composite
+    assert (south.score, south.rank, south.counts["suppressed"]) == (None, None, 1)
