@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from sitegen.cli import main
@@ -135,3 +136,29 @@ def test_build_without_any_accepted_row_exits_1(mini: Path) -> None:
     result = run("build", "--project", str(mini))
     assert result.exit_code == 1
     assert result.stderr == "Error: no accepted metric rows: nothing to report\n"
+
+
+def test_validate_on_the_sample_reports_every_planted_bad_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The committed sample plants eight bad rows (scripts/make_sample_data.py docstring)."""
+    monkeypatch.chdir(Path(__file__).parent.parent)
+    result = run("validate")
+    assert result.exit_code == 1
+    resubmission = "data/metrics/2026-09-greywater-primary-care-resubmission.csv"
+    planted = [
+        f"{resubmission}:4: unknown partner_id 'graywater-primary-care'",
+        f"{resubmission}:5: unknown kpi_id 'readmit_30'",
+        f"{resubmission}:6: period '2026/09' is not YYYY-MM, YYYY-Qn or YYYY",
+        f"{resubmission}:7: value 'N/A' is not a number",
+        f"{resubmission}:8: numerator 45 is greater than denominator 40",
+        f"{resubmission}:9: denominator 0 must be greater than 0",
+        f"{resubmission}:10: value 59.4 does not match numerator/denominator "
+        "(122 / 197 × 100 = 61.9289)",
+        f"{resubmission}:11: conflicting duplicate of data/metrics/2026-09.csv:148 "
+        "(same partner, KPI and period, other figures)",
+    ]
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    for example in planted:
+        assert example in lines
+    assert "Metrics: 53 files, 10,616 rows read: 10,607 accepted, 9 rejected" in lines
