@@ -1,0 +1,642 @@
+"""Charts: Altair builders that return Vega-Lite specs, and an SVG renderer with a content cache.
+
+Builders take plain dataclasses and tuples (never model objects or pages) and return a spec dict
+that vl-convert can draw; the same spec drives the static SVG and the interactive Vega view.
+Every chart is drawn once, stored under the hash of its spec and reused by page and PDF alike,
+so an unchanged chart is never redrawn: a trend chart takes ~35 ms to draw, and 1,000 partners
+× 24 KPIs is 24,000 of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import vl_convert
+
+from sitegen.filters import STATUS_ICONS, STATUS_WORDS
+
+Spec = dict[str, Any]
+
+# Part of every spec (usermeta), hence of its cache key: bump it when finish_svg changes, and a
+# new vl-convert changes the key too, so the cache never serves an SVG drawn the old way.
+SVG_VERSION = 1
+
+# Fonts every machine has, so text measured at build time matches the text a browser draws.
+FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif"
+INK = "#333333"
+
+# The one theme: sizes readable on a phone once CSS scales the SVG down to the column width.
+CONFIG: Spec = {
+    "font": FONT,
+    "background": "white",
+    "padding": 4,
+    "view": {"stroke": None},
+    "axis": {
+        "labelFontSize": 12,
+        "titleFontSize": 13,
+        "titleFontWeight": "normal",
+        "labelColor": INK,
+        "titleColor": INK,
+        "domainColor": "#888888",
+        "tickColor": "#888888",
+        "gridColor": "#e4e4e4",
+        "labelLimit": 200,
+    },
+    "legend": {
+        "labelFontSize": 12,
+        "titleFontSize": 13,
+        "titleFontWeight": "normal",
+        "labelColor": INK,
+        "titleColor": INK,
+        "orient": "bottom",
+        "symbolStrokeWidth": 2,
+        "labelLimit": 220,
+    },
+    "text": {"fontSize": 12, "color": INK},
+    "line": {"strokeWidth": 2},
+}
+
+# unit: (d3 format of one value, text after it). Same decimals as the tables (sitegen.filters),
+# so a tooltip reads exactly like the figure beside the chart; d3 writes a real minus sign too.
+UNIT_FORMATS: dict[str, tuple[str, str]] = {
+    "percent": (",.1f", "%"),
+    "rate": (",.1f", ""),
+    "ratio": (",.2f", ""),
+    "days": (",.1f", " days"),
+    "minutes": (",.0f", " min"),
+    "usd": ("$,.0f", ""),
+    "score": (",.1f", ""),
+    "count": (",.0f", ""),
+}
+# Axis titles only where the tick labels alone do not say the unit.
+UNIT_AXIS_TITLES = {"days": "days", "minutes": "minutes"}
+
+# Status → (word, glyph, fill, stroke). Okabe–Ito colours are told apart by colour-blind readers,
+# and the glyph in each cell (✓ met, ! at risk, ✗ missed, – no data, S suppressed) means status is
+# never told by colour alone. Words and glyphs match the site's tables (sitegen.filters).
+# status → (word, glyph, fill, stroke); words and glyphs are the ones the tables show.
+_FILLS = {
+    "met": ("#009E73", "#FFFFFF"),
+    "at_risk": ("#E69F00", "#FFFFFF"),
+    "missed": ("#D55E00", "#FFFFFF"),
+    "no_data": ("#BBBBBB", "#FFFFFF"),
+    "suppressed": ("#FFFFFF", "#8A8A8A"),
+}
+STATUS_STYLE: dict[str, tuple[str, str, str, str]] = {
+    status: (STATUS_WORDS[status], STATUS_ICONS[status], *colours)
+    for status, colours in _FILLS.items()
+}
+
+# Trend series: label → (colour, dash). Dashes tell the lines apart in print and without colour.
+PARTNER_COLOUR = "#0072B2"
+SERIES_STYLE: dict[str, tuple[str, list[int]]] = {
+    "target": ("#000000", [7, 4]),
+    "peer median": ("#6b6b6b", [2, 3]),
+    "benchmark": ("#CC79A7", [10, 3, 2, 3]),
+}
+BAND_LABEL = "middle 50% of peers"
+BAND_COLOUR = "#C8D3E0"
+MAX_PERIOD_LABELS = 7  # "2025-09" at 12 px fits seven times across a 510 px plot
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One period of a KPI for one partner (or the alliance); None is a gap, never a zero."""
+
+    period: str  # "2025-09", "2025-Q3" or "2025", in time order
+    value: float | None  # None = no data / suppressed
+    target: float | None
+    peer_q1: float | None  # peer quartile band; None when withheld
+    peer_median: float | None
+    peer_q3: float | None
+
+
+class ChartError(Exception):
+    """A spec vl-convert could not draw; the message names the chart's key."""
+
+
+# ---------------------------------------------------------------------------------- formatting
+
+
+def _unit_format(unit: str) -> tuple[str, str]:
+    """The value format of a unit; an unknown unit is a programming error, so fail loudly."""
+    if unit not in UNIT_FORMATS:
+        raise ValueError(f"unknown unit {unit!r}; expected one of {', '.join(UNIT_FORMATS)}")
+    return UNIT_FORMATS[unit]
+
+
+def _value_text_expr(unit: str) -> str:
+    """A Vega expression formatting datum.y the way the tables do, for tooltips."""
+    number, suffix = _unit_format(unit)
+    return f"format(datum.y, {json.dumps(number)}) + {json.dumps(suffix)}"
+
+
+def _value_axis(unit: str, **extra: Any) -> alt.Axis:
+    """An axis whose tick labels carry the unit; Vega picks the decimals from the tick step."""
+    _unit_format(unit)
+    options: dict[str, Any] = {"title": UNIT_AXIS_TITLES.get(unit)}
+    if unit == "usd":
+        options["format"] = "$,~f"
+    elif unit == "percent":
+        options["labelExpr"] = "datum.label + '%'"
+    return alt.Axis(**(options | extra))
+
+
+def _finish(
+    chart: alt.TopLevelMixin, description: str, datasets: dict[str, Any], fit: bool = False
+) -> Spec:
+    """Turn a chart and its rows into the spec the renderer and the browser share.
+
+    Width and height are the plot's; axes and legend add to them ("pad"). CSS scales the SVG to
+    the column anyway, and "fit" (outer box exact) makes vl-convert lay a chart out twice,
+    ~20 % slower. Only the axis-less sparkline fits, so that it is exactly its size.
+    """
+    spec = chart.to_dict(validate=False)
+    spec["datasets"] = datasets
+    spec["config"] = CONFIG
+    spec["description"] = description
+    spec["autosize"] = {"type": "fit" if fit else "pad", "contains": "padding"}
+    spec["usermeta"] = {"renderer": f"vl-convert {vl_convert.__version__}", "svg": SVG_VERSION}
+    return spec
+
+
+# ------------------------------------------------------------------------------------- builders
+#
+# Speed notes (measured, per trend chart): Altair copies and validates inline data on every
+# method call, and turns shorthand strings ("y:Q") into channels through a slow schema lookup.
+# Rows therefore go into the spec's top-level `datasets` (plain lists of dicts, referenced by
+# name), channels are always built as objects, and the finished spec is not re-validated
+# (tests validate every builder against the Vega-Lite schema): ~13 ms instead of ~75 ms.
+
+Rows = list[dict[str, Any]]
+
+
+def _data(name: str) -> alt.NamedData:
+    """A reference to one of the chart's datasets (filled in by `_finish`)."""
+    return alt.NamedData(name=name)
+
+
+def _series_rows(points: list[TrendPoint], label: str, attr: str) -> Rows:
+    """Long-form rows for one line; None stays None so the line breaks there."""
+    return [{"period": p.period, "series": label, "y": getattr(p, attr)} for p in points]
+
+
+def _has(points: list[TrendPoint], attr: str) -> bool:
+    return any(getattr(p, attr) is not None for p in points)
+
+
+def _series_encoding(labels: list[str], value_label: str) -> dict[str, Any]:
+    """Colour and dash by series, on the same labels so Vega-Lite merges them into one legend.
+
+    The dashes make the legend (and the lines) readable without colour and in greyscale print.
+    """
+    styles = [(PARTNER_COLOUR, [1, 0]) if n == value_label else SERIES_STYLE[n] for n in labels]
+    legend = alt.Legend(
+        title=None,
+        symbolType="stroke",
+        symbolSize=500,
+        symbolStrokeWidth=2,
+        columns=len(labels) if len(labels) <= 3 else 2,  # fits beside the band's legend
+    )
+    colours = alt.Scale(domain=labels, range=[colour for colour, _ in styles])
+    dashes = alt.Scale(domain=labels, range=[dash for _, dash in styles])
+    return {
+        "color": alt.Color("series:N", scale=colours, legend=legend),
+        "strokeDash": alt.StrokeDash("series:N", scale=dashes, legend=legend),
+    }
+
+
+def _band_layer() -> alt.Chart:
+    """The peer interquartile band; periods where peers are withheld (None) are left open."""
+    fill = alt.Fill(
+        "band:N",
+        scale=alt.Scale(domain=[BAND_LABEL], range=[BAND_COLOUR]),
+        legend=alt.Legend(title=None, symbolType="square", symbolSize=200),
+    )
+    return (
+        alt.Chart(_data("band"))
+        .mark_area(opacity=0.7)
+        .encode(y=alt.Y("q1:Q"), y2=alt.Y2("q3:Q"), fill=fill)
+    )
+
+
+def _line_layer(name: str, enc: dict[str, Any], step: bool) -> alt.Chart:
+    """Lines, one per series, in one layer (each layer adds ~4 ms of drawing).
+
+    Targets and the benchmark are steps: a target changes on a date, not gradually between
+    periods, and a constant benchmark drawn as a step is simply a horizontal rule.
+    """
+    line = alt.Chart(_data(name)).mark_line(interpolate="step" if step else "linear")
+    return line.encode(**enc)
+
+
+def _point_layer(unit: str) -> alt.Chart:
+    """Markers on the main line's values, with the tooltip the interactive view shows."""
+    tooltip = [alt.Tooltip("period:N", title="period"), alt.Tooltip("text:N", title="value")]
+    return (
+        alt.Chart(_data("points"))
+        .transform_calculate(text=_value_text_expr(unit))
+        .mark_point(filled=True, size=36, color=PARTNER_COLOUR, opacity=1)
+        .encode(tooltip=tooltip)
+    )
+
+
+def trend_chart(
+    title: str,
+    unit: str,
+    points: list[TrendPoint],
+    benchmark: float | None,
+    *,
+    value_label: str = "partner",
+) -> Spec:
+    """A KPI over time: value line, target, peer band and median, benchmark rule.
+
+    `title` becomes the spec's description (the page shows the visible title). `value_label`
+    names the main line in the legend ("partner" on a scorecard, "alliance" on a KPI page).
+    """
+    data = _trend_datasets(points, benchmark, value_label)
+    labels = tuple(dict.fromkeys(row["series"] for row in data["lines"] + data["steps"]))
+    has_band = _has(points, "peer_q1") and _has(points, "peer_q3")
+    periods = tuple(p.period for p in points)
+    skeleton = _trend_skeleton(unit, labels, has_band, bool(data["steps"]), periods, value_label)
+    return {**skeleton, "datasets": data, "description": title}
+
+
+@functools.lru_cache(maxsize=256)
+def _trend_skeleton(
+    unit: str,
+    labels: tuple[str, ...],
+    has_band: bool,
+    has_steps: bool,
+    periods: tuple[str, ...],
+    value_label: str,
+) -> Spec:
+    """Everything of a trend chart but its data, built once per shape and reused: a partner
+    page has ~24 trend charts of a handful of shapes, and Altair takes ~14 ms per build while
+    copying the skeleton takes microseconds. Callers must not mutate the returned dict."""
+    enc = _series_encoding(list(labels), value_label)
+    layers: list[alt.Chart] = []
+    if has_band:
+        layers.append(_band_layer())
+    if has_steps:
+        layers.append(_line_layer("steps", enc, step=True))
+    layers += [_line_layer("lines", enc, step=False), _point_layer(unit)]
+    y_axis = _value_axis(unit, tickCount=5)
+    y = alt.Y("y:Q", scale=alt.Scale(zero=False, nice=True), axis=y_axis)
+    # x and y once for all layers: Altair copies every layer's encodings on each call
+    chart = alt.layer(*layers).encode(x=_period_x(list(periods)), y=y)
+    chart = chart.properties(width=510, height=190)
+    return _finish(chart, "", {})
+
+
+def _trend_datasets(
+    points: list[TrendPoint], benchmark: float | None, value_label: str
+) -> dict[str, Rows]:
+    """The rows behind each layer of a trend chart, None kept wherever a value is missing."""
+    main = _series_rows(points, value_label, "value")
+    lines = main + _series_rows(points, "peer median", "peer_median")
+    steps = _series_rows(points, "target", "target") if _has(points, "target") else []
+    if benchmark is not None:
+        steps += [{"period": p.period, "series": "benchmark", "y": benchmark} for p in points]
+    return {
+        "band": [
+            {"period": p.period, "q1": p.peer_q1, "q3": p.peer_q3, "band": BAND_LABEL}
+            for p in points
+        ],
+        "steps": steps,
+        "lines": lines if _has(points, "peer_median") else main,
+        "points": [row for row in main if row["y"] is not None],
+    }
+
+
+def _period_x(periods: list[str]) -> alt.X:
+    """Periods in the given order, every one on the scale but only a few labelled.
+
+    Labelling a subset (always including the latest period) keeps labels apart on a phone and
+    keeps drawing fast: vl-convert spends ~0.5 ms measuring each distinct piece of text.
+    """
+    step = max(1, math.ceil(len(periods) / MAX_PERIOD_LABELS))
+    shown = periods[(len(periods) - 1) % step :: step]
+    axis = alt.Axis(
+        title=None, values=shown, labelAngle=0, labelOverlap=True, labelSeparation=6, grid=False
+    )
+    return alt.X("period:O", scale=alt.Scale(domain=periods), axis=axis)
+
+
+def sparkline(points: list[TrendPoint], *, description: str = "trend") -> Spec:
+    """A word-sized trend for table cells: no axes, the latest value marked."""
+    rows = [{"period": p.period, "y": p.value} for p in points]
+    data = {"line": rows, "last": [r for r in rows if r["y"] is not None][-1:]}
+    skeleton = _sparkline_skeleton(tuple(p.period for p in points))
+    return {**skeleton, "datasets": data, "description": description}
+
+
+@functools.lru_cache(maxsize=64)
+def _sparkline_skeleton(periods: tuple[str, ...]) -> Spec:
+    """A sparkline without its data, built once per list of periods (see _trend_skeleton)."""
+    x = alt.X("period:O", scale=alt.Scale(domain=list(periods)), axis=None)
+    y = alt.Y("y:Q", scale=alt.Scale(zero=False), axis=None)
+    line = alt.Chart(_data("line")).mark_line(strokeWidth=1.5, color=PARTNER_COLOUR)
+    dot = alt.Chart(_data("last")).mark_point(filled=True, size=16, opacity=1, color=PARTNER_COLOUR)
+    chart = alt.layer(line, dot, view=alt.ViewConfig(stroke=None)).encode(x=x, y=y)
+    spec = _finish(chart.properties(width=120, height=28), "", {}, fit=True)
+    spec["padding"] = 3
+    return spec
+
+
+def status_heatmap(
+    rows: list[tuple[str, str, str]],
+    partner_order: list[str],
+    kpi_order: list[str],
+    *,
+    description: str = "Status of each KPI for each partner",
+) -> Spec:
+    """Partners × KPIs, one cell per status, coloured and marked with a glyph."""
+    legend_labels = [f"{glyph} {word}" for word, glyph, _, _ in STATUS_STYLE.values()]
+    colour_scale = alt.Scale(domain=legend_labels, range=[s[2] for s in STATUS_STYLE.values()])
+    stroke_scale = alt.Scale(domain=legend_labels, range=[s[3] for s in STATUS_STYLE.values()])
+    legend = alt.Legend(title="Status", symbolType="square", symbolSize=200, symbolStrokeWidth=1)
+    x = alt.X("kpi:N", sort=kpi_order, title=None, axis=alt.Axis(orient="top", labelAngle=-45))
+    y = alt.Y("partner:N", sort=partner_order, title=None)
+    base = alt.Chart(_data("cells")).encode(x=x, y=y)
+    cells = base.mark_rect(strokeWidth=1).encode(
+        color=alt.Color("legend:N", scale=colour_scale, legend=legend),
+        stroke=alt.Stroke("legend:N", scale=stroke_scale, legend=legend),
+        tooltip=[
+            alt.Tooltip("partner:N", title="partner"),
+            alt.Tooltip("kpi:N", title="KPI"),
+            alt.Tooltip("word:N", title="status"),
+        ],
+    )
+    glyphs = base.mark_text(fontSize=12, fontWeight="bold", color="#000000")
+    chart = alt.layer(cells, glyphs.encode(text=alt.Text("glyph:N")))
+    chart = chart.properties(width={"step": 24}, height={"step": 20})
+    data = {"cells": [_heatmap_row(partner, kpi, status) for partner, kpi, status in rows]}
+    return _finish(chart, description, data)
+
+
+def _heatmap_row(partner: str, kpi: str, status: str) -> dict[str, str]:
+    """A cell's data: the legend label carries the glyph, so the legend explains the cells."""
+    if status not in STATUS_STYLE:
+        raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUS_STYLE)}")
+    word, glyph, _, _ = STATUS_STYLE[status]
+    return {
+        "partner": partner,
+        "kpi": kpi,
+        "word": word,
+        "glyph": glyph,
+        "legend": f"{glyph} {word}",
+    }
+
+
+def ranking_chart(
+    rows: list[tuple[str, float]], *, description: str = "Composite score by partner"
+) -> Spec:
+    """Composite scores 0–100 as bars, best first; ties keep alphabetical order so builds agree.
+
+    Bars are keyed by name, so two partners with the same name would share a bar: pass
+    distinct names.
+    """
+    ranked = sorted(rows, key=lambda row: (-row[1], row[0]))
+    y = alt.Y("name:N", sort=[name for name, _ in ranked], title=None)
+    x = alt.X("score:Q", scale=alt.Scale(domain=[0, 100]), title="composite score (0–100)")
+    base = alt.Chart(_data("scores")).encode(y=y, x=x)
+    tooltip = [alt.Tooltip("name:N", title="partner"), alt.Tooltip("score:Q", format=".1f")]
+    bars = base.mark_bar(color=PARTNER_COLOUR, height={"band": 0.75}).encode(tooltip=tooltip)
+    labels = base.mark_text(align="left", baseline="middle", dx=4)
+    chart = alt.layer(bars, labels.encode(text=alt.Text("score:Q", format=".1f")))
+    data = {"scores": [{"name": name, "score": score} for name, score in ranked]}
+    return _finish(chart.properties(width=420, height={"step": 20}), description, data)
+
+
+def distribution_chart(
+    title: str,
+    unit: str,
+    values: list[float],
+    target: float | None,
+    highlight: float | None = None,
+    *,
+    highlight_label: str = "this partner",
+) -> Spec:
+    """How partners' values spread for one KPI, against the target; needs no partner names.
+
+    A histogram rather than labelled dots, so a partner-only view can show where its own value
+    (`highlight`) falls without revealing which peer is which.
+    """
+    number, _ = _unit_format(unit)
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    bins = alt.Bin(maxbins=20, minstep=1) if unit == "count" else alt.Bin(maxbins=20)
+    tooltip = [
+        alt.Tooltip("value:Q", bin=bins, title="range", format=number),
+        alt.Tooltip("count():Q", title="partners"),
+    ]
+    bars = alt.Chart(_data("values")).mark_bar(color=BAND_COLOUR, stroke="#7a8ca3", strokeWidth=0.5)
+    bars = bars.encode(
+        x=alt.X("value:Q", bin=bins, axis=_value_axis(unit, title=None)),
+        y=alt.Y("count():Q", title="partners", axis=alt.Axis(tickMinStep=1)),
+        tooltip=tooltip,
+    )
+    data: dict[str, Rows] = {"values": [{"value": v} for v in finite]}
+    layers: list[alt.Chart] = [bars]
+    middle = _midpoint([*finite, target, highlight])
+    if target is not None:
+        data["target"] = [{"value": target, "label": "target"}]
+        layers += _marker_layers("target", target > middle, SERIES_STYLE["target"], line=0)
+    if highlight is not None:
+        data["highlight"] = [{"value": highlight, "label": highlight_label}]
+        style = (PARTNER_COLOUR, [1, 0])
+        layers += _marker_layers("highlight", highlight > middle, style, line=1)
+    chart = alt.layer(*layers).properties(width=510, height=170)
+    return _finish(chart, title, data)
+
+
+def _midpoint(values: list[float | None]) -> float:
+    """The middle of what the x axis will show; labels right of it are set to the left."""
+    present = [v for v in values if v is not None]
+    return (min(present) + max(present)) / 2 if present else 0.0
+
+
+def _marker_layers(
+    name: str, label_left: bool, style: tuple[str, list[int]], line: int
+) -> list[alt.Chart]:
+    """A vertical rule labelled in words above it, so it reads without colour or legend.
+
+    Each marker has its own text line so close markers' labels never collide, and a label
+    sits on the rule's inner side so it is not cut off at the chart's edge.
+    """
+    colour, dash = style
+    base = alt.Chart(_data(name)).encode(x=alt.X("value:Q"))
+    rule = base.mark_rule(color=colour, strokeWidth=2.5, strokeDash=dash, y=-4 - 16 * line)
+    text = base.mark_text(
+        align="right" if label_left else "left",
+        dx=-5 if label_left else 5,
+        baseline="bottom",
+        y=-4 - 16 * line,  # above the plot, where no bar can hide it
+        color=colour,
+        fontWeight="bold",
+    )
+    return [rule, text.encode(text=alt.Text("label:N"))]
+
+
+# ------------------------------------------------------------------------------------ rendering
+
+# A spawned worker needs ~1 s before its first chart (Python, Altair import, vl-convert's first
+# call), so a pool only pays for itself from a few dozen trend charts (~35 ms each) upwards.
+POOL_MIN_CHARTS = 64
+CHUNKS_PER_WORKER = 4  # several chunks per worker even out slow charts without much pickling
+MAX_CHUNK = 200  # and results reach the cache while a big build is still drawing
+
+_ID = re.compile(r'\sid="([^"]+)"')
+_ID_REF = re.compile(r'(\sid="|url\(#|href="#)([^")]+)')
+
+
+def spec_hash(spec: Spec) -> str:
+    """The cache key of a chart: sha256 of its canonical JSON."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def finish_svg(svg: str, digest: str) -> str:
+    """Make vl-convert's SVG stable and safe to inline several times on one page.
+
+    vl-convert numbers clip paths from a counter that lives as long as the process ("clip1",
+    then "clip4" for the same spec), so ids are renumbered in order of appearance and prefixed
+    with the chart's hash: identical input gives identical bytes, and two charts on a page never
+    share an id. `focusable="false"` keeps old browsers from tabbing into the SVG; the text
+    alternative (caption and data table) is the page's job.
+    """
+    ids: dict[str, str] = {}
+    for old in _ID.findall(svg):
+        ids.setdefault(old, f"c{digest[:10]}-{len(ids) + 1}")
+
+    def rename(match: re.Match[str]) -> str:
+        return match.group(1) + ids.get(match.group(2), match.group(2))
+
+    svg = _ID_REF.sub(rename, svg) if ids else svg
+    return svg.replace("<svg ", '<svg focusable="false" ', 1)
+
+
+def draw_svg(spec: Spec, digest: str, key: str = "") -> str:
+    """Draw one spec with vl-convert, finished for inlining; errors name the chart."""
+    try:
+        svg = vl_convert.vegalite_to_svg(spec)
+    except ValueError as exc:
+        raise ChartError(f"chart {key or digest[:12]} could not be drawn: {exc}") from exc
+    return finish_svg(svg, digest)
+
+
+def _draw_chunk(items: list[tuple[str, str, Spec]]) -> list[tuple[str, str]]:
+    """Worker entry point: draw a chunk of (digest, key, spec); top-level so spawn can import it."""
+    return [(digest, draw_svg(spec, digest, key)) for digest, key, spec in items]
+
+
+def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
+    """Split work into a few chunks per worker: fewer round trips, yet balanced at the end."""
+    size = min(MAX_CHUNK, max(1, math.ceil(len(items) / (jobs * CHUNKS_PER_WORKER))))
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class SvgRenderer:
+    """Draws Vega-Lite specs to SVG once, keyed by content hash in `cache_dir`.
+
+    Charts already in the cache are read, never redrawn. Missing ones are drawn in-process, or in
+    `jobs` spawned worker processes when there are enough of them: vl-convert gains nothing from
+    threads, and forked workers deadlock once the parent has used vl-convert, so spawn it is.
+    Workers start once per `render` call, so render a build's charts in one call, not per page.
+    Spawned workers import the main module: a script using jobs > 1 needs the
+    `if __name__ == "__main__":` guard (the `sitegen` command has it).
+    """
+
+    def __init__(self, cache_dir: Path, jobs: int = 1) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.jobs = max(1, jobs)
+        self.drawn = 0  # charts drawn by this renderer, for the build summary
+        self.reused = 0  # charts read from the cache
+
+    def render(self, specs: dict[str, Spec]) -> dict[str, str]:
+        """Map each key to its SVG; identical specs under different keys are drawn once."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        digests = {key: spec_hash(spec) for key, spec in specs.items()}
+        svgs: dict[str, str] = {}
+        missing: dict[str, tuple[str, str, Spec]] = {}
+        for key, digest in digests.items():
+            if digest in svgs or digest in missing:
+                continue
+            cached = self._read(digest)
+            if cached is None:
+                missing[digest] = (digest, key, specs[key])
+            else:
+                svgs[digest] = cached
+        self.reused += len(svgs)
+        for digest, svg in self._draw(list(missing.values())):
+            self._write(digest, svg)
+            svgs[digest] = svg
+            self.drawn += 1
+        return {key: svgs[digest] for key, digest in digests.items()}
+
+    def _draw(self, items: list[tuple[str, str, Spec]]) -> Iterator[tuple[str, str]]:
+        """Draw in-process, or in one pool of spawned workers started for this call only."""
+        if self.jobs < 2 or len(items) < POOL_MIN_CHARTS:
+            yield from _draw_chunk(items)
+            return
+        chunks = _chunks(items, self.jobs)
+        context = multiprocessing.get_context("spawn")
+        workers = min(self.jobs, len(chunks))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for drawn in pool.map(_draw_chunk, chunks):
+                yield from drawn
+
+    def _path(self, digest: str) -> Path:
+        return self.cache_dir / f"{digest}.svg"
+
+    def _read(self, digest: str) -> str | None:
+        """A cached SVG, or None; bytes, so the text is exactly what was written."""
+        try:
+            return self._path(digest).read_bytes().decode("utf-8")
+        except FileNotFoundError:
+            return None
+
+    def _write(self, digest: str, svg: str) -> None:
+        _write_atomic(self._path(digest), svg)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the same directory, so a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def vega_bundle(cache_dir: Path) -> str:
+    """Vega, Vega-Lite and vega-embed as one script, cached by vl-convert version (~1.2 s call).
+
+    The raw bundle declares top-level consts that would clash with other scripts on the page, so
+    it is wrapped in a function; it still sets window.vega, window.vegaLite and window.vegaEmbed.
+    """
+    path = Path(cache_dir) / f"vega-bundle-{vl_convert.__version__}.js"
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        pass
+    text = "(function(){\n" + vl_convert.javascript_bundle() + "\n})();"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, text)
+    return text
