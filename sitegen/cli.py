@@ -5,9 +5,12 @@ Exit codes: 0 done; 1 data or delivery problems the run reports; 2 usage or conf
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -15,10 +18,15 @@ import click
 import duckdb
 
 from sitegen import project
-from sitegen.config import Config, ConfigError, load_config
+from sitegen.charts import SvgRenderer
+from sitegen.config import Config, ConfigError, load_config, period_problem
 from sitegen.kpis import KpiSettings, NoDataError, compute
 from sitegen.load import RULE_LABELS, InputError, LoadSummary, load_project
 from sitegen.model import STATUSES, Model, load_model
+from sitegen.narrative import ContentError
+from sitegen.publish import build_time, staging_dir, swap, write_manifest
+from sitegen.serve import start_server, watch
+from sitegen.site import write_site
 
 PROJECT_OPTION = click.option(
     "--project",
@@ -40,6 +48,9 @@ def reported_errors() -> Iterator[None]:
             click.echo(f"Error: {problem}", err=True)
         sys.exit(2)
     except InputError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except ContentError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     except NoDataError as exc:
@@ -131,22 +142,121 @@ def describe(summary: LoadSummary) -> Iterator[str]:
 
 @main.command()
 @PROJECT_OPTION
-@click.option("--output", "output_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--output",
+    "output_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write the site.  [default: output/ in the project]",
+)
+@click.option("--period", help="Period to report, e.g. 2025-09; overrides [site] period.")
 @click.option("--strict", is_flag=True, help="Exit 1 when any row was rejected.")
-def build(project_dir: Path, output_dir: Path | None, strict: bool) -> None:
-    """Build the scorecard site into output/ (or --output)."""
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    help="Worker processes for drawing charts.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+def build(
+    project_dir: Path,
+    output_dir: Path | None,
+    period: str | None,
+    strict: bool,
+    jobs: int,
+    quiet: bool,
+) -> None:
+    """Build the scorecard site into output/ (or --output).
+
+    Loads and checks the data, computes every KPI, draws the charts and writes the pages,
+    downloads and manifest into a staging folder, then swaps it in for the live site.
+    """
     with reported_errors():
         config = load_config(project_dir)
-        con, summary = _load(config)
-        model = _compute(con, config)
-    for line in describe(summary):
-        click.echo(line)
-    for line in headline(model):
-        click.echo(line)
+        if period:
+            config = with_period(config, period)
+        output = output_dir or config.project_dir / "output"
+        summary, model, written = run_build(config, output, jobs)
+    if not quiet:
+        for line in describe(summary):
+            click.echo(line)
+        for line in headline(model):
+            click.echo(line)
+        click.echo(f"Wrote {len(written):,} files to {output}")
     sys.exit(1 if strict and summary.rejected else 0)
 
 
-def _compute(con: duckdb.DuckDBPyConnection, config: Config) -> Model:
+def run_build(config: Config, output: Path, jobs: int) -> tuple[LoadSummary, Model, list[Path]]:
+    """The pipeline: load, KPIs, model, then the site published into `output`."""
+    con, summary = _load(config)
+    model = _compute(con, config, summary)
+    return summary, model, write_output(model, config, output, jobs)
+
+
+@main.command()
+@PROJECT_OPTION
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+def serve(project_dir: Path, port: int) -> None:
+    """Build, serve the site on 127.0.0.1 and rebuild when data, content or templates change.
+
+    For previewing; stop it with Ctrl-C. The site is built into output/ as `sitegen build` does.
+    """
+    with reported_errors():
+        config = load_config(project_dir)
+        output = config.project_dir / "output"
+        run_build(config, output, os.cpu_count() or 1)
+    server = start_server(output, port)
+    click.echo(f"Serving {output} at http://127.0.0.1:{server.server_port}/index.html")
+    click.echo("Watching data, content, templates and sitegen.toml; Ctrl-C to stop.")
+    watched = [config.path, config.data_dir, project_dir / "content", project_dir / "templates"]
+
+    def rebuild() -> None:
+        try:
+            fresh = load_config(project_dir)
+            _, model, _ = run_build(fresh, output, os.cpu_count() or 1)
+            click.echo(f"Rebuilt: scorecards for {model.period}")
+        except (ConfigError, InputError, ContentError, NoDataError) as exc:
+            click.echo(f"Not rebuilt: {exc}", err=True)
+
+    stop = threading.Event()
+    try:
+        watch(watched, rebuild, stop)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")
+    finally:
+        server.shutdown()
+
+
+def with_period(config: Config, period: str) -> Config:
+    """The config with [site] period replaced, validated like the file's own value."""
+    problem = period_problem(period, config.site.grain)
+    if problem:
+        raise ConfigError([f"--period: {problem}"])
+    return replace(config, site=replace(config.site, period=period))
+
+
+def write_output(model: Model, config: Config, output: Path, jobs: int) -> list[Path]:
+    """Site into a staging folder, manifest, then the swap."""
+    cache_dir = config.project_dir / ".sitegen-cache"
+    generated = build_time()
+    staging = staging_dir(output)
+    renderer = SvgRenderer(cache_dir / "charts", jobs)
+    written = write_site(model, config, staging, renderer, cache_dir, generated, with_pdf=False)
+    load = model.quality.load
+    write_manifest(
+        staging,
+        {
+            "generated_at": generated.isoformat(),
+            "period": model.period,
+            "rows": {"read": load.read, "accepted": load.accepted, "rejected": load.rejected},
+            "partners": len(model.partners),
+        },
+    )
+    swap(staging, output)
+    return written
+
+
+def _compute(con: duckdb.DuckDBPyConnection, config: Config, summary: LoadSummary) -> Model:
     settings = KpiSettings(
         grain=config.site.grain,
         period=config.site.period,
@@ -155,7 +265,7 @@ def _compute(con: duckdb.DuckDBPyConnection, config: Config) -> Model:
         today=date.today(),
     )
     compute(con, settings)
-    return load_model(con)
+    return load_model(con, summary)
 
 
 def headline(model: Model) -> Iterator[str]:

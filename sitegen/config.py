@@ -218,23 +218,33 @@ def load_config(project_dir: Path) -> Config:
 
     problems: list[str] = []
     sections: dict[str, Any] = {}
+    failed = set()
     for name, table in raw.items():
         if name not in SCHEMA:
             problems.append(f"{where}: [{name}]: unknown section{_suggest(name, list(SCHEMA))}")
             continue
+        before = len(problems)
         accepted = _check_section(where, name, table, problems)
+        if len(problems) > before:
+            failed.add(name)
         if accepted is not None:
             sections[name] = SECTION_TYPES[name](**accepted)
     site = sections.get("site", SiteConfig())
-    if site.period != "latest" and _grain_of(site.period) != site.grain:
-        problems.append(
-            f"{where}: [site] period: {site.period!r} is a {_grain_of(site.period)} "
-            f"but grain is {site.grain!r}"
-        )
+    mismatch = period_problem(site.period, site.grain) if "site" not in failed else None
+    if mismatch:
+        problems.append(f"{where}: [site] period: {mismatch}")
     if problems:
         raise ConfigError(problems)
     return Config(project_dir=project_dir, path=path, **sections)
 
 
-def _grain_of(period: str) -> str:
-    return "quarter" if "-Q" in period else "month" if "-" in period else "year"
+def period_problem(period: str, grain: str) -> str | None:
+    """Why `period` cannot be the scorecard period at `grain`, or None when it can."""
+    if period == "latest":
+        return None
+    if not PERIOD_RE.match(period):
+        return f'must be "latest" or a period like "2025-09", "2025-Q3" or "2025" (got {period!r})'
+    kind = "quarter" if "-Q" in period else "month" if "-" in period else "year"
+    if kind != grain:
+        return f"{period!r} is a {kind} but grain is {grain!r}"
+    return None

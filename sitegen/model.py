@@ -12,6 +12,8 @@ from datetime import date
 
 import duckdb
 
+from sitegen.load import LoadSummary
+
 STATUSES = ("met", "at_risk", "missed", "no_data", "suppressed")
 
 
@@ -78,6 +80,33 @@ class KpiResult:
 
 
 @dataclass(frozen=True)
+class SeriesPoint:
+    """One period of a partner's KPI history, with the peer band for that period."""
+
+    period: str
+    value: float | None
+    target: float
+    status: str
+    peer_q1: float | None
+    peer_median: float | None
+    peer_q3: float | None
+
+
+@dataclass(frozen=True)
+class AlliancePoint:
+    """The alliance-wide value of a KPI for one period (partners' shown values pooled)."""
+
+    period: str
+    value: float
+    target: float
+    status: str
+    partners: int
+    peer_q1: float | None
+    peer_median: float | None
+    peer_q3: float | None
+
+
+@dataclass(frozen=True)
 class Composite:
     score: float | None
     rank: int | None
@@ -95,6 +124,24 @@ class Scorecard:
     submitted: bool
     composite: Composite
     results: list[KpiResult]
+    history: dict[str, list[SeriesPoint]]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    file: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """What the load accepted and rejected, and who submitted for which period."""
+
+    load: LoadSummary
+    rejections: list[Rejection]
+    periods: list[str]
+    submitted: dict[str, list[bool]]
 
 
 @dataclass(frozen=True)
@@ -104,6 +151,8 @@ class Model:
     partners: list[Partner]
     kpis: list[Kpi]
     scorecards: dict[str, Scorecard]
+    alliance: dict[str, list[AlliancePoint]]
+    quality: DataQuality
 
 
 def _partners(con: duckdb.DuckDBPyConnection) -> list[Partner]:
@@ -165,13 +214,81 @@ def _composites(con: duckdb.DuckDBPyConnection) -> dict[str, Composite]:
     }
 
 
-def load_model(con: duckdb.DuckDBPyConnection) -> Model:
+def _history(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[SeriesPoint]]]:
+    """Every partner's KPI series up to the as-of period, with the all-partner peer band."""
+    rows = con.execute(
+        """
+        SELECT s.partner_id::VARCHAR, s.kpi_id::VARCHAR, s.period, s.value, s.target, s.status,
+               p.q1, p.median, p.q3
+        FROM scorecard s
+        LEFT JOIN peer_stats p
+            ON p.kpi_id = s.kpi_id AND p.period_start = s.period_start AND p.scope = 'all'
+        WHERE s.period_end <= (SELECT period_end FROM as_of)
+        ORDER BY s.partner_id, s.kpi_id, s.period_start
+        """
+    ).fetchall()
+    history: dict[str, dict[str, list[SeriesPoint]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        history[row[0]][row[1]].append(SeriesPoint(*row[2:]))
+    return history
+
+
+def _alliance(con: duckdb.DuckDBPyConnection) -> dict[str, list[AlliancePoint]]:
+    rows = con.execute(
+        """
+        SELECT a.kpi_id::VARCHAR, a.period, a.value, a.target, a.status, a.partners,
+               p.q1, p.median, p.q3
+        FROM alliance a
+        LEFT JOIN peer_stats p
+            ON p.kpi_id = a.kpi_id AND p.period_start = a.period_start AND p.scope = 'all'
+        WHERE a.period_end <= (SELECT period_end FROM as_of)
+        ORDER BY a.kpi_id, a.period_start
+        """
+    ).fetchall()
+    alliance: dict[str, list[AlliancePoint]] = defaultdict(list)
+    for row in rows:
+        alliance[row[0]].append(AlliancePoint(*row[1:]))
+    return alliance
+
+
+def _quality(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int) -> DataQuality:
+    """Rejected rows in file order, and submissions for the last `recent` periods."""
+    rejections = [
+        Rejection(*row)
+        for row in con.execute(
+            "SELECT file, line, reason FROM rejected ORDER BY file, line"
+        ).fetchall()
+    ]
+    periods = [
+        row[0]
+        for row in con.execute(
+            "SELECT period FROM calendar WHERE period_end <= (SELECT period_end FROM as_of) "
+            "ORDER BY period_start DESC LIMIT ?",
+            [recent],
+        ).fetchall()
+    ][::-1]
+    submitted: dict[str, list[bool]] = {}
+    rows = con.execute(
+        "SELECT partner_id::VARCHAR, period, submitted FROM submissions "
+        "WHERE list_contains(?, period) ORDER BY partner_id, period_start",
+        [periods],
+    ).fetchall()
+    by_partner: dict[str, dict[str, bool]] = defaultdict(dict)
+    for partner_id, period, flag in rows:
+        by_partner[partner_id][period] = flag
+    for partner_id, flags in by_partner.items():
+        submitted[partner_id] = [flags.get(period, False) for period in periods]
+    return DataQuality(load, rejections, periods, submitted)
+
+
+def load_model(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int = 12) -> Model:
     """Everything the renderers need for the as-of period, read in bulk."""
     period, grain = con.execute("SELECT period, grain FROM as_of").fetchall()[0]
     partners = _partners(con)
     kpis = _kpis(con)
     results = _results(con, {k.kpi_id: k for k in kpis})
     composites = _composites(con)
+    history = _history(con)
     submitted = dict(
         con.execute(
             "SELECT partner_id::VARCHAR, submitted FROM submissions JOIN as_of USING (period)"
@@ -185,7 +302,10 @@ def load_model(con: duckdb.DuckDBPyConnection) -> Model:
             submitted=submitted.get(p.partner_id, False),
             composite=composites.get(p.partner_id, empty),
             results=results.get(p.partner_id, []),
+            history=dict(history.get(p.partner_id, {})),
         )
         for p in partners
     }
-    return Model(period, grain, partners, kpis, scorecards)
+    return Model(
+        period, grain, partners, kpis, scorecards, _alliance(con), _quality(con, load, recent)
+    )

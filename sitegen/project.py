@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-SAMPLE_PARTS = ("sitegen.toml", "data", "content")
+SAMPLE_PARTS = ("sitegen.toml", "data", "content", "templates")
 
 
 def sample_dir() -> Path:

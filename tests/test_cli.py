@@ -116,10 +116,12 @@ def test_init_refuses_a_non_empty_folder(tmp_path: Path) -> None:
 def test_build_reports_the_as_of_period(mini: Path) -> None:
     result = run("build", "--project", str(mini))
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-2:] == [
+    assert result.stdout.splitlines()[-3:-1] == [
         "Scorecards for 2025-09: 3 partners, 5 KPIs",
         "  0 met, 2 at risk, 3 missed, 0 no data, 1 suppressed",
     ]
+    assert result.stdout.splitlines()[-1].startswith("Wrote ")
+    assert (mini / "output" / "index.html").is_file()
 
 
 def test_build_strict_fails_on_rejected_rows(mini: Path) -> None:

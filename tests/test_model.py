@@ -16,9 +16,9 @@ from tests.conftest import TODAY
 @pytest.fixture
 def model(mini: Path) -> Model:
     con = duckdb.connect()
-    load_project(con, mini / "data", "data", TODAY)
+    summary = load_project(con, mini / "data", "data", TODAY)
     compute(con, KpiSettings(today=TODAY))
-    return load_model(con)
+    return load_model(con, summary)
 
 
 def results(model: Model, partner_id: str) -> dict[str, object]:

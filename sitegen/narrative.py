@@ -1,0 +1,157 @@
+"""Narratives: Markdown from `content/` (front matter + text) → safe HTML.
+
+Authors may quote figures from the model through a small set of variables (`{{ composite }}`,
+`{{ kpi.readmit_30d.value }}` …, listed in the README), filled in by a sandboxed Jinja
+environment with already-formatted strings. The HTML that Markdown produces is then cleaned by
+nh3 with an allow-list, so author HTML can never run script, whatever it contains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import markdown
+import nh3
+from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2.sandbox import SandboxedEnvironment
+
+from sitegen.filters import delta, num, value
+from sitegen.model import KpiResult, Scorecard
+
+ALLOWED_TAGS = {
+    "p", "br", "hr", "h2", "h3", "h4", "strong", "em", "b", "i", "code", "pre", "blockquote",
+    "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td", "abbr",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "th": {"scope"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+class ContentError(Exception):
+    """A narrative that cannot be rendered: names the file and line."""
+
+
+@dataclass(frozen=True)
+class Narrative:
+    title: str
+    html: str
+
+
+def sanitise(html: str) -> str:
+    """Keep only allow-listed elements and attributes; links get rel=noopener noreferrer."""
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="noopener noreferrer",
+    )
+
+
+def render_markdown(text: str, variables: dict[str, Any], label: str) -> Narrative:
+    """Fill in the variables, convert Markdown (with `---` front matter) and sanitise."""
+    try:
+        filled = _templates.from_string(text).render(variables)
+    except UndefinedError as exc:
+        raise ContentError(f"{label}: {exc.message}; see the README for the variables") from None
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{label}:{line}" if line else label
+        raise ContentError(f"{where}: {exc.message}") from None
+    converter = markdown.Markdown(extensions=["meta", "tables", "sane_lists"])
+    html = converter.convert(filled)
+    meta = getattr(converter, "Meta", {})
+    title = " ".join(meta.get("title", [])).strip()
+    return Narrative(title=title, html=sanitise(html))
+
+
+def read_narrative(path: Path, variables: dict[str, Any], label: str) -> Narrative | None:
+    """The narrative at `path`, or None when the project has none there (it is optional)."""
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ContentError(f"{label}: not UTF-8 (byte offset {exc.start})") from None
+    return render_markdown(text, variables, label)
+
+
+def _relative_change(result: KpiResult) -> float | None:
+    """A change in the KPI's good direction, as a share of its target, so that changes in
+    different units can be compared (a falling readmission rate counts as positive)."""
+    if result.change_prev is None:
+        return None
+    sign = 1 if result.kpi.direction == "higher" else -1
+    return sign * result.change_prev / (abs(result.target) or 1.0)
+
+
+def _previous(period: str) -> str:
+    """How a change is described: on the previous month, quarter or year."""
+    kind = "quarter" if "-Q" in period else "month" if "-" in period else "year"
+    return f"on the previous {kind}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary(card: Scorecard) -> list[str]:
+    """The generated summary of a partner's scorecard, as plain sentences (deterministic)."""
+    name, period, composite = card.partner.name, card.period, card.composite
+    sentences = []
+    if composite.score is None:
+        sentences.append(
+            f"{name} has no composite score for {period}: too few KPIs could be scored."
+        )
+    else:
+        sentence = (
+            f"In {period}, {name} scored {num(composite.score, 1)} out of 100, "
+            f"ranked {composite.rank} of {composite.of}"
+        )
+        if composite.change_prev is not None:
+            moved = "up" if composite.change_prev > 0 else "down"
+            sentence += (
+                f", {moved} {num(abs(composite.change_prev), 1)} points {_previous(period)}"
+                if round(composite.change_prev, 1)
+                else f", unchanged {_previous(period)}"
+            )
+            if composite.rank_prev is not None and composite.rank_prev != composite.rank:
+                sentence += f" (rank {composite.rank_prev} before)"
+        sentences.append(sentence + ".")
+    counts = composite.counts
+    scored = counts["met"] + counts["at_risk"] + counts["missed"]
+    if scored:
+        sentences.append(
+            f"It met {counts['met']} of {_plural(scored, 'scored KPI')}, "
+            f"was at risk on {counts['at_risk']} and missed {counts['missed']}."
+        )
+    if counts["suppressed"]:
+        sentences.append(
+            f"{_plural(counts['suppressed'], 'KPI')} "
+            f"{'was' if counts['suppressed'] == 1 else 'were'} suppressed: "
+            "the numbers are too small to show."
+        )
+    changes = [(rel, r) for r in card.results if (rel := _relative_change(r)) is not None]
+    best = max(changes, key=lambda item: item[0], default=None)
+    worst = min(changes, key=lambda item: item[0], default=None)
+    if best and best[0] > 0:
+        r = best[1]
+        sentences.append(
+            f"Biggest improvement: {r.kpi.name}, {value(r.value, r.kpi.unit)} "
+            f"({delta(r.change_prev, r.kpi.unit)} {_previous(r.period)})."
+        )
+    if worst and worst[0] < 0:
+        r = worst[1]
+        sentences.append(
+            f"Biggest decline: {r.kpi.name}, {value(r.value, r.kpi.unit)} "
+            f"({delta(r.change_prev, r.kpi.unit)} {_previous(r.period)})."
+        )
+    missing = [r.kpi.name for r in card.results if r.status == "no_data"]
+    if not card.submitted:
+        sentences.append(f"No data was submitted for {period}.")
+    elif missing:
+        sentences.append("No data for: " + ", ".join(missing) + ".")
+    return sentences

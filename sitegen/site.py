@@ -1,0 +1,610 @@
+"""The static scorecard site: page list, Jinja environment, charts, downloads, assets.
+
+Everything shown comes from the model; this module arranges it. Pages link relatively and by
+file name (`partners/p1.html`), so the site works under any sub-path and opened from disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+
+from sitegen import charts
+from sitegen.config import Config
+from sitegen.filters import FILTERS, STATUS_WORDS, delta, num, pct, value
+from sitegen.load import CATEGORIES, RULE_LABELS
+from sitegen.model import STATUSES, KpiResult, Model, Scorecard, SeriesPoint
+from sitegen.narrative import Narrative, read_narrative, summary
+
+STATIC = Path(__file__).parent / "static"
+REJECTIONS_SHOWN = 500
+CATEGORY_LABELS = {c: c.replace("_", " ").capitalize() for c in CATEGORIES}
+AGGREGATION_TEXT = {
+    "ratio": "sum of numerators ÷ sum of denominators (never an average of rates)",
+    "mean": "mean of the submitted values",
+    "sum": "sum of the submitted values",
+    "last": "latest value submitted",
+}
+# A spreadsheet treats a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Table:
+    """A data table as the templates show it: every cell already formatted."""
+
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Chart:
+    """A chart on a page: its SVG, a text alternative, a caption and the data behind it."""
+
+    id: str
+    alt: str
+    caption: str
+    table: Table | None
+    spec: dict[str, Any] | None = None
+    svg: str = ""
+
+
+@dataclass
+class Page:
+    path: str
+    template: str
+    context: dict[str, Any]
+    charts: list[Chart] = field(default_factory=list)
+
+
+def environment(project_templates: Path) -> Environment:
+    """Project templates first, packaged defaults second; autoescape on; undefined is an error."""
+    env = Environment(
+        loader=ChoiceLoader(
+            [FileSystemLoader(project_templates), PackageLoader("sitegen", "templates")]
+        ),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def _trend_points(series: list[SeriesPoint]) -> list[charts.TrendPoint]:
+    return [
+        charts.TrendPoint(p.period, p.value, p.target, p.peer_q1, p.peer_median, p.peer_q3)
+        for p in series
+    ]
+
+
+def _trend_table(caption: str, unit: str, series: list[SeriesPoint]) -> Table:
+    return Table(
+        caption,
+        ["Period", "Value", "Target", "Status", "Peer median", "Peer middle half"],
+        [
+            [
+                p.period,
+                value(p.value, unit),
+                value(p.target, unit),
+                STATUS_WORDS[p.status],
+                value(p.peer_median, unit),
+                f"{value(p.peer_q1, unit)} to {value(p.peer_q3, unit)}"
+                if p.peer_q1 is not None
+                else "withheld",
+            ]
+            for p in series
+        ],
+    )
+
+
+def _partner_variables(card: Scorecard) -> dict[str, Any]:
+    """What a partner narrative may quote (documented in the README)."""
+    return {
+        "partner": {
+            "name": card.partner.name,
+            "type": card.partner.partner_type.replace("_", " "),
+            "region": card.partner.region,
+        },
+        "period": card.period,
+        "composite": num(card.composite.score, 1),
+        "rank": card.composite.rank or "–",
+        "of": card.composite.of,
+        "met": card.composite.counts["met"],
+        "at_risk": card.composite.counts["at_risk"],
+        "missed": card.composite.counts["missed"],
+        "kpi": {
+            r.kpi.kpi_id: {
+                "name": r.kpi.name,
+                "value": value(r.value, r.kpi.unit),
+                "target": value(r.target, r.kpi.unit),
+                "status": STATUS_WORDS[r.status],
+            }
+            for r in card.results
+        },
+    }
+
+
+def _notes(card: Scorecard) -> list[str]:
+    """Plain-language notes on anything that limits how a figure can be read."""
+    notes = []
+    committed = [r.kpi.name for r in card.results if r.target_source == "partner"]
+    if committed:
+        notes.append("Targets from your own commitment: " + ", ".join(committed) + ".")
+    suppressed = [r.kpi.name for r in card.results if r.status == "suppressed"]
+    if suppressed:
+        notes.append(
+            "Suppressed (denominator too small, or a numerator of 1 to 10): "
+            + ", ".join(suppressed)
+            + "."
+        )
+    withheld = [r.kpi.name for r in card.results if r.peers.withheld]
+    if withheld:
+        notes.append(
+            "Peer figures withheld (fewer than 5 partners with a value): "
+            + ", ".join(withheld)
+            + "."
+        )
+    coarse = [r.kpi.name for r in card.results if r.period != card.period]
+    if coarse:
+        notes.append(
+            "Shown for their latest quarter or year up to "
+            + card.period
+            + ": "
+            + ", ".join(coarse)
+            + "."
+        )
+    if not notes:
+        notes.append("Nothing limits how these figures can be read.")
+    return notes
+
+
+def partner_page(model: Model, card: Scorecard, narrative: Narrative | None) -> Page:
+    pid = card.partner.partner_id
+    trends, categories = [], []
+    sparklines: dict[str, Chart] = {}
+    for result in card.results:
+        kpi = result.kpi
+        series = card.history.get(kpi.kpi_id, [])
+        points = _trend_points(series)
+        trends.append(
+            Chart(
+                id=f"trend-{kpi.kpi_id}",
+                alt=f"{kpi.name}: {card.partner.name}'s value per period against its target "
+                "and the peer middle half.",
+                caption=f"{kpi.name} ({result.period}: {value(result.value, kpi.unit)}, "
+                f"target {value(result.target, kpi.unit)})",
+                table=_trend_table(f"{kpi.name} per period", kpi.unit, series),
+                spec=charts.trend_chart(kpi.name, kpi.unit, points, kpi.benchmark),
+            )
+        )
+        sparklines[kpi.kpi_id] = Chart(
+            id=f"spark-{kpi.kpi_id}", alt="", caption="", table=None,
+            spec=charts.sparkline(points),
+        )  # fmt: skip
+    for category in CATEGORIES:
+        rows = [
+            {"result": r, "chart": sparklines[r.kpi.kpi_id]}
+            for r in card.results
+            if r.kpi.category == category
+        ]
+        if rows:
+            categories.append({"label": CATEGORY_LABELS[category], "rows": rows})
+    return Page(
+        path=f"partners/{pid}.html",
+        template="site/partner.html",
+        context={
+            "title": card.partner.name,
+            "card": card,
+            "narrative": narrative,
+            "summary": summary(card),
+            "categories": categories,
+            "trends": trends,
+            "notes": _notes(card),
+            "statuses": STATUSES,
+        },
+        charts=trends + list(sparklines.values()),
+    )
+
+
+def _headline(model: Model) -> list[dict[str, Any]]:
+    rows = []
+    for kpi in model.kpis:
+        points = model.alliance.get(kpi.kpi_id)
+        if points:
+            last = points[-1]
+            rows.append(
+                {
+                    "kpi": kpi,
+                    "period": last.period,
+                    "value": last.value,
+                    "status": last.status,
+                    "partners": last.partners,
+                }
+            )
+    return rows
+
+
+def index_page(model: Model, narrative: Narrative | None) -> Page:
+    cards = list(model.scorecards.values())
+    names = {p.partner_id: p.name for p in model.partners}
+    heat_rows = [(c.partner.name, r.kpi.name, r.status) for c in cards for r in c.results]
+    heatmap = Chart(
+        id="heatmap",
+        alt="Status of every KPI for every partner; the same statuses are in each partner's "
+        "scorecard table.",
+        caption=f"Status per partner and KPI, {model.period}",
+        table=Table(
+            "Status per partner and KPI",
+            ["Partner", "KPI", "Status"],
+            [[p, k, STATUS_WORDS[s]] for p, k, s in heat_rows],
+        ),
+        spec=charts.status_heatmap(
+            heat_rows, [p.name for p in model.partners], [k.name for k in model.kpis]
+        ),
+    )
+    scored = sorted(
+        (c for c in cards if c.composite.score is not None),
+        key=lambda c: (-c.composite.score, c.partner.name),
+    )
+    ranking = Chart(
+        id="ranking",
+        alt="Composite score of each partner, best first.",
+        caption=f"Composite score, {model.period}",
+        table=Table(
+            "Composite score by partner",
+            ["Partner", "Rank", "Score", "Change"],
+            [
+                [
+                    c.partner.name,
+                    str(c.composite.rank),
+                    num(c.composite.score, 1),
+                    delta(c.composite.change_prev, "score"),
+                ]
+                for c in scored
+            ],
+        ),
+        spec=charts.ranking_chart([(c.partner.name, c.composite.score) for c in scored]),
+    )
+    moved = [c for c in cards if c.composite.change_prev]
+    movers_up = sorted(
+        (c for c in moved if c.composite.change_prev > 0),
+        key=lambda c: (-c.composite.change_prev, c.partner.name),
+    )[:5]
+    movers_down = sorted(
+        (c for c in moved if c.composite.change_prev < 0),
+        key=lambda c: (c.composite.change_prev, c.partner.name),
+    )[:5]
+    late = [c.partner for c in cards if not c.submitted]
+    return Page(
+        path="index.html",
+        template="site/index.html",
+        context={
+            "title": "Dashboard",
+            "nav": "index",
+            "narrative": narrative,
+            "headline": _headline(model),
+            "heatmap": heatmap,
+            "ranking": ranking,
+            "movers_up": movers_up,
+            "movers_down": movers_down,
+            "late": sorted(late, key=lambda p: names[p.partner_id]),
+        },
+        charts=[heatmap, ranking],
+    )
+
+
+def kpi_page(model: Model, kpi_index: int, narrative: Narrative | None) -> Page:
+    kpi = model.kpis[kpi_index]
+    points = model.alliance.get(kpi.kpi_id, [])
+    trend = None
+    if points:
+        series = [
+            SeriesPoint(p.period, p.value, p.target, p.status, p.peer_q1, p.peer_median, p.peer_q3)
+            for p in points
+        ]
+        trend = Chart(
+            id="alliance-trend",
+            alt=f"Alliance-wide {kpi.name} per period against the alliance target, with the "
+            "middle half of partners.",
+            caption=f"Alliance-wide {kpi.name} per period",
+            table=_trend_table(f"Alliance-wide {kpi.name} per period", kpi.unit, series),
+            spec=charts.trend_chart(kpi.name, kpi.unit, _trend_points(series), kpi.benchmark),
+        )
+    ranked: list[dict[str, Any]] = []
+    for card in model.scorecards.values():
+        for result in card.results:
+            if result.kpi.kpi_id == kpi.kpi_id:
+                ranked.append({"partner": card.partner, "result": result})
+    ranked.sort(key=_rank_key)
+    shown = [row["result"].value for row in ranked if row["result"].value is not None]
+    distribution = None
+    period_label = ranked[0]["result"].period if ranked else model.period
+    if shown:
+        distribution = Chart(
+            id="distribution",
+            alt=f"Spread of partners' {kpi.name} values, with the alliance target.",
+            caption=f"{kpi.name}: partners' values, {period_label}",
+            table=Table(
+                f"{kpi.name} by partner",
+                ["Partner", "Value"],
+                [
+                    [row["partner"].name, value(row["result"].value, kpi.unit)]
+                    for row in ranked
+                    if row["result"].value is not None
+                ],
+            ),
+            spec=charts.distribution_chart(kpi.name, kpi.unit, shown, kpi.target),
+        )
+    return Page(
+        path=f"kpis/{kpi.kpi_id}.html",
+        template="site/kpi.html",
+        context={
+            "title": kpi.name,
+            "kpi": kpi,
+            "narrative": narrative,
+            "aggregation_text": AGGREGATION_TEXT[kpi.aggregation],
+            "trend": trend,
+            "ranked": ranked,
+            "period_label": period_label,
+            "distribution": distribution,
+        },
+        charts=[c for c in (trend, distribution) if c],
+    )
+
+
+def _rank_key(row: dict[str, Any]) -> tuple[float, str]:
+    rank = row["result"].peers.rank
+    return (math.inf if rank is None else rank, row["partner"].name)
+
+
+def quality_page(model: Model) -> Page:
+    quality, load = model.quality, model.quality.load
+    names = {p.partner_id: p.name for p in model.partners}
+    files_table = Table(
+        "Metric files",
+        ["File", "Rows read", "Accepted", "Rejected", "Problem"],
+        [
+            [f.file, num(f.read), num(f.accepted), num(f.rejected), f.problem or "–"]
+            for f in load.files
+        ],
+    )
+    rejections_table = Table(
+        "Rejected rows",
+        ["Where", "Reason"],
+        [[f"{r.file}:{r.line}", r.reason] for r in quality.rejections[:REJECTIONS_SHOWN]],
+    )
+    coverage_table = Table(
+        "Submissions by partner and period",
+        ["Partner", *quality.periods],
+        [
+            [names[pid], *("✓" if flag else "–" for flag in flags)]
+            for pid, flags in sorted(quality.submitted.items(), key=lambda item: names[item[0]])
+        ],
+    )
+    late = sorted(
+        (c.partner for c in model.scorecards.values() if not c.submitted), key=lambda p: p.name
+    )
+    return Page(
+        path="data-quality.html",
+        template="site/data-quality.html",
+        context={
+            "title": "Data quality",
+            "nav": "quality",
+            "load": load,
+            "files_table": files_table,
+            "reasons": [
+                {"label": RULE_LABELS.get(rule, rule), "count": count}
+                for rule, count, _ in load.rules
+            ],
+            "rejections_table": rejections_table,
+            "rejections_cut": len(quality.rejections) > REJECTIONS_SHOWN,
+            "periods": quality.periods,
+            "coverage_table": coverage_table,
+            "late": late,
+        },
+    )
+
+
+def methodology_page(model: Model, config: Config) -> Page:
+    definitions = Table(
+        "KPI definitions",
+        ["KPI", "Definition", "Unit", "Better", "Target", "Benchmark", "Roll-up", "Weight"],
+        [
+            [
+                k.name,
+                k.description or "–",
+                k.unit,
+                k.direction,
+                value(k.target, k.unit),
+                value(k.benchmark, k.unit)
+                + (f" ({k.benchmark_source})" if k.benchmark_source else ""),
+                k.aggregation,
+                num(k.weight, 1),
+            ]
+            for k in model.kpis
+        ],
+    )
+    if config.site.period == "latest":
+        as_of = (
+            "the latest period that has ended in which more than half of the partners "
+            "submitted data."
+        )
+    else:
+        as_of = "set in the configuration."
+    return Page(
+        path="methodology.html",
+        template="site/methodology.html",
+        context={
+            "title": "Methodology",
+            "nav": "methodology",
+            "grain_word": {"month": "month", "quarter": "quarter", "year": "year"}[model.grain],
+            "as_of_text": as_of,
+            "amber_band_text": pct(config.status.amber_band * 100, 0),
+            "min_denominator": config.status.min_denominator,
+            "definitions": definitions,
+        },
+    )
+
+
+def scorecard_json(card: Scorecard) -> dict[str, Any]:
+    """partners/<id>.json exactly as DESIGN.md specifies; numbers are numbers or null."""
+    return {
+        "partner": {
+            "partner_id": card.partner.partner_id,
+            "name": card.partner.name,
+            "partner_type": card.partner.partner_type,
+            "region": card.partner.region,
+        },
+        "period": card.period,
+        "composite": {
+            "score": _finite(card.composite.score),
+            "rank": card.composite.rank,
+            "of": card.composite.of,
+        },
+        "kpis": [_kpi_json(r) for r in card.results],
+    }
+
+
+def _finite(number: float | None) -> float | None:
+    if number is None or math.isnan(number) or math.isinf(number):
+        return None
+    return round(number, 6)
+
+
+def _kpi_json(r: KpiResult) -> dict[str, Any]:
+    return {
+        "kpi_id": r.kpi.kpi_id,
+        "name": r.kpi.name,
+        "category": r.kpi.category,
+        "unit": r.kpi.unit,
+        "direction": r.kpi.direction,
+        "value": _finite(r.value),
+        "numerator": _finite(r.numerator),
+        "denominator": _finite(r.denominator),
+        "target": _finite(r.target),
+        "target_source": r.target_source,
+        "benchmark": _finite(r.kpi.benchmark),
+        "peer_median": _finite(r.peers.median),
+        "peer_percentile": _finite(r.peers.percentile),
+        "status": r.status,
+        "change_prev": _finite(r.change_prev),
+        "change_yoy": _finite(r.change_yoy),
+    }
+
+
+def safe_cell(text: str) -> str:
+    """Neutralise a cell a spreadsheet would run as a formula (prefix it with a quote)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def scorecard_csv(card: Scorecard) -> str:
+    """partners/<id>.csv: one row per KPI; text cells that could start a formula neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    rows = scorecard_json(card)["kpis"]
+    header = ["partner_id", "partner_name", "period", *rows[0].keys()] if rows else []
+    writer.writerow(header)
+    for row in rows:
+        cells = [card.partner.partner_id, card.partner.name, card.period, *row.values()]
+        writer.writerow(
+            [safe_cell(c) if isinstance(c, str) else ("" if c is None else c) for c in cells]
+        )
+    return out.getvalue()
+
+
+def pages(model: Model, config: Config) -> Iterator[Page]:
+    """Every page of the site, with the narratives the project provides."""
+    content = config.project_dir / "content"
+    index_vars = {"period": model.period, "partners": len(model.partners)}
+    yield index_page(model, read_narrative(content / "index.md", index_vars, "content/index.md"))
+    for card in model.scorecards.values():
+        pid = card.partner.partner_id
+        narrative = read_narrative(
+            content / "partners" / f"{pid}.md",
+            _partner_variables(card),
+            f"content/partners/{pid}.md",
+        )
+        yield partner_page(model, card, narrative)
+    for i, kpi in enumerate(model.kpis):
+        kpi_vars = {"period": model.period, "kpi": {"name": kpi.name}}
+        yield kpi_page(
+            model,
+            i,
+            read_narrative(
+                content / "kpis" / f"{kpi.kpi_id}.md", kpi_vars, f"content/kpis/{kpi.kpi_id}.md"
+            ),
+        )
+    yield quality_page(model)
+    yield methodology_page(model, config)
+
+
+def write_site(
+    model: Model,
+    config: Config,
+    out: Path,
+    renderer: charts.SvgRenderer,
+    cache_dir: Path,
+    generated: datetime,
+    with_pdf: bool,
+) -> list[Path]:
+    """Render every page and download into `out`; return the files written."""
+    env = environment(config.project_dir / "templates")
+    all_pages = list(pages(model, config))
+    specs = {
+        f"{page.path}#{chart.id}": chart.spec
+        for page in all_pages
+        for chart in page.charts
+        if chart.spec is not None
+    }
+    svgs = renderer.render(specs)
+    written = []
+    common = {
+        "site": config.site,
+        "period": model.period,
+        "partners": model.partners,
+        "kpis": model.kpis,
+        "generated": generated.strftime("%Y-%m-%d %H:%M UTC"),
+        "pdf": with_pdf,
+    }
+    for page in all_pages:
+        for chart in page.charts:
+            chart.svg = svgs.get(f"{page.path}#{chart.id}", "")
+            if chart.id.startswith("spark-"):
+                chart.spec = None  # sparklines stay static: nothing to hover on
+        root = "../" * page.path.count("/")
+        html = env.get_template(page.template).render(
+            {**common, "nav": "", **page.context, "root": root}
+        )
+        written.append(_write(out / page.path, html))
+    for card in model.scorecards.values():
+        pid = card.partner.partner_id
+        data = json.dumps(scorecard_json(card), indent=2, ensure_ascii=False, allow_nan=False)
+        written.append(_write(out / "partners" / f"{pid}.json", data + "\n"))
+        written.append(_write(out / "partners" / f"{pid}.csv", scorecard_csv(card)))
+    for asset in ("style.css", "charts.js"):
+        target = out / "static" / asset
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(STATIC / asset, target)
+        written.append(target)
+    written.append(_write(out / "vendor" / "vega-bundle.js", charts.vega_bundle(cache_dir)))
+    return written
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,64 @@
+"""Number formatting: one rule per unit, rounding as people do it by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from sitegen.filters import delta, money, num, ordinal, pct, status_icon, status_word, value
+
+
+@pytest.mark.parametrize(
+    ("amount", "unit", "text"),
+    [
+        (14.25, "percent", "14.3%"),  # half away from zero, not to even
+        (14.2, "percent", "14.2%"),
+        (-2.5, "percent", "−2.5%"),  # a real minus sign
+        (452.14, "rate", "452.1"),
+        (0.875, "ratio", "0.88"),
+        (4.44, "days", "4.4 days"),
+        (161.0, "minutes", "161 min"),
+        (1012.5, "usd", "$1,013"),
+        (-12.4, "usd", "−$12"),
+        (57.66, "score", "57.7"),
+        (1234.0, "count", "1,234"),
+        (None, "percent", "–"),
+        (float("nan"), "percent", "–"),
+        (-0.04, "percent", "0.0%"),  # no "−0.0"
+    ],
+)
+def test_value_by_unit(amount: float | None, unit: str, text: str) -> None:
+    assert value(amount, unit) == text
+
+
+@pytest.mark.parametrize(
+    ("change", "unit", "text"),
+    [
+        (1.25, "percent", "+1.3 pts"),
+        (-0.2, "percent", "−0.2 pts"),
+        (0.01, "percent", "±0 pts"),
+        (-0.05, "ratio", "−0.05"),
+        (12.0, "usd", "+$12"),
+        (3.0, "days", "+3.0 days"),
+        (None, "usd", "–"),
+    ],
+)
+def test_delta(change: float | None, unit: str, text: str) -> None:
+    assert delta(change, unit) == text
+
+
+def test_plain_filters() -> None:
+    assert num(1234567.891) == "1,234,568"
+    assert num(30, 1) == "30.0"
+    assert pct(12.345) == "12.3%"
+    assert money(999.5) == "$1,000"
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th",
+    ]  # fmt: skip
+
+
+def test_status_is_icon_and_word() -> None:
+    assert [(status_icon(s), status_word(s)) for s in ("met", "at_risk", "missed")] == [
+        ("✓", "met"), ("!", "at risk"), ("✗", "missed"),
+    ]  # fmt: skip
+    assert (status_icon("no_data"), status_word("no_data")) == ("–", "no data")
+    assert (status_icon("suppressed"), status_word("suppressed")) == ("S", "suppressed")

@@ -1,0 +1,218 @@
+"""The site as files: every page, figures against the model, downloads, determinism."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sitegen.cli import main
+from sitegen.site import safe_cell
+
+PAGES = [
+    "index.html",
+    "partners/north-hosp.html",
+    "partners/south-snf.html",
+    "partners/east-clinic.html",
+    "kpis/readmit_30d.html",
+    "kpis/tcoc_pmpm.html",
+    "kpis/hcahps_rating_9_10.html",
+    "kpis/operating_margin.html",
+    "kpis/appt_lead_days.html",
+    "data-quality.html",
+    "methodology.html",
+]
+
+
+class Text(HTMLParser):
+    """The visible text of a page (scripts and styles left out), whitespace folded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.skip -= tag in ("script", "style")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+    @classmethod
+    def of(cls, html: str) -> str:
+        parser = cls()
+        parser.feed(html)
+        return re.sub(r"\s+", " ", " ".join(parser.parts))
+
+
+def build(project: Path, out: Path, *extra: str) -> None:
+    result = CliRunner().invoke(
+        main, ["build", "--project", str(project), "--output", str(out), "--jobs", "1", *extra]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def site(mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01 00:00 UTC
+    out = tmp_path / "out"
+    build(mini, out)
+    return out
+
+
+def page_text(site: Path, page: str) -> str:
+    return Text.of((site / page).read_text(encoding="utf-8"))
+
+
+def test_every_page_is_written(site: Path) -> None:
+    for page in PAGES:
+        assert (site / page).is_file(), page
+    manifest = json.loads((site / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["period"] == "2025-09"
+    assert manifest["rows"] == {"read": 6, "accepted": 6, "rejected": 0}
+    assert manifest["partners"] == 3
+    assert manifest["generated_at"] == "2026-01-01T00:00:00+00:00"
+    assert sorted(manifest["pages"]) == sorted(PAGES)
+    listed = {f["path"] for f in manifest["files"]}
+    on_disk = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
+    assert listed == on_disk - {"manifest.json"}
+
+
+def test_partner_page_figures(site: Path) -> None:
+    text = page_text(site, "partners/north-hosp.html")
+    # composite (2 × 50 + 0 + 50 + 0) / 5 = 30.0, rank 1 of 2 (see test_model)
+    assert "Score (0–100) 30.0" in text
+    assert "Rank 1 of 2" in text
+    # readmission 142 / 1000 = 14.2% against the partner's commitment of 14.0%
+    assert "30-day readmission rate 2025-09 14.2% 14.0% (c) 13.9% ! at risk" in text
+    assert "Total cost of care PMPM 2025-09 $1,013 $950 – ✗ missed" in text
+    assert "Operating margin 2025-09 −2.5% 3.0% 4.1% ✗ missed" in text
+    assert "In 2025-09, North General Hospital scored 30.0 out of 100, ranked 1 of 2." in text
+
+
+def test_suppressed_value_is_never_shown(site: Path) -> None:
+    text = page_text(site, "partners/south-snf.html")
+    assert "S suppressed" in text
+    assert "20.0%" not in text  # 8 / 40
+    data = json.loads((site / "partners/south-snf.json").read_text(encoding="utf-8"))
+    readmit = data["kpis"][0]
+    assert (readmit["value"], readmit["numerator"], readmit["denominator"]) == (None, None, None)
+    assert readmit["status"] == "suppressed"
+
+
+def test_json_download_matches_the_schema(site: Path) -> None:
+    data = json.loads((site / "partners/north-hosp.json").read_text(encoding="utf-8"))
+    assert data["partner"] == {
+        "partner_id": "north-hosp",
+        "name": "North General Hospital",
+        "partner_type": "hospital",
+        "region": "North",
+    }
+    assert data["period"] == "2025-09"
+    assert data["composite"] == {"score": 30.0, "rank": 1, "of": 2}
+    keys = {
+        "kpi_id", "name", "category", "unit", "direction", "value", "numerator", "denominator",
+        "target", "target_source", "benchmark", "peer_median", "peer_percentile", "status",
+        "change_prev", "change_yoy",
+    }  # fmt: skip
+    for kpi in data["kpis"]:
+        assert set(kpi) == keys
+        for name in ("value", "numerator", "denominator", "target", "benchmark"):
+            assert kpi[name] is None or isinstance(kpi[name], int | float)
+    readmit = data["kpis"][0]
+    assert readmit["value"] == pytest.approx(14.2)
+    assert (readmit["numerator"], readmit["denominator"]) == (142, 1000)
+    assert (readmit["target"], readmit["target_source"]) == (14, "partner")
+    assert "NaN" not in (site / "partners/north-hosp.json").read_text(encoding="utf-8")
+
+
+def test_csv_download(site: Path) -> None:
+    with (site / "partners/north-hosp.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["kpi_id"] for r in rows] == [
+        "readmit_30d", "tcoc_pmpm", "hcahps_rating_9_10", "operating_margin",
+    ]  # fmt: skip
+    assert rows[0]["status"] == "at_risk"
+    assert float(rows[0]["value"]) == pytest.approx(14.2)
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("North General", "North General"),
+    ],
+)
+def test_csv_cells_cannot_start_a_formula(cell: str, safe: str) -> None:
+    assert safe_cell(cell) == safe
+
+
+def test_formula_in_a_partner_name_is_neutralised(mini: Path, tmp_path: Path) -> None:
+    partners = mini / "data" / "partners.csv"
+    partners.write_text(
+        partners.read_text(encoding="utf-8").replace(
+            "North General Hospital", '"=HYPERLINK(""http://evil.example/"",""x"")"'
+        ),
+        encoding="utf-8",
+    )
+    build(mini, tmp_path / "out")
+    with (tmp_path / "out/partners/north-hosp.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["partner_name"] == '\'=HYPERLINK("http://evil.example/","x")'
+
+
+def test_kpi_page_ranks_partners(site: Path) -> None:
+    text = page_text(site, "kpis/readmit_30d.html")
+    assert "sum of numerators ÷ sum of denominators" in text
+    assert "North General Hospital 14.2% 14.0% ! at risk" in text
+
+
+def test_data_quality_page_lists_files_and_coverage(site: Path) -> None:
+    text = page_text(site, "data-quality.html")
+    assert "6 rows read from 2 files: 6 accepted, 0 rejected" in text
+    assert "data/metrics/2025-09.csv 5 5 0 –" in text
+    assert "No row was rejected." in text
+
+
+def test_every_chart_has_a_text_alternative_and_a_table(site: Path) -> None:
+    html = (site / "partners/north-hosp.html").read_text(encoding="utf-8")
+    figures = re.findall(r'<figure class="chart".*?</figure>', html, re.S)
+    assert len(figures) == 4
+    for figure in figures:
+        assert re.search(r'role="img" aria-label="[^"]+"', figure)
+        assert "<svg" in figure
+        assert "<table>" in figure
+
+
+def test_links_are_relative_and_name_files(site: Path) -> None:
+    for page in PAGES:
+        html = (site / page).read_text(encoding="utf-8")
+        for link in re.findall(r'(?:href|src)="([^"]*)"', html):
+            assert not link.startswith(("http:", "https:", "//", "/")), (page, link)
+            assert not link.endswith("/"), (page, link)
+
+
+def test_same_input_same_bytes(mini: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    build(mini, tmp_path / "a")
+    build(mini, tmp_path / "b")
+    files = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
+    )
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

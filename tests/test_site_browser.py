@@ -1,0 +1,105 @@
+"""The site in a real browser and real validators: offline, accessible, valid, linked.
+
+The mini project's site has every page type; each is opened in Debian's Chromium from disk and
+from a local server under /scorecards/, checked with axe-core, and all pages with the Nu HTML
+checker and the internal link checker.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Browser
+
+from sitegen.cli import main
+from tests.support.browser import axe, chromium, file_url, format_violations, serve, visit
+from tests.support.validators import broken_links, nu_check
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGE_TYPES = {
+    "index.html": 2,  # heatmap, ranking
+    "partners/north-hosp.html": 4,  # four trend charts (and four sparklines in the table)
+    "kpis/readmit_30d.html": 2,  # alliance trend, distribution
+    "data-quality.html": 0,
+    "methodology.html": 0,
+}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mini project's site, built once for the module."""
+    root = tmp_path_factory.mktemp("browser")
+    project = root / "mini"
+    shutil.copytree(FIXTURES / "mini", project)
+    out = root / "site"
+    result = CliRunner().invoke(
+        main, ["build", "--project", str(project), "--output", str(out), "--jobs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    out.chmod(0o755)
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def count_marks(page) -> int:
+    """Vega draws marks as paths (lines, areas, rules) or symbols inside `.mark-*` groups."""
+    return page.locator("figure.chart svg [class^='mark-'] path").count()
+
+
+@pytest.mark.parametrize("page", PAGE_TYPES)
+def test_page_from_disk_makes_no_outside_request(browser: Browser, site: Path, page: str) -> None:
+    with visit(browser, file_url(site, page), site) as report:
+        assert report.problems() == []
+        figures = report.page.locator("figure.chart").count()
+        assert figures == PAGE_TYPES[page]
+        for i in range(figures):
+            figure = report.page.locator("figure.chart").nth(i)
+            assert figure.locator("svg [class^='mark-'] path").count() > 0, i
+        sparklines = report.page.locator("td.spark svg")
+        for i in range(sparklines.count()):
+            assert sparklines.nth(i).locator("[class^='mark-'] path").count() > 0, i
+
+
+@pytest.mark.parametrize("page", PAGE_TYPES)
+def test_page_over_http_is_clean_and_accessible(browser: Browser, site: Path, page: str) -> None:
+    with serve(site) as served:
+        with visit(browser, served.url(page), served) as report:
+            assert report.problems() == []
+            assert format_violations(axe(report.page)) == []
+            if PAGE_TYPES[page]:
+                assert count_marks(report.page) > 0
+        assert served.requests, "the page was fetched"
+        assert all(path.startswith("/scorecards/") for path in served.requests)
+
+
+def test_charts_become_interactive_with_javascript(browser: Browser, site: Path) -> None:
+    with (
+        serve(site) as served,
+        visit(
+            browser,
+            served.url("partners/north-hosp.html"),
+            served,
+            wait_for="#chart-trend-readmit_30d .vega-embed svg",
+        ) as report,
+    ):
+        assert report.problems() == []
+        assert report.page.locator("#chart-trend-readmit_30d .vega-embed svg").count() == 1
+
+
+def test_every_page_is_valid_html(site: Path) -> None:
+    assert nu_check([site], root=site) == []
+
+
+def test_no_broken_internal_links(site: Path) -> None:
+    assert broken_links(site) == []
