@@ -65,7 +65,7 @@ def render_markdown(text: str, variables: dict[str, Any], label: str) -> Narrati
     html = converter.convert(filled)
     meta = getattr(converter, "Meta", {})
     title = " ".join(meta.get("title", [])).strip()
-    return Narrative(title=title, html=sanitise(html))
+    return Narrative(title=title, html=sanitise(html).strip())
 
 
 def read_narrative(path: Path, variables: dict[str, Any], label: str) -> Narrative | None:

@@ -164,3 +164,13 @@ def test_validate_on_the_sample_reports_every_planted_bad_row(
     for example in planted:
         assert example in lines
     assert "Metrics: 53 files, 10,616 rows read: 10,607 accepted, 9 rejected" in lines
+
+
+def test_broken_narrative_stops_the_build_with_one_line(mini: Path) -> None:
+    (mini / "content").mkdir()
+    (mini / "content" / "index.md").write_text("Score: {{ nope }}\n", encoding="utf-8")
+    result = run("build", "--project", str(mini))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: content/index.md: 'nope' is undefined; see the README for the variables\n"
+    )

@@ -103,3 +103,35 @@ def test_every_page_is_valid_html(site: Path) -> None:
 
 def test_no_broken_internal_links(site: Path) -> None:
     assert broken_links(site) == []
+
+
+@pytest.fixture(scope="module")
+def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed sample project (40 partners, 30 KPIs), built once."""
+    root = tmp_path_factory.mktemp("sample")
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", str(root / "project")]).exit_code == 0
+    out = root / "site"
+    result = runner.invoke(
+        main, ["build", "--project", str(root / "project"), "--output", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_every_sample_page_is_valid_and_linked(sample_site: Path) -> None:
+    pages = sorted(sample_site.rglob("*.html"))
+    assert len(pages) == 1 + 40 + 30 + 2
+    assert nu_check([sample_site], root=sample_site) == []
+    assert broken_links(sample_site) == []
+
+
+def test_sample_dashboard_in_the_browser(browser: Browser, sample_site: Path) -> None:
+    with serve(sample_site) as served, visit(browser, served.url("index.html"), served) as report:
+        assert report.problems() == []
+        assert format_violations(axe(report.page)) == []
+        report.page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        overflow = report.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, "the page scrolls sideways on a phone"

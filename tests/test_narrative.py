@@ -1,0 +1,79 @@
+"""Narratives: variables from the model, Markdown, and a sanitiser no author HTML gets past."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sitegen.narrative import ContentError, read_narrative, render_markdown
+
+VARIABLES = {"partner": {"name": "North General"}, "composite": "30.0", "period": "2025-09"}
+
+
+def test_front_matter_variables_and_markdown() -> None:
+    text = (
+        "---\ntitle: Our year\n---\n"
+        "**{{ partner.name }}** scored {{ composite }} in {{ period }}.\n"
+    )
+    narrative = render_markdown(text, VARIABLES, "content/x.md")
+    assert narrative.title == "Our year"
+    assert narrative.html == "<p><strong>North General</strong> scored 30.0 in 2025-09.</p>"
+
+
+@pytest.mark.parametrize(
+    ("hostile", "kept"),
+    [
+        ("<script>alert(1)</script>Hi", "<p>Hi</p>"),
+        ('<img src=x onerror="alert(1)">', "<p></p>"),
+        ("[click](javascript:alert(1))", '<p><a rel="noopener noreferrer">click</a></p>'),
+        (
+            '<a href="data:text/html,<script>alert(1)</script>">x</a>',
+            '<p><a rel="noopener noreferrer">x</a></p>',
+        ),
+        ('<p onclick="alert(1)" style="color:red">text</p>', "<p>text</p>"),
+        ("<iframe src=https://evil.example></iframe>ok", "<p>ok</p>"),
+        ('<svg onload="alert(1)"><circle/></svg>fine', "<p>fine</p>"),
+        ("<style>body{display:none}</style>shown", "<p>shown</p>"),
+    ],
+)
+def test_author_html_cannot_run_script(hostile: str, kept: str) -> None:
+    assert render_markdown(hostile, {}, "content/x.md").html == kept
+
+
+def test_links_keep_safe_urls_and_get_rel() -> None:
+    html = render_markdown("[report](https://example.org/r.pdf)", {}, "x").html
+    assert html == '<p><a href="https://example.org/r.pdf" rel="noopener noreferrer">report</a></p>'
+
+
+def test_a_value_carrying_markup_is_cleaned_too() -> None:
+    html = render_markdown(
+        "{{ partner.name }}", {"partner": {"name": "<b onclick=x>A</b>"}}, "x"
+    ).html
+    assert html == "<p><b>A</b></p>"
+
+
+def test_unknown_variable_names_the_file() -> None:
+    with pytest.raises(ContentError) as caught:
+        render_markdown("{{ compsite }}", VARIABLES, "content/partners/a.md")
+    assert str(caught.value) == (
+        "content/partners/a.md: 'compsite' is undefined; see the README for the variables"
+    )
+
+
+def test_template_syntax_error_names_file_and_line() -> None:
+    with pytest.raises(ContentError) as caught:
+        render_markdown("fine\n{{ broken\n", VARIABLES, "content/index.md")
+    assert str(caught.value).startswith("content/index.md:2: ")
+
+
+def test_sandbox_blocks_attribute_tricks() -> None:
+    with pytest.raises(ContentError) as caught:
+        render_markdown("{{ ''.__class__.__mro__ }}", {}, "content/index.md")
+    assert str(caught.value) == (
+        "content/index.md: access to attribute '__class__' of 'str' object is unsafe."
+    )
+
+
+def test_missing_file_is_no_narrative(tmp_path: Path) -> None:
+    assert read_narrative(tmp_path / "none.md", {}, "content/none.md") is None
