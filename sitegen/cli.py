@@ -15,18 +15,15 @@ from datetime import date
 from pathlib import Path
 
 import click
-import duckdb
 
+from sitegen import build as pipeline
 from sitegen import project
-from sitegen.charts import SvgRenderer
 from sitegen.config import Config, ConfigError, load_config, period_problem
-from sitegen.kpis import KpiSettings, NoDataError, compute
-from sitegen.load import RULE_LABELS, InputError, LoadSummary, load_project
-from sitegen.model import STATUSES, Model, load_model
+from sitegen.kpis import NoDataError
+from sitegen.load import RULE_LABELS, InputError, LoadSummary
+from sitegen.model import STATUSES, Model
 from sitegen.narrative import ContentError
-from sitegen.publish import build_time, staging_dir, swap, write_manifest
 from sitegen.serve import start_server, watch
-from sitegen.site import write_site
 
 PROJECT_OPTION = click.option(
     "--project",
@@ -83,17 +80,6 @@ def init(directory: Path) -> None:
     click.echo(f"Next: cd {directory} && sitegen validate && sitegen build")
 
 
-def _load(config: Config) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
-    con = duckdb.connect()
-    label = (
-        str(config.project_dir / config.data.dir)
-        if config.project_dir != Path(".")
-        else (config.data.dir)
-    )
-    summary = load_project(con, config.data_dir, label, date.today())
-    return con, summary
-
-
 @main.command()
 @PROJECT_OPTION
 def validate(project_dir: Path) -> None:
@@ -103,7 +89,7 @@ def validate(project_dir: Path) -> None:
     """
     with reported_errors():
         config = load_config(project_dir)
-        _, summary = _load(config)
+        _, summary = pipeline.load(config, date.today())
     for line in describe(summary):
         click.echo(line)
     sys.exit(1 if summary.rejected else 0)
@@ -158,6 +144,7 @@ def describe(summary: LoadSummary) -> Iterator[str]:
     help="Worker processes for drawing charts.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print how long each stage took.")
 def build(
     project_dir: Path,
     output_dir: Path | None,
@@ -165,6 +152,7 @@ def build(
     strict: bool,
     jobs: int,
     quiet: bool,
+    verbose: bool,
 ) -> None:
     """Build the scorecard site into output/ (or --output).
 
@@ -176,21 +164,19 @@ def build(
         if period:
             config = with_period(config, period)
         output = output_dir or config.project_dir / "output"
-        summary, model, written = run_build(config, output, jobs)
+        result = pipeline.run(config, output, jobs)
     if not quiet:
-        for line in describe(summary):
+        for line in describe(result.summary):
             click.echo(line)
-        for line in headline(model):
+        for line in headline(result.model):
             click.echo(line)
-        click.echo(f"Wrote {len(written):,} files to {output}")
-    sys.exit(1 if strict and summary.rejected else 0)
-
-
-def run_build(config: Config, output: Path, jobs: int) -> tuple[LoadSummary, Model, list[Path]]:
-    """The pipeline: load, KPIs, model, then the site published into `output`."""
-    con, summary = _load(config)
-    model = _compute(con, config, summary)
-    return summary, model, write_output(model, config, output, jobs)
+        click.echo(f"Wrote {len(result.written):,} files to {output}")
+    if verbose:
+        stages = ", ".join(
+            f"{name} {seconds:.2f} s" for name, seconds in result.timings.stages.items()
+        )
+        click.echo(f"Stages: {stages}")
+    sys.exit(1 if strict and result.summary.rejected else 0)
 
 
 @main.command()
@@ -204,7 +190,7 @@ def serve(project_dir: Path, port: int) -> None:
     with reported_errors():
         config = load_config(project_dir)
         output = config.project_dir / "output"
-        run_build(config, output, os.cpu_count() or 1)
+        pipeline.run(config, output, os.cpu_count() or 1)
     server = start_server(output, port)
     click.echo(f"Serving {output} at http://127.0.0.1:{server.server_port}/index.html")
     click.echo("Watching data, content, templates and sitegen.toml; Ctrl-C to stop.")
@@ -213,8 +199,8 @@ def serve(project_dir: Path, port: int) -> None:
     def rebuild() -> None:
         try:
             fresh = load_config(project_dir)
-            _, model, _ = run_build(fresh, output, os.cpu_count() or 1)
-            click.echo(f"Rebuilt: scorecards for {model.period}")
+            result = pipeline.run(fresh, output, os.cpu_count() or 1)
+            click.echo(f"Rebuilt: scorecards for {result.model.period}")
         except (ConfigError, InputError, ContentError, NoDataError) as exc:
             click.echo(f"Not rebuilt: {exc}", err=True)
 
@@ -233,39 +219,6 @@ def with_period(config: Config, period: str) -> Config:
     if problem:
         raise ConfigError([f"--period: {problem}"])
     return replace(config, site=replace(config.site, period=period))
-
-
-def write_output(model: Model, config: Config, output: Path, jobs: int) -> list[Path]:
-    """Site into a staging folder, manifest, then the swap."""
-    cache_dir = config.project_dir / ".sitegen-cache"
-    generated = build_time()
-    staging = staging_dir(output)
-    renderer = SvgRenderer(cache_dir / "charts", jobs)
-    written = write_site(model, config, staging, renderer, cache_dir, generated, with_pdf=False)
-    load = model.quality.load
-    write_manifest(
-        staging,
-        {
-            "generated_at": generated.isoformat(),
-            "period": model.period,
-            "rows": {"read": load.read, "accepted": load.accepted, "rejected": load.rejected},
-            "partners": len(model.partners),
-        },
-    )
-    swap(staging, output)
-    return written
-
-
-def _compute(con: duckdb.DuckDBPyConnection, config: Config, summary: LoadSummary) -> Model:
-    settings = KpiSettings(
-        grain=config.site.grain,
-        period=config.site.period,
-        amber_band=config.status.amber_band,
-        min_denominator=config.status.min_denominator,
-        today=date.today(),
-    )
-    compute(con, settings)
-    return load_model(con, summary)
 
 
 def headline(model: Model) -> Iterator[str]:

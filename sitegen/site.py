@@ -25,6 +25,7 @@ from sitegen.filters import FILTERS, STATUS_WORDS, delta, num, pct, value
 from sitegen.load import CATEGORIES, RULE_LABELS
 from sitegen.model import STATUSES, KpiResult, Model, Scorecard, SeriesPoint
 from sitegen.narrative import Narrative, read_narrative, summary
+from sitegen.publish import Timings
 
 STATIC = Path(__file__).parent / "static"
 REJECTIONS_SHOWN = 500
@@ -560,6 +561,7 @@ def write_site(
     cache_dir: Path,
     generated: datetime,
     with_pdf: bool,
+    timings: Timings,
 ) -> list[Path]:
     """Render every page and download into `out`; return the files written."""
     env = environment(config.project_dir / "templates")
@@ -570,7 +572,8 @@ def write_site(
         for chart in page.charts
         if chart.spec is not None
     }
-    svgs = renderer.render(specs)
+    with timings.stage("charts"):
+        svgs = renderer.render(specs)
     written = []
     common = {
         "site": config.site,

@@ -82,6 +82,12 @@ def test_every_page_is_written(site: Path) -> None:
     assert manifest["rows"] == {"read": 6, "accepted": 6, "rejected": 0}
     assert manifest["partners"] == 3
     assert manifest["generated_at"] == "2026-01-01T00:00:00+00:00"
+    assert list(manifest["timings"]) == ["load", "kpis", "model", "charts", "site"]
+    # 4 trend charts + 4 sparklines (north-hosp), 1 + 1 (south-snf), 1 + 1 (east-clinic),
+    # 5 alliance trends + 4 distributions (south-snf's only value is suppressed), heatmap,
+    # ranking; identical specs are drawn once.
+    charts = manifest["charts"]["drawn"] + manifest["charts"]["reused"]
+    assert 0 < charts <= 4 + 4 + 2 + 2 + 5 + 5 + 2
     assert sorted(manifest["pages"]) == sorted(PAGES)
     listed = {f["path"] for f in manifest["files"]}
     on_disk = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
@@ -214,5 +220,7 @@ def test_same_input_same_bytes(mini: Path, tmp_path: Path, monkeypatch) -> None:
     files = sorted(
         p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
     )
+    # manifest.json records the run itself (stage timings, charts drawn or reused from cache)
+    files.remove(Path("manifest.json"))
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

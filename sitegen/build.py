@@ -1,0 +1,92 @@
+"""A build as a short sequence of named stages: load, kpis, model, site, publish.
+
+Each stage's output is the next one's only input (see DESIGN.md); each is timed, and the
+timings go into the manifest so that a nightly run can be compared with the last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from sitegen.charts import SvgRenderer
+from sitegen.config import Config
+from sitegen.kpis import KpiSettings, compute
+from sitegen.load import LoadSummary, load_project
+from sitegen.model import Model, load_model
+from sitegen.publish import Timings, build_time, staging_dir, swap, write_manifest
+from sitegen.site import write_site
+
+
+@dataclass(frozen=True)
+class Result:
+    summary: LoadSummary
+    model: Model
+    written: list[Path]
+    timings: Timings
+
+
+def data_label(config: Config) -> str:
+    """How the data folder is named in messages: as the user would type it."""
+    if config.project_dir == Path("."):
+        return config.data.dir
+    return str(config.project_dir / config.data.dir)
+
+
+def load(config: Config, today: date) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
+    """Stage 1: every input file into DuckDB, rows accepted or rejected."""
+    con = duckdb.connect()
+    return con, load_project(con, config.data_dir, data_label(config), today)
+
+
+def score(con: duckdb.DuckDBPyConnection, config: Config, today: date) -> str:
+    """Stage 2: every KPI figure, in SQL; returns the as-of period."""
+    settings = KpiSettings(
+        grain=config.site.grain,
+        period=config.site.period,
+        amber_band=config.status.amber_band,
+        min_denominator=config.status.min_denominator,
+        today=today,
+    )
+    return compute(con, settings)
+
+
+def run(config: Config, output: Path, jobs: int, today: date | None = None) -> Result:
+    """The whole build: the live `output` is replaced only once everything is written."""
+    today = today or date.today()
+    timings = Timings()
+    with timings.stage("load"):
+        con, summary = load(config, today)
+    with timings.stage("kpis"):
+        score(con, config, today)
+    with timings.stage("model"):
+        model = load_model(con, summary)
+    cache_dir = config.project_dir / ".sitegen-cache"
+    renderer = SvgRenderer(cache_dir / "charts", jobs)
+    generated = build_time()
+    staging = staging_dir(output)
+    with timings.stage("site"):
+        written = write_site(
+            model, config, staging, renderer, cache_dir, generated, with_pdf=False, timings=timings
+        )
+    with timings.stage("publish"):
+        write_manifest(
+            staging,
+            {
+                "generated_at": generated.isoformat(),
+                "period": model.period,
+                "rows": {
+                    "read": summary.read,
+                    "accepted": summary.accepted,
+                    "rejected": summary.rejected,
+                },
+                "partners": len(model.partners),
+                "charts": {"drawn": renderer.drawn, "reused": renderer.reused},
+                "timings": timings.stages,
+            },
+        )
+        swap(staging, output)
+    return Result(summary, model, written, timings)
