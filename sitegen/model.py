@@ -152,6 +152,7 @@ class Model:
     kpis: list[Kpi]
     scorecards: dict[str, Scorecard]
     alliance: dict[str, list[AlliancePoint]]
+    alliance_as_of: dict[str, AlliancePoint]
     quality: DataQuality
 
 
@@ -233,12 +234,15 @@ def _history(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[SeriesP
     return history
 
 
-def _alliance(con: duckdb.DuckDBPyConnection) -> dict[str, list[AlliancePoint]]:
+def _alliance(
+    con: duckdb.DuckDBPyConnection, table: str = "alliance"
+) -> dict[str, list[AlliancePoint]]:
+    """Alliance-wide figures per KPI (`table` is alliance or alliance_as_of), with peer bands."""
     rows = con.execute(
-        """
+        f"""
         SELECT a.kpi_id::VARCHAR, a.period, a.value, a.target, a.status, a.partners,
                p.q1, p.median, p.q3
-        FROM alliance a
+        FROM {table} a
         LEFT JOIN peer_stats p
             ON p.kpi_id = a.kpi_id AND p.period_start = a.period_start AND p.scope = 'all'
         WHERE a.period_end <= (SELECT period_end FROM as_of)
@@ -306,6 +310,14 @@ def load_model(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int = 
         )
         for p in partners
     }
+    current = {kpi_id: points[0] for kpi_id, points in _alliance(con, "alliance_as_of").items()}
     return Model(
-        period, grain, partners, kpis, scorecards, _alliance(con), _quality(con, load, recent)
+        period,
+        grain,
+        partners,
+        kpis,
+        scorecards,
+        _alliance(con),
+        current,
+        _quality(con, load, recent),
     )

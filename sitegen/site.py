@@ -222,20 +222,19 @@ def partner_page(model: Model, card: Scorecard, narrative: Narrative | None) -> 
 
 
 def _headline(model: Model) -> list[dict[str, Any]]:
+    """Each KPI's alliance-wide figure for the as-of period, or no data when there is none."""
     rows = []
     for kpi in model.kpis:
-        points = model.alliance.get(kpi.kpi_id)
-        if points:
-            last = points[-1]
-            rows.append(
-                {
-                    "kpi": kpi,
-                    "period": last.period,
-                    "value": last.value,
-                    "status": last.status,
-                    "partners": last.partners,
-                }
-            )
+        point = model.alliance_as_of.get(kpi.kpi_id)
+        rows.append(
+            {
+                "kpi": kpi,
+                "period": point.period if point else "–",
+                "value": point.value if point else None,
+                "status": point.status if point else "no_data",
+                "partners": point.partners if point else 0,
+            }
+        )
     return rows
 
 

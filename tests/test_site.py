@@ -100,9 +100,9 @@ def test_partner_page_figures(site: Path) -> None:
     assert "Score (0–100) 30.0" in text
     assert "Rank 1 of 2" in text
     # readmission 142 / 1000 = 14.2% against the partner's commitment of 14.0%
-    assert "30-day readmission rate 2025-09 14.2% 14.0% (c) 13.9% ! at risk" in text
-    assert "Total cost of care PMPM 2025-09 $1,013 $950 – ✗ missed" in text
-    assert "Operating margin 2025-09 −2.5% 3.0% 4.1% ✗ missed" in text
+    assert "30-day readmission rate ! at risk 14.2% 14.0% (c) 13.9% 2025-09" in text
+    assert "Total cost of care PMPM ✗ missed $1,013 $950 – 2025-09" in text
+    assert "Operating margin ✗ missed −2.5% 3.0% 4.1% 2025-09" in text
     assert "In 2025-09, North General Hospital scored 30.0 out of 100, ranked 1 of 2." in text
 
 
@@ -224,3 +224,14 @@ def test_same_input_same_bytes(mini: Path, tmp_path: Path, monkeypatch) -> None:
     files.remove(Path("manifest.json"))
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_dashboard_headline_is_the_as_of_alliance_figure(site: Path) -> None:
+    text = page_text(site, "index.html")
+    # readmit_30d 2025-09: south-snf's 8/40 is suppressed, so only north's 142/1000 pools:
+    # 14.2% against the KPI target 15 (lower is better) → met, 1 partner.
+    assert "30-day readmission rate 2025-09 14.2% 15.0% 13.9% ✓ met 1" in text
+    # appt_lead_days 2025-09: east-clinic's 18.5 days (mean KPI) against 14 → missed.
+    assert (
+        "Days to new-patient appointment 2025-09 18.5 days 14.0 days 31.0 days ✗ missed 1" in text
+    )

@@ -35,3 +35,13 @@ JOIN kpi_grains g USING (kpi_id)
 CROSS JOIN as_of a
 WHERE s.period_start = CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY) - sg_step(g.grain)
                             AS DATE);
+
+-- The alliance-wide figure shown for the as-of period, by the same rule; a KPI whose partners'
+-- values for that period are all suppressed or missing has no row here.
+CREATE OR REPLACE TABLE alliance_as_of AS
+SELECT al.*
+FROM alliance al
+JOIN kpi_grains g USING (kpi_id)
+CROSS JOIN as_of a
+WHERE al.period_start = CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY) - sg_step(g.grain)
+                             AS DATE);
