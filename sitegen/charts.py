@@ -198,13 +198,13 @@ def _has(points: list[TrendPoint], attr: str) -> bool:
     return any(getattr(p, attr) is not None for p in points)
 
 
-def _series_encoding(labels: list[str], value_label: str) -> dict[str, Any]:
+def _series_encoding(labels: list[str], value_label: str, legend: bool) -> dict[str, Any]:
     """Colour and dash by series, on the same labels so Vega-Lite merges them into one legend.
 
     The dashes make the legend (and the lines) readable without colour and in greyscale print.
     """
     styles = [(PARTNER_COLOUR, [1, 0]) if n == value_label else SERIES_STYLE[n] for n in labels]
-    legend = alt.Legend(
+    key = alt.Legend(
         title=None,
         symbolType="stroke",
         symbolSize=500,
@@ -214,17 +214,17 @@ def _series_encoding(labels: list[str], value_label: str) -> dict[str, Any]:
     colours = alt.Scale(domain=labels, range=[colour for colour, _ in styles])
     dashes = alt.Scale(domain=labels, range=[dash for _, dash in styles])
     return {
-        "color": alt.Color("series:N", scale=colours, legend=legend),
-        "strokeDash": alt.StrokeDash("series:N", scale=dashes, legend=legend),
+        "color": alt.Color("series:N", scale=colours, legend=key if legend else None),
+        "strokeDash": alt.StrokeDash("series:N", scale=dashes, legend=key if legend else None),
     }
 
 
-def _band_layer() -> alt.Chart:
+def _band_layer(legend: bool) -> alt.Chart:
     """The peer interquartile band; periods where peers are withheld (None) are left open."""
     fill = alt.Fill(
         "band:N",
         scale=alt.Scale(domain=[BAND_LABEL], range=[BAND_COLOUR]),
-        legend=alt.Legend(title=None, symbolType="square", symbolSize=200),
+        legend=alt.Legend(title=None, symbolType="square", symbolSize=200) if legend else None,
     )
     return (
         alt.Chart(_data("band"))
@@ -261,17 +261,22 @@ def trend_chart(
     benchmark: float | None,
     *,
     value_label: str = "partner",
+    legend: bool = True,
 ) -> Spec:
     """A KPI over time: value line, target, peer band and median, benchmark rule.
 
     `title` becomes the spec's description (the page shows the visible title). `value_label`
     names the main line in the legend ("partner" on a scorecard, "alliance" on a KPI page).
+    `legend=False` leaves the legend to the page: a page of many trend charts shows one key,
+    and each legend is a third of a chart's drawing time (its text is measured one by one).
     """
     data = _trend_datasets(points, benchmark, value_label)
     labels = tuple(dict.fromkeys(row["series"] for row in data["lines"] + data["steps"]))
     has_band = _has(points, "peer_q1") and _has(points, "peer_q3")
     periods = tuple(p.period for p in points)
-    skeleton = _trend_skeleton(unit, labels, has_band, bool(data["steps"]), periods, value_label)
+    skeleton = _trend_skeleton(
+        unit, labels, has_band, bool(data["steps"]), periods, value_label, legend
+    )
     return {**skeleton, "datasets": data, "description": title}
 
 
@@ -283,14 +288,15 @@ def _trend_skeleton(
     has_steps: bool,
     periods: tuple[str, ...],
     value_label: str,
+    legend: bool,
 ) -> Spec:
     """Everything of a trend chart but its data, built once per shape and reused: a partner
     page has ~24 trend charts of a handful of shapes, and Altair takes ~14 ms per build while
     copying the skeleton takes microseconds. Callers must not mutate the returned dict."""
-    enc = _series_encoding(list(labels), value_label)
+    enc = _series_encoding(list(labels), value_label, legend)
     layers: list[alt.Chart] = []
     if has_band:
-        layers.append(_band_layer())
+        layers.append(_band_layer(legend))
     if has_steps:
         layers.append(_line_layer("steps", enc, step=True))
     layers += [_line_layer("lines", enc, step=False), _point_layer(unit)]

@@ -189,7 +189,7 @@ def partner_page(model: Model, card: Scorecard, narrative: Narrative | None) -> 
                 caption=f"{kpi.name} ({result.period}: {value(result.value, kpi.unit)}, "
                 f"target {value(result.target, kpi.unit)})",
                 table=_trend_table(f"{kpi.name} per period", kpi.unit, series),
-                spec=charts.trend_chart(kpi.name, kpi.unit, points, kpi.benchmark),
+                spec=charts.trend_chart(kpi.name, kpi.unit, points, kpi.benchmark, legend=False),
             )
         )
         sparklines[kpi.kpi_id] = Chart(
@@ -322,7 +322,9 @@ def kpi_page(model: Model, kpi_index: int, narrative: Narrative | None) -> Page:
             "middle half of partners.",
             caption=f"Alliance-wide {kpi.name} per period",
             table=_trend_table(f"Alliance-wide {kpi.name} per period", kpi.unit, series),
-            spec=charts.trend_chart(kpi.name, kpi.unit, _trend_points(series), kpi.benchmark),
+            spec=charts.trend_chart(
+                kpi.name, kpi.unit, _trend_points(series), kpi.benchmark, value_label="alliance"
+            ),
         )
     ranked: list[dict[str, Any]] = []
     for card in model.scorecards.values():
