@@ -32,7 +32,7 @@ Spec = dict[str, Any]
 
 # Part of every spec (usermeta), hence of its cache key: bump it when finish_svg changes, and a
 # new vl-convert changes the key too, so the cache never serves an SVG drawn the old way.
-SVG_VERSION = 1
+SVG_VERSION = 2
 
 # Fonts every machine has, so text measured at build time matches the text a browser draws.
 FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif"
@@ -535,10 +535,38 @@ def finish_svg(svg: str, digest: str) -> str:
     return svg.replace("<svg ", '<svg focusable="false" ', 1)
 
 
+# Vega specs compiled from Vega-Lite, per chart shape, for the life of a (worker) process.
+_COMPILED: dict[str, dict[str, Any]] = {}
+
+
+def to_vega(spec: Spec) -> dict[str, Any]:
+    """The Vega spec of a Vega-Lite spec, compiled once per shape and filled with its data.
+
+    Charts of one kind differ only in their `datasets` (and description), which the compiled
+    Vega spec carries as inline `values` of data sources of the same names; compiling is about
+    a third of vl-convert's time per chart (31 → 22 ms for a trend chart), so it is done once.
+    Tests check that both routes draw the same SVG.
+    """
+    datasets = spec.get("datasets", {})
+    shape = {k: v for k, v in spec.items() if k not in ("datasets", "description")}
+    key = spec_hash(shape)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = vl_convert.vegalite_to_vega({**shape, "datasets": datasets})
+        _COMPILED[key] = compiled
+    data = [
+        {**source, "values": datasets[source["name"]]}
+        if source.get("name") in datasets and "values" in source
+        else source
+        for source in compiled.get("data", [])
+    ]
+    return {**compiled, "data": data, "description": spec.get("description", "")}
+
+
 def draw_svg(spec: Spec, digest: str, key: str = "") -> str:
     """Draw one spec with vl-convert, finished for inlining; errors name the chart."""
     try:
-        svg = vl_convert.vegalite_to_svg(spec)
+        svg = vl_convert.vega_to_svg(to_vega(spec))
     except ValueError as exc:
         raise ChartError(f"chart {key or digest[:12]} could not be drawn: {exc}") from exc
     return finish_svg(svg, digest)

@@ -277,7 +277,7 @@ def test_render_writes_the_cache_and_never_redraws(
     def refuse(*args: object, **kwargs: object) -> str:
         raise AssertionError("a cached chart was drawn again")
 
-    monkeypatch.setattr(vl_convert, "vegalite_to_svg", refuse)
+    monkeypatch.setattr(vl_convert, "vega_to_svg", refuse)
     renderer = SvgRenderer(tmp_path, jobs=4)
     assert renderer.render({"again": spec}) == {"again": first["a"]}
     assert (renderer.drawn, renderer.reused) == (0, 1)
@@ -293,13 +293,13 @@ def test_same_spec_under_two_keys_is_drawn_once(
 
 def count_calls(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     calls: list[object] = []
-    real = vl_convert.vegalite_to_svg
+    real = vl_convert.vega_to_svg  # charts are drawn from their compiled Vega spec
 
     def counting(spec: object, *args: object, **kwargs: object) -> str:
         calls.append(spec)
         return real(spec, *args, **kwargs)
 
-    monkeypatch.setattr(vl_convert, "vegalite_to_svg", counting)
+    monkeypatch.setattr(vl_convert, "vega_to_svg", counting)
     return calls
 
 
@@ -407,3 +407,31 @@ def test_real_vega_bundle_sets_globals_inside_a_function(tmp_path: Path) -> None
     text = vega_bundle(tmp_path)
     assert text.startswith("(function(){\n") and text.endswith("\n})();")
     assert "window.vegaEmbed" in text and "</script" not in text.lower()
+
+
+def _variants() -> list[dict]:
+    """Two charts of each kind that share a shape but not their data."""
+    months = [f"2025-{m:02d}" for m in range(1, 13)]
+    specs = []
+    for shift in (0.0, 7.5):
+        points = [
+            charts.TrendPoint(p, 10 + i % 4 + shift, 12.0, 9.0, 11.0, 13.0)
+            for i, p in enumerate(months)
+        ]
+        points[3] = charts.TrendPoint(months[3], None, 12.0, None, None, None)
+        specs += [
+            charts.trend_chart("t", "percent", points, 11.5),
+            charts.trend_chart("t", "percent", points, None, legend=False),
+            charts.sparkline(points),
+            charts.distribution_chart("d", "usd", [900 + shift * 10, 950, 1010, 1200], 1000),
+        ]
+    return specs
+
+
+def test_precompiled_vega_draws_what_vega_lite_draws() -> None:
+    """draw_svg compiles each chart shape to Vega once and swaps the data in; the result must
+    be the SVG that drawing the Vega-Lite spec directly gives."""
+    for spec in _variants():
+        digest = charts.spec_hash(spec)
+        direct = charts.finish_svg(vl_convert.vegalite_to_svg(spec), digest)
+        assert charts.draw_svg(spec, digest) == direct
