@@ -17,8 +17,7 @@ import multiprocessing
 import os
 import re
 import tempfile
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -502,6 +501,7 @@ def _marker_layers(
 # A spawned worker needs ~1 s before its first chart (Python, Altair import, vl-convert's first
 # call), so a pool only pays for itself from a few dozen trend charts (~35 ms each) upwards.
 POOL_MIN_CHARTS = 64
+EARLY_CHUNK = 32  # missing charts handed to the workers at a time while a build goes on
 CHUNKS_PER_WORKER = 4  # several chunks per worker even out slow charts without much pickling
 MAX_CHUNK = 200  # and results reach the cache while a big build is still drawing
 
@@ -586,12 +586,13 @@ def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
 class SvgRenderer:
     """Draws Vega-Lite specs to SVG once, keyed by content hash in `cache_dir`.
 
-    Charts already in the cache are read, never redrawn. Missing ones are drawn in-process, or in
-    `jobs` spawned worker processes when there are enough of them: vl-convert gains nothing from
-    threads, and forked workers deadlock once the parent has used vl-convert, so spawn it is.
-    Workers start once per `render` call, so render a build's charts in one call, not per page.
-    Spawned workers import the main module: a script using jobs > 1 needs the
-    `if __name__ == "__main__":` guard (the `sitegen` command has it).
+    Charts already in the cache are read, never redrawn. Missing ones are drawn in-process, or,
+    once more than POOL_MIN_CHARTS are missing and jobs > 1, in `jobs` spawned worker processes:
+    vl-convert gains nothing from threads, and forked workers deadlock once the parent has used
+    vl-convert, so spawn it is. Charts are `submit`ted as a build produces them and drawing
+    starts as soon as a chunk is ready, so the workers start up and draw while later pages are
+    still being prepared; `collect` waits for the rest. Spawned workers import the main module:
+    a script using jobs > 1 needs the `if __name__ == "__main__":` guard (`sitegen` has it).
     """
 
     def __init__(self, cache_dir: Path, jobs: int = 1) -> None:
@@ -599,39 +600,67 @@ class SvgRenderer:
         self.jobs = max(1, jobs)
         self.drawn = 0  # charts drawn by this renderer, for the build summary
         self.reused = 0  # charts read from the cache
+        self._keys: dict[str, str] = {}  # key → digest
+        self._svgs: dict[str, str] = {}  # digest → SVG
+        self._waiting: list[tuple[str, str, Spec]] = []  # missing, not yet handed out
+        self._missing: set[str] = set()
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[list[tuple[str, str]]]] = []
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def submit(self, key: str, spec: Spec) -> None:
+        """Note a chart; start drawing it if it is missing and enough work has gathered."""
+        digest = spec_hash(spec)
+        self._keys[key] = digest
+        if digest in self._svgs or digest in self._missing:
+            return
+        cached = self._read(digest)
+        if cached is not None:
+            self._svgs[digest] = cached
+            self.reused += 1
+            return
+        self._missing.add(digest)
+        self._waiting.append((digest, key, spec))
+        if self._pool is None and self.jobs > 1 and len(self._missing) >= POOL_MIN_CHARTS:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
+            )
+        if self._pool is not None and len(self._waiting) >= EARLY_CHUNK:
+            self._hand_out()
+
+    def collect(self) -> dict[str, str]:
+        """Wait for every submitted chart; map each key to its SVG."""
+        if self._pool is None:
+            self._store(_draw_chunk(self._waiting))
+        else:
+            self._hand_out()
+            try:
+                for future in self._futures:
+                    self._store(future.result())
+            finally:
+                self._pool.shutdown()
+                self._pool = None
+        self._waiting, self._futures = [], []
+        return {key: self._svgs[digest] for key, digest in self._keys.items()}
 
     def render(self, specs: dict[str, Spec]) -> dict[str, str]:
-        """Map each key to its SVG; identical specs under different keys are drawn once."""
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        digests = {key: spec_hash(spec) for key, spec in specs.items()}
-        svgs: dict[str, str] = {}
-        missing: dict[str, tuple[str, str, Spec]] = {}
-        for key, digest in digests.items():
-            if digest in svgs or digest in missing:
-                continue
-            cached = self._read(digest)
-            if cached is None:
-                missing[digest] = (digest, key, specs[key])
-            else:
-                svgs[digest] = cached
-        self.reused += len(svgs)
-        for digest, svg in self._draw(list(missing.values())):
-            self._write(digest, svg)
-            svgs[digest] = svg
-            self.drawn += 1
-        return {key: svgs[digest] for key, digest in digests.items()}
+        """Submit every spec and collect them: identical specs under different keys are drawn
+        once."""
+        for key, spec in specs.items():
+            self.submit(key, spec)
+        return self.collect()
 
-    def _draw(self, items: list[tuple[str, str, Spec]]) -> Iterator[tuple[str, str]]:
-        """Draw in-process, or in one pool of spawned workers started for this call only."""
-        if self.jobs < 2 or len(items) < POOL_MIN_CHARTS:
-            yield from _draw_chunk(items)
-            return
-        chunks = _chunks(items, self.jobs)
-        context = multiprocessing.get_context("spawn")
-        workers = min(self.jobs, len(chunks))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for drawn in pool.map(_draw_chunk, chunks):
-                yield from drawn
+    def _hand_out(self) -> None:
+        assert self._pool is not None
+        for chunk in _chunks(self._waiting, self.jobs):
+            self._futures.append(self._pool.submit(_draw_chunk, chunk))
+        self._waiting = []
+
+    def _store(self, drawn: list[tuple[str, str]]) -> None:
+        for digest, svg in drawn:
+            self._write(digest, svg)
+            self._svgs[digest] = svg
+            self.drawn += 1
 
     def _path(self, digest: str) -> Path:
         return self.cache_dir / f"{digest}.svg"

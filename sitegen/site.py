@@ -12,6 +12,7 @@ import json
 import math
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -566,15 +567,35 @@ def write_site(
 ) -> list[Path]:
     """Render every page and download into `out`; return the files written."""
     env = environment(config.project_dir / "templates")
-    all_pages = list(pages(model, config))
-    specs = {
-        f"{page.path}#{chart.id}": chart.spec
-        for page in all_pages
-        for chart in page.charts
-        if chart.spec is not None
-    }
+    # The Vega bundle takes ~1.2 s to produce the first time (then it is cached); vl-convert
+    # releases the GIL, so it is made in a thread while the pages and charts are prepared.
+    with ThreadPoolExecutor(max_workers=1) as background:
+        bundle = background.submit(charts.vega_bundle, cache_dir)
+        written = _write_pages(model, config, out, renderer, env, generated, with_pdf, timings)
+        written.append(_write(out / "vendor" / "vega-bundle.js", bundle.result()))
+    return written
+
+
+def _write_pages(
+    model: Model,
+    config: Config,
+    out: Path,
+    renderer: charts.SvgRenderer,
+    env: Environment,
+    generated: datetime,
+    with_pdf: bool,
+    timings: Timings,
+) -> list[Path]:
+    """Pages, downloads and static assets."""
+    all_pages = []
     with timings.stage("charts"):
-        svgs = renderer.render(specs)
+        # Charts are handed to the renderer page by page, so drawing overlaps preparing.
+        for page in pages(model, config):
+            all_pages.append(page)
+            for chart in page.charts:
+                if chart.spec is not None:
+                    renderer.submit(f"{page.path}#{chart.id}", chart.spec)
+        svgs = renderer.collect()
     written = []
     common = {
         "site": config.site,
@@ -604,7 +625,6 @@ def write_site(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(STATIC / asset, target)
         written.append(target)
-    written.append(_write(out / "vendor" / "vega-bundle.js", charts.vega_bundle(cache_dir)))
     return written
 
 

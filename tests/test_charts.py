@@ -346,17 +346,13 @@ class InlinePool:
     def __init__(self, **kwargs: Any) -> None:
         InlinePool.made.append(kwargs)
 
-    def __enter__(self) -> InlinePool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def map(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
-        return [fn(item) for item in items]
-
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        raise AssertionError("render maps chunks; it does not submit per chart")
+        done: Future[Any] = Future()
+        done.set_result(fn(*args))
+        return done
+
+    def shutdown(self) -> None:
+        InlinePool.made[-1]["shut down"] = True
 
 
 def many_specs(n: int) -> dict[str, dict[str, Any]]:
@@ -375,6 +371,7 @@ def test_many_charts_use_one_spawn_pool_per_render(
     assert len(InlinePool.made) == 1
     assert InlinePool.made[0]["max_workers"] == 2
     assert InlinePool.made[0]["mp_context"].get_start_method() == "spawn"
+    assert InlinePool.made[0]["shut down"]
     assert len(out) == 12 and len(list((tmp_path / "many").glob("*.svg"))) == 12
 
 
