@@ -18,14 +18,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+)
 
 from sitegen import charts
 from sitegen.config import Config
 from sitegen.filters import FILTERS, STATUS_WORDS, delta, num, pct, value
 from sitegen.load import CATEGORIES, RULE_LABELS
 from sitegen.model import STATUSES, KpiResult, Model, Scorecard, SeriesPoint
-from sitegen.narrative import Narrative, read_narrative, summary
+from sitegen.narrative import ContentError, Narrative, read_narrative, summary
 from sitegen.publish import Timings
 
 STATIC = Path(__file__).parent / "static"
@@ -611,10 +619,8 @@ def _write_pages(
             if chart.id.startswith("spark-"):
                 chart.spec = None  # sparklines stay static: nothing to hover on
         root = "../" * page.path.count("/")
-        html = env.get_template(page.template).render(
-            {**common, "nav": "", **page.context, "root": root}
-        )
-        written.append(_write(out / page.path, html))
+        context = {**common, "nav": "", **page.context, "root": root}
+        written.append(_write(out / page.path, _render(env, page.template, context)))
     for card in model.scorecards.values():
         pid = card.partner.partner_id
         data = json.dumps(scorecard_json(card), indent=2, ensure_ascii=False, allow_nan=False)
@@ -626,6 +632,16 @@ def _write_pages(
         shutil.copyfile(STATIC / asset, target)
         written.append(target)
     return written
+
+
+def _render(env: Environment, name: str, context: dict[str, Any]) -> str:
+    """A page from its template; a broken (project) template is one line naming it."""
+    try:
+        return env.get_template(name).render(context)
+    except TemplateSyntaxError as exc:
+        raise ContentError(f"template {exc.name or name}:{exc.lineno}: {exc.message}") from None
+    except TemplateError as exc:
+        raise ContentError(f"template {name}: {exc.message}") from None
 
 
 def _write(path: Path, text: str) -> Path:

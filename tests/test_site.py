@@ -235,3 +235,43 @@ def test_dashboard_headline_is_the_as_of_alliance_figure(site: Path) -> None:
     assert (
         "Days to new-patient appointment 2025-09 18.5 days 14.0 days 31.0 days ✗ missed 1" in text
     )
+
+
+def test_project_template_overrides_the_packaged_one(mini: Path, tmp_path: Path) -> None:
+    override = mini / "templates" / "site" / "methodology.html"
+    override.parent.mkdir(parents=True)
+    override.write_text(
+        '{% extends "site/base.html" %}{% block main %}<h1>Our own rules</h1>{% endblock %}',
+        encoding="utf-8",
+    )
+    build(mini, tmp_path / "out")
+    assert "Our own rules" in page_text(tmp_path / "out", "methodology.html")
+    assert "Composite score" in page_text(tmp_path / "out", "partners/north-hosp.html")
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            "{{ no_such_variable }}",
+            "Error: template site/methodology.html: 'no_such_variable' is undefined\n",
+        ),
+        (
+            "{% if %}",
+            "Error: template site/methodology.html:1: "
+            "Expected an expression, got 'end of statement block'\n",
+        ),
+    ],
+)
+def test_a_broken_template_is_one_line_and_exit_2(
+    mini: Path, tmp_path: Path, template: str, message: str
+) -> None:
+    override = mini / "templates" / "site" / "methodology.html"
+    override.parent.mkdir(parents=True)
+    override.write_text(template, encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["build", "--project", str(mini), "--output", str(tmp_path / "o"), "--jobs", "1"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr == message
+    assert not (tmp_path / "o").exists()  # nothing half-written was published
