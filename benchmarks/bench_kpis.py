@@ -1,6 +1,6 @@
 """Time load (+ KPIs) on a generated project: 1,000 partners × 24 KPIs × 36 months by default.
 
-Usage: python benchmarks/bench_kpis.py [--partners 1000] [--keep DIR]
+Usage: python benchmarks/bench_kpis.py [--partners 1000] [--keep DIR | --data DIR]
 
 Prints wall seconds per stage and the process's peak memory. The data are generated first and
 not timed.
@@ -29,10 +29,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partners", type=int, default=1000)
     parser.add_argument("--keep", type=Path, help="generate into DIR and keep it")
+    parser.add_argument(
+        "--data", type=Path, help="use a project generated before (skip generating)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        root = args.keep or Path(scratch)
-        rows = generate(root, partners=args.partners)
+        root = args.data or args.keep or Path(scratch)
+        rows = "existing" if args.data else f"{generate(root, partners=args.partners):,}"
         con = duckdb.connect()
         started = time.perf_counter()
         summary = load_project(con, root / "data", "data", date(2026, 11, 22))
@@ -41,7 +44,7 @@ def main() -> None:
         computed = time.perf_counter()
         cells = con.execute("SELECT count(*) FROM scorecard").fetchall()[0][0]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"rows: {rows:,} generated, {summary.accepted:,} accepted, {summary.rejected:,} rejected")
+    print(f"rows: {rows} generated, {summary.accepted:,} accepted, {summary.rejected:,} rejected")
     print(f"load: {loaded - started:.2f} s")
     print(f"kpis: {computed - loaded:.2f} s ({cells:,} scorecard rows, as of {as_of})")
     print(f"load + kpis: {computed - started:.2f} s")

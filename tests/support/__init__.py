@@ -12,9 +12,24 @@ and the 404 shows up as a console error.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 #: The repository root.
 ROOT = Path(__file__).resolve().parent.parent.parent
 #: Where `npm ci --prefix tests/tools` installs axe-core and vnu-jar.
 NODE_MODULES = ROOT / "tests" / "tools" / "node_modules"
+
+
+def node_tools() -> Path:
+    """The npm test tools, installed from the committed lock file the first time they are
+    needed, so that `python -m pytest` works on a machine where nobody ran `npm ci` yet."""
+    if not (NODE_MODULES / ".package-lock.json").is_file():
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(NODE_MODULES.parent)],
+            check=True,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=600,
+        )
+    return NODE_MODULES

@@ -48,7 +48,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.support import NODE_MODULES
+from tests.support import NODE_MODULES, node_tools
 
 #: Debian's Chromium (`apt-get install chromium`); never `playwright install`, which needs internet.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -391,6 +391,7 @@ def file_url(site: Path, relative: str = "") -> str:
 
 @functools.cache
 def _axe_source() -> str:
+    node_tools()
     if not AXE_JS.is_file():
         raise RuntimeError(
             f"{AXE_JS} not found: run `npm ci --no-audit --no-fund --prefix tests/tools`"

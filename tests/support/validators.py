@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tests.support import NODE_MODULES
+from tests.support import NODE_MODULES, node_tools
 
 VNU_JAR = NODE_MODULES / "vnu-jar" / "build" / "dist" / "vnu.jar"
 
@@ -67,6 +67,7 @@ def nu_check(paths: Sequence[Path], *, root: Path | None = None) -> list[str]:
     java = shutil.which("java")
     if java is None:
         raise RuntimeError("java not found: apt-get install -y default-jre-headless")
+    node_tools()
     if not VNU_JAR.is_file():
         raise RuntimeError(
             f"{VNU_JAR} not found: run `npm ci --no-audit --no-fund --prefix tests/tools`"
