@@ -53,6 +53,11 @@ def reported_errors() -> Iterator[None]:
     except NoDataError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:
+        # a folder that cannot be written, a disk that is full: the live site is left as it was
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -174,3 +174,12 @@ def test_broken_narrative_stops_the_build_with_one_line(mini: Path) -> None:
     assert result.stderr == (
         "Error: content/index.md: 'nope' is undefined; see the README for the variables\n"
     )
+
+
+def test_unwritable_output_is_one_line_not_a_traceback(mini: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = run("build", "--project", str(mini), "--output", str(blocker / "site"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {blocker}")
+    assert result.stderr.count("\n") == 1
