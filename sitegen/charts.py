@@ -272,11 +272,13 @@ def trend_chart(
     data = _trend_datasets(points, benchmark, value_label)
     labels = tuple(dict.fromkeys(row["series"] for row in data["lines"] + data["steps"]))
     has_band = _has(points, "peer_q1") and _has(points, "peer_q3")
-    periods = tuple(p.period for p in points)
-    skeleton = _trend_skeleton(
-        unit, labels, has_band, bool(data["steps"]), periods, value_label, legend
-    )
-    return {**skeleton, "datasets": data, "description": title}
+    skeleton = _trend_skeleton(unit, labels, has_band, bool(data["steps"]), value_label, legend)
+    return {
+        **skeleton,
+        "encoding": {**skeleton["encoding"], "x": _period_x([p.period for p in points])},
+        "datasets": data,
+        "description": title,
+    }
 
 
 @functools.lru_cache(maxsize=256)
@@ -285,7 +287,6 @@ def _trend_skeleton(
     labels: tuple[str, ...],
     has_band: bool,
     has_steps: bool,
-    periods: tuple[str, ...],
     value_label: str,
     legend: bool,
 ) -> Spec:
@@ -301,8 +302,9 @@ def _trend_skeleton(
     layers += [_line_layer("lines", enc, step=False), _point_layer(unit)]
     y_axis = _value_axis(unit, tickCount=5)
     y = alt.Y("y:Q", scale=alt.Scale(zero=False, nice=True), axis=y_axis)
-    # x and y once for all layers: Altair copies every layer's encodings on each call
-    chart = alt.layer(*layers).encode(x=_period_x(list(periods)), y=y)
+    # y once for all layers (Altair copies every layer's encodings on each call); x, which
+    # carries the periods, is set per chart by trend_chart
+    chart = alt.layer(*layers).encode(x=alt.X("period:O"), y=y)
     chart = chart.properties(width=510, height=190)
     return _finish(chart, "", {})
 
@@ -327,18 +329,24 @@ def _trend_datasets(
     }
 
 
-def _period_x(periods: list[str]) -> alt.X:
-    """Periods in the given order, every one on the scale but only a few labelled.
+def _period_x(periods: list[str]) -> dict[str, Any]:
+    """The x encoding: periods in the given order, every one on the scale but only a few
+    labelled (always including the latest), as a plain dict so that it is cheap per chart.
 
-    Labelling a subset (always including the latest period) keeps labels apart on a phone and
-    keeps drawing fast: vl-convert spends ~0.5 ms measuring each distinct piece of text.
+    Labelling a subset keeps labels apart on a phone and keeps drawing fast: vl-convert spends
+    ~0.5 ms measuring each distinct piece of text.
     """
     step = max(1, math.ceil(len(periods) / MAX_PERIOD_LABELS))
     shown = periods[(len(periods) - 1) % step :: step]
-    axis = alt.Axis(
-        title=None, values=shown, labelAngle=0, labelOverlap=True, labelSeparation=6, grid=False
-    )
-    return alt.X("period:O", scale=alt.Scale(domain=periods), axis=axis)
+    axis = {
+        "grid": False,
+        "labelAngle": 0,
+        "labelOverlap": True,
+        "labelSeparation": 6,
+        "title": None,
+        "values": shown,
+    }
+    return {"axis": axis, "field": "period", "scale": {"domain": periods}, "type": "ordinal"}
 
 
 def sparkline(points: list[TrendPoint], *, description: str = "trend") -> Spec:
@@ -441,8 +449,28 @@ def distribution_chart(
     A histogram rather than labelled dots, so a partner-only view can show where its own value
     (`highlight`) falls without revealing which peer is which.
     """
-    number, _ = _unit_format(unit)
     finite = [v for v in values if v is not None and math.isfinite(v)]
+    data: dict[str, Rows] = {"values": [{"value": v} for v in finite]}
+    middle = _midpoint([*finite, target, highlight])
+    if target is not None:
+        data["target"] = [{"value": target, "label": "target"}]
+    if highlight is not None:
+        data["highlight"] = [{"value": highlight, "label": highlight_label}]
+    skeleton = _distribution_skeleton(
+        unit,
+        None if target is None else target > middle,
+        None if highlight is None else highlight > middle,
+    )
+    return {**skeleton, "datasets": data, "description": title}
+
+
+@functools.lru_cache(maxsize=64)
+def _distribution_skeleton(
+    unit: str, target_right: bool | None, highlight_right: bool | None
+) -> Spec:
+    """A distribution chart without its data, built once per shape (see _trend_skeleton).
+    `*_right` says on which side of its rule a marker's label goes; None: no such marker."""
+    number, _ = _unit_format(unit)
     bins = alt.Bin(maxbins=20, minstep=1) if unit == "count" else alt.Bin(maxbins=20)
     tooltip = [
         alt.Tooltip("value:Q", bin=bins, title="range", format=number),
@@ -454,18 +482,14 @@ def distribution_chart(
         y=alt.Y("count():Q", title="partners", axis=alt.Axis(tickMinStep=1)),
         tooltip=tooltip,
     )
-    data: dict[str, Rows] = {"values": [{"value": v} for v in finite]}
     layers: list[alt.Chart] = [bars]
-    middle = _midpoint([*finite, target, highlight])
-    if target is not None:
-        data["target"] = [{"value": target, "label": "target"}]
-        layers += _marker_layers("target", target > middle, SERIES_STYLE["target"], line=0)
-    if highlight is not None:
-        data["highlight"] = [{"value": highlight, "label": highlight_label}]
+    if target_right is not None:
+        layers += _marker_layers("target", target_right, SERIES_STYLE["target"], line=0)
+    if highlight_right is not None:
         style = (PARTNER_COLOUR, [1, 0])
-        layers += _marker_layers("highlight", highlight > middle, style, line=1)
+        layers += _marker_layers("highlight", highlight_right, style, line=1)
     chart = alt.layer(*layers).properties(width=510, height=170)
-    return _finish(chart, title, data)
+    return _finish(chart, "", {})
 
 
 def _midpoint(values: list[float | None]) -> float:
