@@ -29,17 +29,10 @@ class Result:
     timings: Timings
 
 
-def data_label(config: Config) -> str:
-    """How the data folder is named in messages: as the user would type it."""
-    if config.project_dir == Path("."):
-        return config.data.dir
-    return str(config.project_dir / config.data.dir)
-
-
 def load(config: Config, today: date) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
     """Stage 1: every input file into DuckDB, rows accepted or rejected."""
     con = duckdb.connect()
-    return con, load_project(con, config.data_dir, data_label(config), today)
+    return con, load_project(con, config.data_dir, config.data_label, today)
 
 
 def score(con: duckdb.DuckDBPyConnection, config: Config, today: date) -> str:

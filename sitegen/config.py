@@ -80,6 +80,13 @@ class Config:
     def data_dir(self) -> Path:
         return self.project_dir / self.data.dir
 
+    @property
+    def data_label(self) -> str:
+        """How the data folder is named in messages: as the user would type it."""
+        if self.project_dir == Path("."):
+            return self.data.dir
+        return str(self.project_dir / self.data.dir)
+
 
 # A check returns None when the value is fine, else the reason in words.
 Check = Callable[[Any], str | None]
