@@ -44,29 +44,32 @@ def _pipeline() -> ModuleType:
     return build
 
 
-@contextmanager
-def reported_errors() -> Iterator[None]:
-    """Print a user's mistake as one line per problem on stderr and exit 2, never a traceback."""
-    try:
-        yield
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(f"Error: {problem}", err=True)
-        sys.exit(2)
-    except InputError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    except ContentError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    except NoDataError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
-    except OSError as exc:
+# Mistakes in what the user gave (exit 2), and problems the run reports (exit 1).
+USAGE_ERRORS = (ConfigError, InputError, ContentError)
+RUN_ERRORS = (NoDataError, OSError)
+
+
+def error_lines(exc: Exception) -> list[str]:
+    """What to tell the user about an error: one line per problem, never a traceback."""
+    if isinstance(exc, ConfigError):
+        return exc.problems
+    if isinstance(exc, OSError):
         # a folder that cannot be written, a disk that is full: the live site is left as it was
         where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"Error: {where}{exc.strerror or exc}", err=True)
-        sys.exit(1)
+        return [f"{where}{exc.strerror or exc}"]
+    return [str(exc)]
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Print a user's mistake as one line per problem on stderr and exit 2 (1 for problems the
+    run reports), never a traceback."""
+    try:
+        yield
+    except (*USAGE_ERRORS, *RUN_ERRORS) as exc:
+        for line in error_lines(exc):
+            click.echo(f"Error: {line}", err=True)
+        sys.exit(2 if isinstance(exc, USAGE_ERRORS) else 1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -215,8 +218,8 @@ def serve(project_dir: Path, port: int) -> None:
             fresh = load_config(project_dir)
             result = _pipeline().run(fresh, output, os.cpu_count() or 1)
             click.echo(f"Rebuilt: scorecards for {result.model.period}")
-        except (ConfigError, InputError, ContentError, NoDataError) as exc:
-            click.echo(f"Not rebuilt: {exc}", err=True)
+        except (*USAGE_ERRORS, *RUN_ERRORS) as exc:
+            click.echo("Not rebuilt: " + "; ".join(error_lines(exc)), err=True)
 
     stop = threading.Event()
     try:
