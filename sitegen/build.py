@@ -12,13 +12,13 @@ from pathlib import Path
 
 import duckdb
 
-from sitegen.charts import SvgRenderer
 from sitegen.config import Config
 from sitegen.kpis import KpiSettings, compute
 from sitegen.load import LoadSummary, load_project
 from sitegen.model import Model, load_model
 from sitegen.publish import Timings, build_time, staging_dir, swap, write_manifest
 from sitegen.site import write_site
+from sitegen.svg import SvgRenderer
 
 
 @dataclass(frozen=True)

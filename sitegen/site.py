@@ -28,7 +28,7 @@ from jinja2 import (
     TemplateSyntaxError,
 )
 
-from sitegen import charts
+from sitegen import charts, svg
 from sitegen.config import Config
 from sitegen.filters import FILTERS, STATUS_WORDS, delta, num, pct, value
 from sitegen.load import CATEGORIES, RULE_LABELS
@@ -567,7 +567,7 @@ def write_site(
     model: Model,
     config: Config,
     out: Path,
-    renderer: charts.SvgRenderer,
+    renderer: svg.SvgRenderer,
     cache_dir: Path,
     generated: datetime,
     with_pdf: bool,
@@ -578,7 +578,7 @@ def write_site(
     # The Vega bundle takes ~1.2 s to produce the first time (then it is cached); vl-convert
     # releases the GIL, so it is made in a thread while the pages and charts are prepared.
     with ThreadPoolExecutor(max_workers=1) as background:
-        bundle = background.submit(charts.vega_bundle, cache_dir)
+        bundle = background.submit(svg.vega_bundle, cache_dir)
         written = _write_pages(model, config, out, renderer, env, generated, with_pdf, timings)
         written.append(_write(out / "vendor" / "vega-bundle.js", bundle.result()))
     return written
@@ -588,7 +588,7 @@ def _write_pages(
     model: Model,
     config: Config,
     out: Path,
-    renderer: charts.SvgRenderer,
+    renderer: svg.SvgRenderer,
     env: Environment,
     generated: datetime,
     with_pdf: bool,
@@ -626,7 +626,7 @@ def _write_pages(
         data = json.dumps(scorecard_json(card), indent=2, ensure_ascii=False, allow_nan=False)
         written.append(_write(out / "partners" / f"{pid}.json", data + "\n"))
         written.append(_write(out / "partners" / f"{pid}.csv", scorecard_csv(card)))
-    for asset in ("style.css", "charts.js"):
+    for asset in ("fonts.css", "style.css", "charts.js"):
         target = out / "static" / asset
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(STATIC / asset, target)

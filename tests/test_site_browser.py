@@ -69,6 +69,12 @@ def test_page_from_disk_makes_no_outside_request(browser: Browser, site: Path, p
         sparklines = report.page.locator("td.spark svg")
         for i in range(sparklines.count()):
             assert sparklines.nth(i).locator("[class^='mark-'] path").count() > 0, i
+        # the shipped Inter, not a machine font, sets the text (and the charts' text)
+        used = report.page.evaluate(
+            "document.fonts.ready.then(fs => [...fs].filter(f => f.family === 'Inter'"
+            " && f.status === 'loaded').map(f => f.weight))"
+        )
+        assert "400" in used
 
 
 @pytest.mark.parametrize("page", PAGE_TYPES)
