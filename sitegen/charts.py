@@ -8,7 +8,6 @@ Drawing them (in worker processes, with a cache) is sitegen.svg's job.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import altair as alt
 import vl_convert
 
+from sitegen import filters
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS
 from sitegen.svg import SVG_VERSION
 
@@ -122,12 +122,6 @@ def _unit_format(unit: str) -> tuple[str, str]:
     return UNIT_FORMATS[unit]
 
 
-def _value_text_expr(unit: str) -> str:
-    """A Vega expression formatting datum.y the way the tables do, for tooltips."""
-    number, suffix = _unit_format(unit)
-    return f"format(datum.y, {json.dumps(number)}) + {json.dumps(suffix)}"
-
-
 def _value_axis(unit: str, **extra: Any) -> alt.Axis:
     """An axis whose tick labels carry the unit; Vega picks the decimals from the tick step."""
     _unit_format(unit)
@@ -227,12 +221,12 @@ def _line_layer(name: str, enc: dict[str, Any], step: bool) -> alt.Chart:
     return line.encode(**enc)
 
 
-def _point_layer(unit: str) -> alt.Chart:
-    """Markers on the main line's values, with the tooltip the interactive view shows."""
+def _point_layer() -> alt.Chart:
+    """Markers on the main line's values, with the tooltip the interactive view shows (its text
+    made by the same filter as the tables, so it reads exactly like the figure beside it)."""
     tooltip = [alt.Tooltip("period:N", title="period"), alt.Tooltip("text:N", title="value")]
     return (
         alt.Chart(_data("points"))
-        .transform_calculate(text=_value_text_expr(unit))
         .mark_point(filled=True, size=36, color=PARTNER_COLOUR, opacity=1)
         .encode(tooltip=tooltip)
     )
@@ -254,7 +248,8 @@ def trend_chart(
     `legend=False` leaves the legend to the page: a page of many trend charts shows one key,
     and each legend is a third of a chart's drawing time (its text is measured one by one).
     """
-    data = _trend_datasets(points, benchmark, value_label)
+    _unit_format(unit)  # an unknown unit fails here, naming the units there are
+    data = _trend_datasets(points, benchmark, value_label, unit)
     labels = tuple(dict.fromkeys(row["series"] for row in data["lines"] + data["steps"]))
     has_band = _has(points, "peer_q1") and _has(points, "peer_q3")
     skeleton = _trend_skeleton(unit, labels, has_band, bool(data["steps"]), value_label, legend)
@@ -284,7 +279,7 @@ def _trend_skeleton(
         layers.append(_band_layer(legend))
     if has_steps:
         layers.append(_line_layer("steps", enc, step=True))
-    layers += [_line_layer("lines", enc, step=False), _point_layer(unit)]
+    layers += [_line_layer("lines", enc, step=False), _point_layer()]
     y_axis = _value_axis(unit, tickCount=5)
     y = alt.Y("y:Q", scale=alt.Scale(zero=False, nice=True), axis=y_axis)
     # y once for all layers (Altair copies every layer's encodings on each call); x, which
@@ -295,7 +290,7 @@ def _trend_skeleton(
 
 
 def _trend_datasets(
-    points: list[TrendPoint], benchmark: float | None, value_label: str
+    points: list[TrendPoint], benchmark: float | None, value_label: str, unit: str
 ) -> dict[str, Rows]:
     """The rows behind each layer of a trend chart, None kept wherever a value is missing."""
     main = _series_rows(points, value_label, "value")
@@ -310,27 +305,29 @@ def _trend_datasets(
         ],
         "steps": steps,
         "lines": lines if _has(points, "peer_median") else main,
-        "points": [row for row in main if row["y"] is not None],
+        "points": [
+            {**row, "text": filters.value(row["y"], unit)} for row in main if row["y"] is not None
+        ],
     }
 
 
 def _period_x(periods: list[str]) -> dict[str, Any]:
     """The x encoding: periods in the given order, every one on the scale but only a few
-    labelled (always including the latest), as a plain dict so that it is cheap per chart.
+    labelled, as a plain dict so that it is cheap per chart.
 
-    Labelling a subset keeps labels apart on a phone and keeps drawing fast: vl-convert spends
-    ~0.5 ms measuring each distinct piece of text.
+    Spanning two or more years, months and quarters are labelled by year at each year's first
+    period ("2025" under 2025-01); otherwise a few periods are labelled, always the latest.
+    Few, short labels stay apart on a phone and keep drawing fast: vl-convert measures text
+    one character at a time (~0.08 ms each), the larger part of drawing a trend chart. The
+    chosen labels cannot collide, so Vega is not asked to check for overlaps.
     """
-    step = max(1, math.ceil(len(periods) / MAX_PERIOD_LABELS))
-    shown = periods[(len(periods) - 1) % step :: step]
-    axis = {
-        "grid": False,
-        "labelAngle": 0,
-        "labelOverlap": True,
-        "labelSeparation": 6,
-        "title": None,
-        "values": shown,
-    }
+    axis: dict[str, Any] = {"grid": False, "labelAngle": 0, "title": None}
+    year_starts = [p for p in periods if p.endswith(("-01", "-Q1"))]
+    if len(year_starts) >= 2:
+        axis |= {"values": year_starts, "labelExpr": "slice(datum.label, 0, 4)"}
+    else:
+        step = max(1, math.ceil(len(periods) / MAX_PERIOD_LABELS))
+        axis["values"] = periods[(len(periods) - 1) % step :: step]
     return {"axis": axis, "field": "period", "scale": {"domain": periods}, "type": "ordinal"}
 
 

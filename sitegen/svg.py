@@ -16,7 +16,6 @@ import math
 import multiprocessing
 import os
 import re
-import tempfile
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -120,9 +119,18 @@ def draw_svg(spec: Spec, digest: str, key: str = "") -> str:
     return finish_svg(svg, digest)
 
 
-def _draw_chunk(items: list[tuple[str, str, Spec]]) -> list[tuple[str, str]]:
-    """Worker entry point: draw a chunk of (digest, key, spec); top-level so spawn can import it."""
-    return [(digest, draw_svg(spec, digest, key)) for digest, key, spec in items]
+def _draw_chunk(items: list[tuple[str, str, Spec]], cache_dir: Path) -> list[tuple[str, str]]:
+    """Worker entry point: draw a chunk of (digest, key, spec) and store each SVG in the cache.
+
+    Top-level so that spawn can import it; the worker writes the cache files itself, so that
+    work is shared between the cores rather than left to the main process.
+    """
+    drawn = []
+    for digest, key, spec in items:
+        svg = draw_svg(spec, digest, key)
+        _write_atomic(cache_dir / f"{digest}.svg", svg)
+        drawn.append((digest, svg))
+    return drawn
 
 
 def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
@@ -179,7 +187,7 @@ class SvgRenderer:
     def collect(self) -> dict[str, str]:
         """Wait for every submitted chart; map each key to its SVG."""
         if self._pool is None:
-            self._store(_draw_chunk(self._waiting))
+            self._store(_draw_chunk(self._waiting, self.cache_dir))
         else:
             self._hand_out()
             try:
@@ -201,38 +209,33 @@ class SvgRenderer:
     def _hand_out(self) -> None:
         assert self._pool is not None
         for chunk in _chunks(self._waiting, self.jobs):
-            self._futures.append(self._pool.submit(_draw_chunk, chunk))
+            self._futures.append(self._pool.submit(_draw_chunk, chunk, self.cache_dir))
         self._waiting = []
 
     def _store(self, drawn: list[tuple[str, str]]) -> None:
         for digest, svg in drawn:
-            self._write(digest, svg)
             self._svgs[digest] = svg
             self.drawn += 1
-
-    def _path(self, digest: str) -> Path:
-        return self.cache_dir / f"{digest}.svg"
 
     def _read(self, digest: str) -> str | None:
         """A cached SVG, or None; bytes, so the text is exactly what was written."""
         try:
-            return self._path(digest).read_bytes().decode("utf-8")
+            return (self.cache_dir / f"{digest}.svg").read_bytes().decode("utf-8")
         except FileNotFoundError:
             return None
 
-    def _write(self, digest: str, svg: str) -> None:
-        _write_atomic(self._path(digest), svg)
-
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file in the same directory, so a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write via a temporary file beside it, so a reader never sees half a file.
+
+    The temporary name carries the process id: two builds, or two workers, never share one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
+        tmp.write_bytes(text.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

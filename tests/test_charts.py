@@ -110,16 +110,34 @@ def test_trend_chart_target_steps_and_benchmark_is_optional() -> None:
     assert "days" in texts(svg)  # the axis title names the unit
 
 
-def test_trend_chart_labels_few_periods_ending_with_the_latest() -> None:
+def period_labels(spec: dict[str, Any]) -> list[str]:
+    """The x-axis labels as drawn."""
+    root = ET.fromstring(draw(spec))
+    for group in root.iter(f"{SVG}g"):
+        if "role-axis-label" in group.get("class", "").split():
+            return [t.text or "" for t in group.iter(f"{SVG}text")]
+    return []
+
+
+def test_trend_chart_over_years_labels_each_year_once() -> None:
     points = [
-        TrendPoint(f"{2023 + i // 12}-{i % 12 + 1:02d}", 1.0, None, None, None, None)
+        TrendPoint(f"{2023 + (i + 10) // 12}-{(i + 10) % 12 + 1:02d}", 1.0, None, None, None, None)
         for i in range(36)
-    ]
+    ]  # 2023-11 … 2026-10
     spec = trend_chart("t", "count", points, benchmark=None)
-    x = spec["encoding"]["x"]
-    assert len(x["axis"]["values"]) <= charts.MAX_PERIOD_LABELS
-    assert x["axis"]["values"][-1] == "2025-12"
-    assert x["scale"]["domain"] == [p.period for p in points]  # every period, in order
+    assert spec["encoding"]["x"]["scale"]["domain"] == [p.period for p in points]  # all, in order
+    assert period_labels(spec) == ["2024", "2025", "2026"]  # at 2024-01, 2025-01, 2026-01
+    quarters = [
+        TrendPoint(f"{2024 + i // 4}-Q{i % 4 + 1}", 1.0, None, None, None, None) for i in range(8)
+    ]
+    assert period_labels(trend_chart("t", "count", quarters, None)) == ["2024", "2025"]
+
+
+def test_trend_chart_within_a_year_labels_few_periods_ending_with_the_latest() -> None:
+    points = months([1.0] * 11)  # 2025-01 … 2025-11: one year start only
+    labels = period_labels(trend_chart("t", "count", points, benchmark=None))
+    assert len(labels) <= charts.MAX_PERIOD_LABELS
+    assert labels[-1] == "2025-11" and labels[0].startswith("2025-")
 
 
 def test_trend_chart_description_not_title_and_theme_in_one_place() -> None:
@@ -133,8 +151,8 @@ def test_trend_chart_description_not_title_and_theme_in_one_place() -> None:
 def test_usd_axis_uses_dollars_and_tooltip_formats_like_tables() -> None:
     spec = trend_chart("Cost", "usd", months([12000.0, 12500.5]), benchmark=None)
     assert any(label.startswith("$") for label in texts(draw(spec)))
-    calc = spec["layer"][-1]["transform"][0]["calculate"]
-    assert '"$,.0f"' in calc
+    tooltips = [row["text"] for row in spec["datasets"]["points"]]
+    assert tooltips == ["$12,000", "$12,501"]  # as the tables write them, half rounded up
 
 
 def test_every_builder_makes_a_valid_vega_lite_spec() -> None:
