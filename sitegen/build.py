@@ -1,4 +1,4 @@
-"""A build as a short sequence of named stages: load, kpis, model, site, publish.
+"""A build as a short sequence of named stages: load, kpis, model, site, pdf, publish.
 
 Each stage's output is the next one's only input (see DESIGN.md); each is timed, and the
 timings go into the manifest so that a nightly run can be compared with the last.
@@ -7,17 +7,18 @@ timings go into the manifest so that a nightly run can be compared with the last
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
+from sitegen import pdf
 from sitegen.config import Config
 from sitegen.kpis import KpiSettings, compute
 from sitegen.load import LoadSummary, load_project
 from sitegen.model import Model, load_model
 from sitegen.publish import Timings, build_time, staging_dir, swap, write_manifest
-from sitegen.site import write_site
+from sitegen.site import Page, write_site
 from sitegen.svg import SvgRenderer
 
 
@@ -47,7 +48,30 @@ def score(con: duckdb.DuckDBPyConnection, config: Config, today: date) -> str:
     return compute(con, settings)
 
 
-def run(config: Config, output: Path, jobs: int, today: date | None = None) -> Result:
+def write_pdfs(
+    pages: list[Page], config: Config, out: Path, period: str, generated: datetime, jobs: int
+) -> list[Path]:
+    """Stage 5: a PDF per partner and the board packet, from the pages just written."""
+    templates = pdf.read_templates(config.project_dir / "templates")
+    common = pdf.common_data(config, period, generated)
+    by_path = {page.path: page for page in pages}
+    partner_pages = [p for p in pages if p.template == "site/partner.html"]
+    documents = [
+        pdf.partner_document(
+            p.context, [c for c in p.charts if c.id.startswith("trend-")], common, templates, out
+        )
+        for p in partner_pages
+    ]
+    cards = [(p.context["card"], p.context["summary"]) for p in partner_pages]
+    documents.append(
+        pdf.alliance_document(by_path["index.html"].context, cards, common, templates, out)
+    )
+    return pdf.PdfWriter(generated, jobs).write(documents)
+
+
+def run(
+    config: Config, output: Path, jobs: int, today: date | None = None, with_pdf: bool = True
+) -> Result:
     """The whole build: the live `output` is replaced only once everything is written."""
     today = today or date.today()
     timings = Timings()
@@ -61,10 +85,14 @@ def run(config: Config, output: Path, jobs: int, today: date | None = None) -> R
     renderer = SvgRenderer(cache_dir / "charts", jobs)
     generated = build_time()
     staging = staging_dir(output)
+    with_pdf = with_pdf and config.pdf.enabled
     with timings.stage("site"):
-        written = write_site(
-            model, config, staging, renderer, cache_dir, generated, with_pdf=False, timings=timings
+        written, pages = write_site(
+            model, config, staging, renderer, cache_dir, generated, with_pdf, timings
         )
+    if with_pdf:
+        with timings.stage("pdf"):
+            written += write_pdfs(pages, config, staging, model.period, generated, jobs)
     with timings.stage("publish"):
         write_manifest(
             staging,

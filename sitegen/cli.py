@@ -153,6 +153,7 @@ def describe(summary: LoadSummary) -> Iterator[str]:
 )
 @click.option("--period", help="Period to report, e.g. 2025-09; overrides [site] period.")
 @click.option("--strict", is_flag=True, help="Exit 1 when any row was rejected.")
+@click.option("--no-pdf", is_flag=True, help="Skip the PDFs (also [pdf] enabled = false).")
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
@@ -167,6 +168,7 @@ def build(
     output_dir: Path | None,
     period: str | None,
     strict: bool,
+    no_pdf: bool,
     jobs: int,
     quiet: bool,
     verbose: bool,
@@ -174,14 +176,14 @@ def build(
     """Build the scorecard site into output/ (or --output).
 
     Loads and checks the data, computes every KPI, draws the charts and writes the pages,
-    downloads and manifest into a staging folder, then swaps it in for the live site.
+    downloads, PDFs and manifest into a staging folder, then swaps it in for the live site.
     """
     with reported_errors():
         config = load_config(project_dir)
         if period:
             config = with_period(config, period)
         output = output_dir or config.project_dir / "output"
-        result = _pipeline().run(config, output, jobs)
+        result = _pipeline().run(config, output, jobs, with_pdf=not no_pdf)
     if not quiet:
         for line in describe(result.summary):
             click.echo(line)

@@ -8,7 +8,9 @@ nh3 with an allow-list, so author HTML can never run script, whatever it contain
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +164,91 @@ def summary(card: Scorecard) -> list[str]:
     elif missing:
         sentences.append("No data for: " + ", ".join(missing) + ".")
     return sentences
+
+
+# ------------------------------------------------------------------------ the same text, for PDF
+
+Node = dict[str, Any]  # {"text": str} or {"tag": str, "children": [Node], ...}
+_VOID = {"br", "hr"}
+_BLOCKS = {"p", "h2", "h3", "h4", "pre", "blockquote", "ul", "ol", "li", "table", "hr", "tr"}
+_WHITE = re.compile(r"[ \t\n\r\f]+")
+
+
+class _TreeBuilder(HTMLParser):
+    """Sanitised HTML (only ALLOWED_TAGS) into plain nodes the PDF template walks."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root: Node = {"tag": "root", "children": []}
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node: Node = {"tag": tag, "children": []}
+        if tag == "a":
+            node["href"] = dict(attrs).get("href") or ""
+        self.stack[-1]["children"].append(node)
+        if tag not in _VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth]["tag"] == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1]["children"].append({"text": data})
+
+
+def document(html: str) -> list[Node]:
+    """The narrative as the PDF receives it: the very HTML the site shows, after sanitising,
+    as a tree whose text stays data. The PDF template prints each text as a string, so
+    nothing an author wrote can become markup or code of the PDF engine."""
+    builder = _TreeBuilder()
+    builder.feed(sanitise(html))
+    builder.close()
+    return _tidy(builder.root["children"], preformatted=False)
+
+
+def _tidy(nodes: list[Node], preformatted: bool) -> list[Node]:
+    """White space as a browser treats it (collapsed, except inside <pre>; none between
+    blocks, none at a block's edges), and tables given their rows of cells."""
+    tidy: list[Node] = []
+    for node in nodes:
+        if "text" not in node:
+            node = {
+                **node,
+                "children": _tidy(node["children"], preformatted or node["tag"] == "pre"),
+            }
+            if node["tag"] == "table":
+                node["rows"] = _table_rows(node)
+            tidy.append(node)
+        elif preformatted:
+            tidy.append(node)
+        else:
+            tidy.append({"text": _WHITE.sub(" ", node["text"])})
+    if preformatted:
+        return tidy
+    if any(n.get("tag") in _BLOCKS for n in tidy):  # a container of blocks: text between is space
+        tidy = [n for n in tidy if "tag" in n or n["text"].strip()]
+    if tidy and "text" in tidy[0]:
+        tidy[0] = {"text": tidy[0]["text"].lstrip()}
+    if tidy and "text" in tidy[-1]:
+        tidy[-1] = {"text": tidy[-1]["text"].rstrip()}
+    return [n for n in tidy if "tag" in n or n["text"]]
+
+
+def _table_rows(table: Node) -> list[list[list[Node]]]:
+    """Every row of a table (head and body) as a list of cells, padded to the widest row."""
+    rows: list[list[list[Node]]] = []
+
+    def walk(node: Node) -> None:
+        if node.get("tag") == "tr":
+            rows.append([c["children"] for c in node["children"] if c.get("tag") in ("th", "td")])
+        else:
+            for child in node.get("children", []):
+                walk(child)
+
+    walk(table)
+    width = max((len(row) for row in rows), default=0)
+    return [row + [[]] * (width - len(row)) for row in rows if width]

@@ -572,16 +572,19 @@ def write_site(
     generated: datetime,
     with_pdf: bool,
     timings: Timings,
-) -> list[Path]:
-    """Render every page and download into `out`; return the files written."""
+) -> tuple[list[Path], list[Page]]:
+    """Render every page and download into `out`; return the files written and the pages
+    (with their charts drawn), which the PDFs are made from."""
     env = environment(config.project_dir / "templates")
     # The Vega bundle takes ~1.2 s to produce the first time (then it is cached); vl-convert
     # releases the GIL, so it is made in a thread while the pages and charts are prepared.
     with ThreadPoolExecutor(max_workers=1) as background:
         bundle = background.submit(svg.vega_bundle, cache_dir)
-        written = _write_pages(model, config, out, renderer, env, generated, with_pdf, timings)
+        written, all_pages = _write_pages(
+            model, config, out, renderer, env, generated, with_pdf, timings
+        )
         written.append(_write(out / "vendor" / "vega-bundle.js", bundle.result()))
-    return written
+    return written, all_pages
 
 
 def _write_pages(
@@ -593,7 +596,7 @@ def _write_pages(
     generated: datetime,
     with_pdf: bool,
     timings: Timings,
-) -> list[Path]:
+) -> tuple[list[Path], list[Page]]:
     """Pages, downloads and static assets."""
     all_pages = []
     with timings.stage("charts"):
@@ -631,7 +634,7 @@ def _write_pages(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(STATIC / asset, target)
         written.append(target)
-    return written
+    return written, all_pages
 
 
 def _render(env: Environment, name: str, context: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sitegen.narrative import ContentError, read_narrative, render_markdown
+from sitegen.narrative import ContentError, document, read_narrative, render_markdown
 
 VARIABLES = {"partner": {"name": "North General"}, "composite": "30.0", "period": "2025-09"}
 
@@ -77,3 +77,28 @@ def test_sandbox_blocks_attribute_tricks() -> None:
 
 def test_missing_file_is_no_narrative(tmp_path: Path) -> None:
     assert read_narrative(tmp_path / "none.md", {}, "content/none.md") is None
+
+
+def test_document_is_the_sanitised_html_as_a_tree_of_text() -> None:
+    html = (
+        "<h2>Plan</h2>\n<p>Hello <strong>big</strong>\n  world #set [x]</p>\n"
+        "<ul>\n<li>one</li>\n<li>two <em>2</em></li>\n</ul>\n"
+        '<p><a href="https://example.org/a">link</a> and <a href="javascript:alert(1)">x</a></p>'
+        "<table><thead><tr><th>a</th><th>b</th></tr></thead>"
+        "<tbody><tr><td>1</td></tr></tbody></table>"
+        "<script>alert(1)</script><pre>x\n  y</pre>"
+    )
+    nodes = document(html)
+    assert [n["tag"] for n in nodes] == ["h2", "p", "ul", "p", "table", "pre"]
+    assert nodes[1]["children"] == [
+        {"text": "Hello "},
+        {"tag": "strong", "children": [{"text": "big"}]},
+        {"text": " world #set [x]"},  # white space folded; Typst syntax stays mere text
+    ]
+    assert [li["children"][0]["text"] for li in nodes[2]["children"]] == ["one", "two "]
+    links = [n for n in nodes[3]["children"] if n.get("tag") == "a"]
+    assert links[0]["href"] == "https://example.org/a"
+    assert links[1]["href"] == ""  # the sanitiser removed the javascript: URL
+    assert nodes[4]["rows"] == [[[{"text": "a"}], [{"text": "b"}]], [[{"text": "1"}], []]]
+    assert nodes[5]["children"] == [{"text": "x\n  y"}]  # <pre> keeps its lines
+    assert "alert" not in str(nodes)

@@ -1,0 +1,235 @@
+"""PDF scorecards with Typst: one per partner, and the alliance board packet.
+
+The PDFs are made from the site's own pages (their context and their drawn charts), so a PDF
+shows exactly the figures, words and SVG charts of the page it mirrors and computes nothing.
+Each document is a Typst template (templates/pdf/, a project's copy first) plus a data.json
+holding every text as a string already formatted by sitegen.filters, plus the chart SVGs:
+the template prints the strings as strings, so no partner name or narrative can become Typst
+markup or code. The fonts are the package's own (sitegen/fonts), so output does not depend on
+the fonts a machine has; the creation date is the build time, so the same input gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typst
+
+from sitegen.config import Config
+from sitegen.filters import STATUS_ICONS, STATUS_WORDS, delta, num, value
+from sitegen.model import STATUSES, KpiResult, Scorecard
+from sitegen.narrative import ContentError, document
+from sitegen.svg import FONTS
+
+PACKAGED = Path(__file__).parent / "templates" / "pdf"
+TEMPLATE_FILES = ("common.typ", "scorecard.typ", "alliance.typ")
+KEY = (
+    "How to read the charts: the solid blue line is the partner's value, one dot per period; "
+    "the dashed black line its target; the dotted grey line the peer median and the shaded "
+    "band the middle half of peers (where at least 5 partners report); the dash-dot pink "
+    "line the external benchmark, where the KPI has one."
+)
+TABLE_NOTE = (
+    "(c) marks a target that is the partner's own commitment rather than the alliance target. "
+    "Changes are against the previous period and the same period a year earlier."
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One PDF to make: where it goes and the files Typst compiles it from."""
+
+    path: Path
+    files: dict[str, bytes]
+
+
+def _status(status: str) -> dict[str, str]:
+    return {"key": status, "icon": STATUS_ICONS[status], "word": STATUS_WORDS[status]}
+
+
+def _counts(card: Scorecard) -> list[dict[str, str]]:
+    return [{**_status(s), "count": str(card.composite.counts[s])} for s in STATUSES]
+
+
+def _rank(card: Scorecard) -> str:
+    return f"{card.composite.rank} of {card.composite.of}" if card.composite.rank else "–"
+
+
+def _change(result: KpiResult, change: float | None, label: str | None) -> str:
+    text = delta(change, result.kpi.unit)
+    return f"{text} {label}" if label else text
+
+
+def _kpi_row(result: KpiResult) -> dict[str, Any]:
+    unit = result.kpi.unit
+    own = " (c)" if result.target_source == "partner" else ""
+    return {
+        "name": result.kpi.name,
+        "status": _status(result.status),
+        "value": value(result.value, unit),
+        "target": value(result.target, unit) + own,
+        "benchmark": value(result.kpi.benchmark, unit),
+        "change_prev": _change(result, result.change_prev, result.change_prev_label),
+        "change_yoy": _change(result, result.change_yoy, result.change_yoy_label),
+    }
+
+
+def partner_document(
+    context: dict[str, Any],
+    charts: list[Any],
+    common: dict[str, Any],
+    templates: dict[str, bytes],
+    out: Path,
+) -> Document:
+    """A partner's scorecard PDF from its page's context and drawn trend charts."""
+    card: Scorecard = context["card"]
+    narrative = context["narrative"]
+    files = {f"charts/{c.id}.svg": c.svg.encode("utf-8") for c in charts if c.svg}
+    data = {
+        **common,
+        "key": KEY,
+        "card": {
+            "name": card.partner.name,
+            "kind": card.partner.partner_type.replace("_", " ").capitalize(),
+            "region": card.partner.region,
+            "note": None if card.submitted else f"no submission for {card.period}",
+            "composite": num(card.composite.score, 1),
+            "rank": _rank(card),
+            "change": delta(card.composite.change_prev, "score"),
+            "counts": _counts(card),
+            "narrative": document(narrative.html) if narrative else None,
+            "narrative_title": narrative.title if narrative else "",
+            "summary": " ".join(context["summary"]),
+            "categories": [
+                {
+                    "label": group["label"],
+                    "rows": [_kpi_row(row["result"]) for row in group["rows"]],
+                }
+                for group in context["categories"]
+            ],
+            "table_note": TABLE_NOTE,
+            "charts": [
+                {"file": f"charts/{c.id}.svg", "caption": c.caption, "alt": c.alt}
+                for c in charts
+                if c.svg
+            ],
+        },
+    }
+    pid = card.partner.partner_id
+    return _document(out / "pdf" / f"{pid}.pdf", "scorecard.typ", templates, data, files)
+
+
+def alliance_document(
+    index: dict[str, Any],
+    cards: list[tuple[Scorecard, list[str]]],
+    common: dict[str, Any],
+    templates: dict[str, bytes],
+    out: Path,
+) -> Document:
+    """The board packet from the dashboard's context and each partner's generated summary."""
+    heatmap, ranking = index["heatmap"], index["ranking"]
+    data = {
+        **common,
+        "packet": {
+            "partners_line": f"{len(cards)} partners, {len(index['headline'])} KPIs",
+            "headline": [
+                {
+                    "name": row["kpi"].name,
+                    "value": value(row["value"], row["kpi"].unit),
+                    "target": value(row["kpi"].target, row["kpi"].unit),
+                    "status": _status(row["status"]),
+                    "partners": str(row["partners"]),
+                }
+                for row in index["headline"]
+            ],
+            "heatmap": "charts/heatmap.svg",
+            "heatmap_alt": heatmap.alt,
+            "ranking": "charts/ranking.svg",
+            "ranking_alt": ranking.alt,
+            "sections": [
+                {
+                    "name": card.partner.name,
+                    "kind": card.partner.partner_type.replace("_", " ").capitalize(),
+                    "composite": num(card.composite.score, 1),
+                    "rank": _rank(card),
+                    "counts": _counts(card),
+                    "summary": " ".join(summary),
+                }
+                for card, summary in cards
+            ],
+        },
+    }
+    files = {
+        "charts/heatmap.svg": heatmap.svg.encode("utf-8"),
+        "charts/ranking.svg": ranking.svg.encode("utf-8"),
+    }
+    return _document(out / "pdf" / "alliance.pdf", "alliance.typ", templates, data, files)
+
+
+def _document(
+    path: Path,
+    main: str,
+    templates: dict[str, bytes],
+    data: dict[str, Any],
+    files: dict[str, bytes],
+) -> Document:
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    sources = {"main.typ": templates[main], "common.typ": templates["common.typ"]}
+    return Document(path, sources | {"data.json": text} | files)
+
+
+def read_templates(project_templates: Path) -> dict[str, bytes]:
+    """The PDF templates: a project's own copy of each first, the packaged one otherwise."""
+    found = {}
+    for name in TEMPLATE_FILES:
+        own = project_templates / "pdf" / name
+        found[name] = (own if own.is_file() else PACKAGED / name).read_bytes()
+    return found
+
+
+class PdfWriter:
+    """Compiles Documents `jobs` at a time, with one Typst compiler per thread (a compiler
+    loads the fonts once, and cannot be shared between threads).
+    """
+
+    def __init__(self, generated: datetime, jobs: int = 1) -> None:
+        self.generated = generated
+        self.jobs = max(1, jobs)
+        self._local = threading.local()
+
+    def write(self, documents: list[Document]) -> list[Path]:
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            return list(pool.map(self._write_one, documents))
+
+    def _write_one(self, doc: Document) -> Path:
+        try:
+            pdf = self._compiler().compile(input=doc.files, format="pdf", timestamp=self.generated)
+        except typst.TypstError as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
+            raise ContentError(f"PDF {doc.path.name}: {message}") from None
+        doc.path.parent.mkdir(parents=True, exist_ok=True)
+        doc.path.write_bytes(pdf)
+        return doc.path
+
+    def _compiler(self) -> typst.Compiler:
+        if not hasattr(self._local, "compiler"):
+            self._local.compiler = typst.Compiler(font_paths=[str(FONTS)])
+        return self._local.compiler
+
+
+def common_data(config: Config, period: str, generated: datetime) -> dict[str, Any]:
+    """What every PDF of a build shares."""
+    return {
+        "title": config.site.title,
+        "organization": config.site.organization,
+        "period": period,
+        "generated": generated.strftime("%Y-%m-%d"),
+        "paper": config.pdf.paper,
+    }

@@ -1,0 +1,208 @@
+"""PDF scorecards, read back with a real PDF reader (pypdf) and rendered by poppler."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from sitegen.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PARTNERS = {
+    "north-hosp": "North General Hospital",
+    "south-snf": "South Shore Nursing",
+    "east-clinic": "East Family Clinic",
+}
+KPI_NAMES = [
+    "30-day readmission rate",
+    "Total cost of care PMPM",
+    "Overall rating 9-10",
+    "Operating margin",
+    "Days to new-patient appointment",
+]
+
+
+def build(project: Path, out: Path, *extra: str) -> None:
+    result = CliRunner().invoke(
+        main, ["build", "--project", str(project), "--output", str(out), "--jobs", "1", *extra]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def text(pdf: Path) -> str:
+    """Every page's text, words joined again where a line was hyphenated or wrapped."""
+    pages = [page.extract_text() for page in PdfReader(pdf).pages]
+    return re.sub(r"\s+", " ", re.sub(r"-\n", "", "\n".join(pages)))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mini project, with a hostile narrative for north-hosp."""
+    project = tmp_path_factory.mktemp("pdf") / "mini"
+    shutil.copytree(FIXTURES / "mini", project)
+    (project / "content" / "partners").mkdir(parents=True, exist_ok=True)
+    shutil.copy(FIXTURES / "pdf" / "hostile.md", project / "content/partners/north-hosp.md")
+    return project
+
+
+@pytest.fixture(scope="module")
+def site(project: Path) -> Path:
+    out = project.parent / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01 00:00 UTC
+        build(project, out)
+    return out
+
+
+def test_a_pdf_per_partner_and_the_board_packet(site: Path) -> None:
+    assert sorted(p.name for p in (site / "pdf").iterdir()) == sorted(
+        [f"{pid}.pdf" for pid in PARTNERS] + ["alliance.pdf"]
+    )
+    page = (site / "partners" / "north-hosp.html").read_text(encoding="utf-8")
+    assert 'href="../pdf/north-hosp.pdf"' in page
+
+
+def test_partner_pdf_has_header_table_and_footer(site: Path) -> None:
+    words = text(site / "pdf" / "north-hosp.pdf")
+    assert "North General Hospital" in words
+    # composite (2 × 50 + 0 + 50 + 0) / 5 = 30.0, rank 1 of 2 (hand-computed in test_model)
+    assert "Composite (0–100) 30.0 Rank 1 of 2" in words
+    assert "✓ met: 0 ! at risk: 2 ✗ missed: 2" in words
+    for name in KPI_NAMES[:4]:  # north-hosp reports four of the five KPIs
+        assert name in words
+    assert "30-day readmission rate ! at risk 14.2% 14.0% (c) 13.9%" in words
+    reader = PdfReader(site / "pdf" / "north-hosp.pdf")
+    pages = len(reader.pages)
+    for number, page in enumerate(reader.pages, start=1):
+        footer = re.sub(r"\s+", " ", page.extract_text())
+        assert "North General Hospital Confidential · generated 2026-01-01" in footer
+        assert f"page {number} of {pages}" in footer
+
+
+def test_a_partner_pdf_names_no_other_partner(site: Path) -> None:
+    for pid, name in PARTNERS.items():
+        words = text(site / "pdf" / f"{pid}.pdf")
+        raw = (site / "pdf" / f"{pid}.pdf").read_bytes()
+        assert name in words
+        for other, other_name in PARTNERS.items():
+            if other != pid:
+                assert other_name not in words and other not in words
+                assert other.encode() not in raw
+
+
+def test_board_packet_covers_the_alliance(site: Path) -> None:
+    words = text(site / "pdf" / "alliance.pdf")
+    assert "Mini alliance Board packet · 2025-09" in words
+    assert "3 partners, 5 KPIs" in words
+    for name in [*PARTNERS.values(), *KPI_NAMES]:
+        assert name in words
+    assert "Status per partner and KPI" in words and "Composite ranking" in words
+    assert "Composite 30.0 · rank 1 of 2" in words  # north-hosp's section
+
+
+def test_hostile_narrative_prints_literally_and_reads_nothing(site: Path) -> None:
+    words = text(site / "pdf" / "north-hosp.pdf")
+    for literal in [
+        r"Hostile #set text(fill: red) \ $x^2$",
+        'Typst code: #import "/etc/passwd": * then #read("/etc/hostname") then #eval("1+1") end.',
+        r"$a + b$ @ref = heading ] [ \u{41} // comment /* block */",
+        "Braces {{ and }} and {# hash-brace #} and #{ code }",
+        r"Backslashes: C:\path\to\file and a lone \ at the end \ ",
+        "Supercalifragilistic" * 7,
+        "Links: the plan and bad end.",
+        "שלום",
+        "بالعالم",
+    ]:
+        assert literal in words, literal
+    hostname = Path("/etc/hostname")
+    if hostname.is_file() and hostname.read_text().strip():
+        assert hostname.read_text().strip() not in words
+    assert "root:" not in words and " 2 end." not in words  # no file read, no code run
+    assert "alert" not in words and "onerror" not in words  # the sanitiser's work, as on the site
+
+
+def test_pdfs_embed_the_shipped_fonts(site: Path) -> None:
+    reader = PdfReader(site / "pdf" / "north-hosp.pdf")
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descendant = font["/DescendantFonts"][0].get_object()
+            descriptor = descendant["/FontDescriptor"].get_object()
+            assert any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+            fonts.add(str(font["/BaseFont"]).split("+", 1)[-1])
+    assert {"Inter-Regular-Identity-H", "Inter-Bold-Identity-H"} <= fonts
+
+
+def test_same_input_same_bytes(project: Path, site: Path, tmp_path: Path) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+        build(project, tmp_path / "again")
+    for pdf in (site / "pdf").iterdir():
+        assert (tmp_path / "again" / "pdf" / pdf.name).read_bytes() == pdf.read_bytes(), pdf
+
+
+def test_paper_size_from_config(project: Path, tmp_path: Path) -> None:
+    a4 = tmp_path / "a4"
+    shutil.copytree(project, a4)
+    config = a4 / "sitegen.toml"
+    config.write_text(config.read_text() + '\n[pdf]\npaper = "a4"\n')
+    build(a4, tmp_path / "out")
+    box = PdfReader(tmp_path / "out" / "pdf" / "east-clinic.pdf").pages[0].mediabox
+    assert (round(box.width), round(box.height)) == (595, 842)  # A4 in points
+
+
+def test_no_pdf_flag_and_config_switch_them_off(project: Path, tmp_path: Path) -> None:
+    build(project, tmp_path / "flag", "--no-pdf")
+    assert not (tmp_path / "flag" / "pdf").exists()
+    page = (tmp_path / "flag" / "partners" / "north-hosp.html").read_text(encoding="utf-8")
+    assert ".pdf" not in page
+    off = tmp_path / "off"
+    shutil.copytree(project, off)
+    (off / "sitegen.toml").write_text(
+        (off / "sitegen.toml").read_text() + "\n[pdf]\nenabled = false\n"
+    )
+    build(off, tmp_path / "off-out")
+    assert not (tmp_path / "off-out" / "pdf").exists()
+
+
+def test_a_broken_project_pdf_template_is_one_line(project: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(project, broken)
+    (broken / "templates" / "pdf").mkdir(parents=True, exist_ok=True)
+    (broken / "templates" / "pdf" / "scorecard.typ").write_text("#let x = (\n")
+    result = CliRunner().invoke(
+        main, ["build", "--project", str(broken), "--output", str(tmp_path / "o"), "--jobs", "1"]
+    )
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.output.startswith("Error: PDF ") and len(result.output.splitlines()) == 1
+
+
+# poppler 22 (Debian 12) reports a PDF's `/Suspects false` in MarkInfo, which the PDF standard
+# allows and tagged PDFs carry, as "Suspects object is wrong type (boolean)"; nothing else may
+# appear.
+POPPLER_FALSE_ALARM = "Syntax Error: Suspects object is wrong type (boolean)"
+
+
+@pytest.mark.slow
+def test_poppler_renders_every_page(site: Path, tmp_path: Path) -> None:
+    if shutil.which("pdftoppm") is None:
+        pytest.fail("pdftoppm is missing: install poppler-utils (see README)")
+    for pdf in sorted((site / "pdf").iterdir()):
+        pages = len(PdfReader(pdf).pages)
+        run = subprocess.run(
+            ["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / pdf.stem)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        problems = [line for line in run.stderr.splitlines() if line != POPPLER_FALSE_ALARM]
+        assert run.returncode == 0 and problems == [], (pdf.name, run.stderr)
+        assert len(list(tmp_path.glob(f"{pdf.stem}-*.png"))) == pages
