@@ -7,7 +7,7 @@ timings go into the manifest so that a nightly run can be compared with the last
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -49,11 +49,11 @@ def score(con: duckdb.DuckDBPyConnection, config: Config, today: date) -> str:
 
 
 def write_pdfs(
-    pages: list[Page], config: Config, out: Path, period: str, generated: datetime, jobs: int
+    pages: list[Page], config: Config, out: Path, period: str, writer: pdf.PdfWriter
 ) -> list[Path]:
     """Stage 5: a PDF per partner and the board packet, from the pages just written."""
     templates = pdf.read_templates(config.project_dir / "templates")
-    common = pdf.common_data(config, period, generated)
+    common = pdf.common_data(config, period, writer.generated)
     by_path = {page.path: page for page in pages}
     partner_pages = [p for p in pages if p.template == "site/partner.html"]
     documents = [
@@ -66,7 +66,7 @@ def write_pdfs(
     documents.append(
         pdf.alliance_document(by_path["index.html"].context, cards, common, templates, out)
     )
-    return pdf.PdfWriter(generated, jobs).write(documents)
+    return writer.write(documents)
 
 
 def run(
@@ -90,9 +90,10 @@ def run(
         written, pages = write_site(
             model, config, staging, renderer, cache_dir, generated, with_pdf, timings
         )
+    writer = pdf.PdfWriter(generated, cache_dir / "pdf", jobs)
     if with_pdf:
         with timings.stage("pdf"):
-            written += write_pdfs(pages, config, staging, model.period, generated, jobs)
+            written += write_pdfs(pages, config, staging, model.period, writer)
     with timings.stage("publish"):
         write_manifest(
             staging,
@@ -106,6 +107,7 @@ def run(
                 },
                 "partners": len(model.partners),
                 "charts": {"drawn": renderer.drawn, "reused": renderer.reused},
+                "pdfs": {"made": writer.made, "reused": writer.reused},
                 "timings": timings.stages,
             },
         )

@@ -6,12 +6,13 @@ Each document is a Typst template (templates/pdf/, a project's copy first) plus 
 holding every text as a string already formatted by sitegen.filters, plus the chart SVGs:
 the template prints the strings as strings, so no partner name or narrative can become Typst
 markup or code. The fonts are the package's own (sitegen/fonts), so output does not depend on
-the fonts a machine has; the creation date is the build time, so the same input gives the
+the fonts a machine has; the creation date is the build's date, so the same input gives the
 same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from sitegen.config import Config
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, delta, num, value
 from sitegen.model import STATUSES, KpiResult, Scorecard
 from sitegen.narrative import ContentError, document
-from sitegen.svg import FONTS
+from sitegen.svg import FONTS, write_atomic
 
 PACKAGED = Path(__file__).parent / "templates" / "pdf"
 TEMPLATE_FILES = ("common.typ", "scorecard.typ", "alliance.typ")
@@ -197,26 +198,56 @@ def read_templates(project_templates: Path) -> dict[str, bytes]:
 class PdfWriter:
     """Compiles Documents `jobs` at a time, with one Typst compiler per thread (a compiler
     loads the fonts once, and cannot be shared between threads).
+
+    A PDF is cached in `cache_dir` under the hash of everything it is made from (template,
+    data, charts, creation date, Typst version), so an unchanged partner is never typeset
+    again: the same key gives the same bytes.
     """
 
-    def __init__(self, generated: datetime, jobs: int = 1) -> None:
-        self.generated = generated
+    def __init__(self, generated: datetime, cache_dir: Path, jobs: int = 1) -> None:
+        # The PDFs carry the build's date (as their footers do), not its time of day, so a
+        # rebuild the same day finds them in the cache.
+        self.generated = generated.replace(hour=0, minute=0, second=0, microsecond=0)
+        self.cache_dir = cache_dir
         self.jobs = max(1, jobs)
+        self.made = 0  # PDFs typeset by this writer, for the manifest
+        self.reused = 0  # PDFs taken from the cache
         self._local = threading.local()
+        cache_dir.mkdir(parents=True, exist_ok=True)
 
     def write(self, documents: list[Document]) -> list[Path]:
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            return list(pool.map(self._write_one, documents))
+            made = list(pool.map(self._write_one, documents))
+        self.made += sum(made)
+        self.reused += len(made) - sum(made)
+        return [doc.path for doc in documents]
 
-    def _write_one(self, doc: Document) -> Path:
+    def _write_one(self, doc: Document) -> bool:
+        """Write one PDF, from the cache when it is there; True when it had to be typeset."""
+        cached = self.cache_dir / f"{self._key(doc)}.pdf"
         try:
-            pdf = self._compiler().compile(input=doc.files, format="pdf", timestamp=self.generated)
+            pdf, made = cached.read_bytes(), False
+        except FileNotFoundError:
+            pdf, made = self._compile(doc), True
+            write_atomic(cached, pdf)
+        doc.path.parent.mkdir(parents=True, exist_ok=True)
+        doc.path.write_bytes(pdf)
+        return made
+
+    def _compile(self, doc: Document) -> bytes:
+        try:
+            return self._compiler().compile(input=doc.files, format="pdf", timestamp=self.generated)
         except typst.TypstError as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
             raise ContentError(f"PDF {doc.path.name}: {message}") from None
-        doc.path.parent.mkdir(parents=True, exist_ok=True)
-        doc.path.write_bytes(pdf)
-        return doc.path
+
+    def _key(self, doc: Document) -> str:
+        digest = hashlib.sha256(f"typst {typst.__version__} {self.generated}".encode())
+        for name in sorted(doc.files):
+            content = doc.files[name]
+            digest.update(f"\0{name}\0{len(content)}\0".encode())
+            digest.update(content)
+        return digest.hexdigest()
 
     def _compiler(self) -> typst.Compiler:
         if not hasattr(self._local, "compiler"):

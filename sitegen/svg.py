@@ -128,7 +128,7 @@ def _draw_chunk(items: list[tuple[str, str, Spec]], cache_dir: Path) -> list[tup
     drawn = []
     for digest, key, spec in items:
         svg = draw_svg(spec, digest, key)
-        _write_atomic(cache_dir / f"{digest}.svg", svg)
+        write_atomic(cache_dir / f"{digest}.svg", svg)
         drawn.append((digest, svg))
     return drawn
 
@@ -225,14 +225,14 @@ class SvgRenderer:
             return None
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, content: str | bytes) -> None:
     """Write via a temporary file beside it, so a reader never sees half a file.
 
     The temporary name carries the process id: two builds, or two workers, never share one.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_bytes(text.encode("utf-8"))
+        tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -252,5 +252,5 @@ def vega_bundle(cache_dir: Path) -> str:
         pass
     text = "(function(){\n" + vl_convert.javascript_bundle() + "\n})();"
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, text)
+    write_atomic(path, text)
     return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -206,3 +207,23 @@ def test_poppler_renders_every_page(site: Path, tmp_path: Path) -> None:
         problems = [line for line in run.stderr.splitlines() if line != POPPLER_FALSE_ALARM]
         assert run.returncode == 0 and problems == [], (pdf.name, run.stderr)
         assert len(list(tmp_path.glob(f"{pdf.stem}-*.png"))) == pages
+
+
+def test_an_unchanged_pdf_is_taken_from_the_cache(project: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".sitegen-cache"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+        build(copy, tmp_path / "one")
+        first = json.loads((tmp_path / "one" / "manifest.json").read_text())["pdfs"]
+        narrative = copy / "content" / "partners" / "north-hosp.md"
+        narrative.write_text(narrative.read_text() + "\nOne more sentence.\n")
+        build(copy, tmp_path / "two")
+    second = json.loads((tmp_path / "two" / "manifest.json").read_text())["pdfs"]
+    assert first == {"made": 4, "reused": 0}
+    assert second == {"made": 1, "reused": 3}  # only north-hosp's narrative changed
+    assert "One more sentence." in text(tmp_path / "two" / "pdf" / "north-hosp.pdf")
+    for name in ("south-snf.pdf", "east-clinic.pdf", "alliance.pdf"):
+        assert (tmp_path / "two" / "pdf" / name).read_bytes() == (
+            tmp_path / "one" / "pdf" / name
+        ).read_bytes()
