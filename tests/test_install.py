@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,20 @@ def test_wheel_install_init_and_validate(tmp_path: Path) -> None:
     assert checked.returncode == 1, checked.stderr  # the sample plants bad rows on purpose
     assert "Rejected rows by reason:" in checked.stdout
     assert "Traceback" not in checked.stdout + checked.stderr
+
+    # What a build reads besides Python: templates, stylesheet, the fonts, the PDF templates.
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for shipped in [
+        "sitegen/templates/site/partner.html",
+        "sitegen/templates/pdf/scorecard.typ",
+        "sitegen/templates/pdf/alliance.typ",
+        "sitegen/templates/pdf/common.typ",
+        "sitegen/static/style.css",
+        "sitegen/static/fonts.css",
+        "sitegen/fonts/Inter-Regular.otf",
+        "sitegen/fonts/Inter-Bold.otf",
+        "sitegen/fonts/Inter-Italic.otf",
+        "sitegen/fonts/OFL.txt",
+        "sitegen/sql/kpi_scorecard.sql",
+    ]:
+        assert shipped in names, shipped
