@@ -56,12 +56,7 @@ def write_pdfs(
     common = pdf.common_data(config, period, writer.generated)
     by_path = {page.path: page for page in pages}
     partner_pages = [p for p in pages if p.template == "site/partner.html"]
-    documents = [
-        pdf.partner_document(
-            p.context, [c for c in p.charts if c.id.startswith("trend-")], common, templates, out
-        )
-        for p in partner_pages
-    ]
+    documents = [pdf.partner_document(p.context, common, templates, out) for p in partner_pages]
     cards = [(p.context["card"], p.context["summary"]) for p in partner_pages]
     documents.append(
         pdf.alliance_document(by_path["index.html"].context, cards, common, templates, out)

@@ -59,6 +59,10 @@ def _counts(card: Scorecard) -> list[dict[str, str]]:
     return [{**_status(s), "count": str(card.composite.counts[s])} for s in STATUSES]
 
 
+def _kind(card: Scorecard) -> str:
+    return card.partner.partner_type.replace("_", " ").capitalize()
+
+
 def _rank(card: Scorecard) -> str:
     return f"{card.composite.rank} of {card.composite.of}" if card.composite.rank else "–"
 
@@ -84,13 +88,13 @@ def _kpi_row(result: KpiResult) -> dict[str, Any]:
 
 def partner_document(
     context: dict[str, Any],
-    charts: list[Any],
     common: dict[str, Any],
     templates: dict[str, bytes],
     out: Path,
 ) -> Document:
-    """A partner's scorecard PDF from its page's context and drawn trend charts."""
+    """A partner's scorecard PDF from its page's context, trend charts drawn."""
     card: Scorecard = context["card"]
+    charts = context["trends"]
     narrative = context["narrative"]
     files = {f"charts/{c.id}.svg": c.svg.encode("utf-8") for c in charts if c.svg}
     data = {
@@ -98,7 +102,7 @@ def partner_document(
         "key": KEY,
         "card": {
             "name": card.partner.name,
-            "kind": card.partner.partner_type.replace("_", " ").capitalize(),
+            "kind": _kind(card),
             "region": card.partner.region,
             "note": None if card.submitted else f"no submission for {card.period}",
             "composite": num(card.composite.score, 1),
@@ -157,7 +161,7 @@ def alliance_document(
             "sections": [
                 {
                     "name": card.partner.name,
-                    "kind": card.partner.partner_type.replace("_", " ").capitalize(),
+                    "kind": _kind(card),
                     "composite": num(card.composite.score, 1),
                     "rank": _rank(card),
                     "counts": _counts(card),
