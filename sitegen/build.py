@@ -6,18 +6,30 @@ timings go into the manifest so that a nightly run can be compared with the last
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+import shutil
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from sitegen import pdf
 from sitegen.config import Config
 from sitegen.kpis import KpiSettings, compute
-from sitegen.load import LoadSummary, load_project
+from sitegen.load import RULE_LABELS, LoadSummary, load_project
 from sitegen.model import Model, load_model
-from sitegen.publish import Timings, build_time, staging_dir, swap, write_manifest
+from sitegen.publish import (
+    LOG_START,
+    Timings,
+    build_time,
+    locked,
+    prune,
+    publish,
+    staging_dir,
+    write_log,
+    write_manifest,
+)
 from sitegen.site import Page, write_site
 from sitegen.svg import SvgRenderer
 
@@ -28,6 +40,7 @@ class Result:
     model: Model
     written: list[Path]
     timings: Timings
+    killed: str | None = None  # the build whose lock this one took over, if one was killed
 
 
 def load(config: Config, today: date) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
@@ -65,10 +78,33 @@ def write_pdfs(
 
 
 def run(
-    config: Config, output: Path, jobs: int, today: date | None = None, with_pdf: bool = True
+    config: Config,
+    output: Path,
+    jobs: int,
+    today: date | None = None,
+    with_pdf: bool = True,
+    wait: bool = False,
 ) -> Result:
-    """The whole build: the live `output` is replaced only once everything is written."""
-    today = today or date.today()
+    """The whole build, one at a time per output: everything is written into a folder of its
+    own, which is published (atomically) only once complete; a failed build publishes
+    nothing and leaves no folder behind."""
+    with locked(output, wait) as killed:
+        prune(output)  # what a killed build left
+        staging = staging_dir(output)
+        try:
+            result = _build(config, output, staging, jobs, today or date.today(), with_pdf)
+            publish(staging, output)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        prune(output)
+    return replace(result, killed=killed)
+
+
+def _build(
+    config: Config, output: Path, staging: Path, jobs: int, today: date, with_pdf: bool
+) -> Result:
+    """The stages, writing into `staging`; `output` is the live site, read for what to keep."""
     timings = Timings()
     with timings.stage("load"):
         con, summary = load(config, today)
@@ -79,7 +115,6 @@ def run(
     cache_dir = config.project_dir / ".sitegen-cache"
     renderer = SvgRenderer(cache_dir / "charts", jobs)
     generated = build_time()
-    staging = staging_dir(output)
     with_pdf = with_pdf and config.pdf.enabled
     with timings.stage("site"):
         written, pages = write_site(
@@ -89,22 +124,33 @@ def run(
     if with_pdf:
         with timings.stage("pdf"):
             written += write_pdfs(pages, config, staging, model.period, writer)
-    with timings.stage("publish"):
-        write_manifest(
-            staging,
-            {
-                "generated_at": generated.isoformat(),
-                "period": model.period,
-                "rows": {
-                    "read": summary.read,
-                    "accepted": summary.accepted,
-                    "rejected": summary.rejected,
-                },
-                "partners": len(model.partners),
-                "charts": {"drawn": renderer.drawn, "reused": renderer.reused},
-                "pdfs": {"made": writer.made, "reused": writer.reused},
-                "timings": timings.stages,
-            },
-        )
-        swap(staging, output)
+    facts = {
+        "generated_at": generated.isoformat(),
+        "period": model.period,
+        "rows": {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected},
+        "partners": len(model.partners),
+        "charts": {"drawn": renderer.drawn, "reused": renderer.reused},
+        "pdfs": {"made": writer.made, "reused": writer.reused},
+        "timings": timings.stages,
+    }
+    written.append(write_log(staging, output, log_lines(config, output, summary, facts)))
+    written.append(write_manifest(staging, facts, output))
     return Result(summary, model, written, timings)
+
+
+def log_lines(
+    config: Config, output: Path, summary: LoadSummary, facts: dict[str, Any]
+) -> list[str]:
+    """This run's part of build.log: what was read, what was made, how long it took."""
+    rows, charts, pdfs = facts["rows"], facts["charts"], facts["pdfs"]
+    lines = [
+        f"{LOG_START}{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC ==",
+        f"project {config.project_dir.resolve()}, output {output.absolute()}",
+        f"period {facts['period']}",
+        f"rows read {rows['read']:,}, accepted {rows['accepted']:,}, rejected {rows['rejected']:,}",
+        *(f"  {RULE_LABELS.get(rule, rule)}: {count:,}" for rule, count, _ in summary.rules),
+        f"partners {facts['partners']:,}; charts drawn {charts['drawn']:,}, reused "
+        f"{charts['reused']:,}; PDFs made {pdfs['made']:,}, reused {pdfs['reused']:,}",
+        "stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in facts["timings"].items()),
+    ]
+    return lines

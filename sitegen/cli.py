@@ -24,6 +24,7 @@ from sitegen.kpis import NoDataError
 from sitegen.load import RULE_LABELS, InputError, LoadSummary, load_project
 from sitegen.model import STATUSES, Model
 from sitegen.narrative import ContentError
+from sitegen.publish import BuildLocked
 from sitegen.serve import start_server, watch
 
 PROJECT_OPTION = click.option(
@@ -46,7 +47,7 @@ def _pipeline() -> ModuleType:
 
 # Mistakes in what the user gave (exit 2), and problems the run reports (exit 1).
 USAGE_ERRORS = (ConfigError, InputError, ContentError)
-RUN_ERRORS = (NoDataError, OSError)
+RUN_ERRORS = (NoDataError, BuildLocked, OSError)
 
 
 def error_lines(exc: Exception) -> list[str]:
@@ -155,6 +156,9 @@ def describe(summary: LoadSummary) -> Iterator[str]:
 @click.option("--strict", is_flag=True, help="Exit 1 when any row was rejected.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDFs (also [pdf] enabled = false).")
 @click.option(
+    "--wait", is_flag=True, help="If another build of this output is running, wait for it."
+)
+@click.option(
     "--jobs",
     type=click.IntRange(min=1),
     default=os.cpu_count() or 1,
@@ -169,6 +173,7 @@ def build(
     period: str | None,
     strict: bool,
     no_pdf: bool,
+    wait: bool,
     jobs: int,
     quiet: bool,
     verbose: bool,
@@ -176,14 +181,18 @@ def build(
     """Build the scorecard site into output/ (or --output).
 
     Loads and checks the data, computes every KPI, draws the charts and writes the pages,
-    downloads, PDFs and manifest into a staging folder, then swaps it in for the live site.
+    downloads, PDFs, manifest and build.log into a folder of its own, then swaps it in for
+    the live site in one step. One build runs at a time per output; a second one exits 1
+    (or waits, with --wait).
     """
     with reported_errors():
         config = load_config(project_dir)
         if period:
             config = with_period(config, period)
         output = output_dir or config.project_dir / "output"
-        result = _pipeline().run(config, output, jobs, with_pdf=not no_pdf)
+        result = _pipeline().run(config, output, jobs, with_pdf=not no_pdf, wait=wait)
+    if result.killed:
+        click.echo(f"Note: the previous build did not finish ({result.killed}).", err=True)
     if not quiet:
         for line in describe(result.summary):
             click.echo(line)

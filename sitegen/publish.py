@@ -1,15 +1,16 @@
-"""Publishing: build into a staging folder beside the live one, write the manifest, swap.
+"""Publishing: one build at a time, into a folder beside the live site, swapped in atomically.
 
-The staging folder is filled completely before the live `output/` is replaced, so a failed
-build never leaves a half-written site behind.
+Also the manifest (with unchanged files kept as they were) and the build log.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,15 +43,6 @@ def build_time() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def staging_dir(output: Path) -> Path:
-    """A fresh staging folder next to `output` (same file system, so the swap is a rename)."""
-    staging = output.with_name(f".{output.name}.staging")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    return staging
-
-
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -59,26 +51,161 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(staging: Path, facts: dict[str, Any]) -> Path:
-    """manifest.json: the build's facts plus every file with its SHA-256, sorted by path."""
+def read_manifest(output: Path) -> dict[str, Any]:
+    """The live site's manifest, or {} when there is none (first build, or unreadable)."""
+    try:
+        return json.loads((output / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_manifest(staging: Path, facts: dict[str, Any], live: Path) -> Path:
+    """manifest.json: the build's facts plus every file with its SHA-256, sorted by path.
+
+    A file whose bytes equal the live site's copy is replaced by a hard link to that copy, so
+    an unchanged page keeps its modification time (rsync and HTTP caches stay valid) and costs
+    no disk.
+    """
+    before = {f["path"]: f["sha256"] for f in read_manifest(live).get("files", [])}
     files = sorted(p for p in staging.rglob("*") if p.is_file())
+    listed = []
+    for path in files:
+        name = str(path.relative_to(staging))
+        digest = sha256(path)
+        if before.get(name) == digest:
+            _keep(live / name, path)
+        listed.append({"path": name, "sha256": digest})
     manifest = {
         **facts,
-        "pages": sorted(str(p.relative_to(staging)) for p in files if p.suffix == ".html"),
-        "files": [{"path": str(p.relative_to(staging)), "sha256": sha256(p)} for p in files],
+        "pages": sorted(f["path"] for f in listed if f["path"].endswith(".html")),
+        "files": listed,
     }
     path = staging / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
-def swap(staging: Path, output: Path) -> None:
-    """Replace `output` by `staging`: the old site is moved aside, then removed."""
-    previous = output.with_name(f".{output.name}.previous")
-    if previous.exists():
-        shutil.rmtree(previous)
-    if output.exists():
-        output.rename(previous)
-    staging.rename(output)
-    if previous.exists():
-        shutil.rmtree(previous)
+def _keep(old: Path, new: Path) -> None:
+    """Put the live file in place of its identical new copy (a hard link), if it is there."""
+    link = new.with_name(f".{new.name}.link")
+    try:
+        os.link(old, link)
+    except OSError:  # gone, or another file system: the new copy will do
+        return
+    os.replace(link, new)
+
+
+# ------------------------------------------------------------------------------------ publish
+#
+# The live site is `output`, a symbolic link to one complete build in `.<output>.builds/`. A
+# build is written to `<id>.partial` there, renamed to `<id>` when complete, and published by
+# pointing a new link at it and renaming that link over `output`: one rename, which the file
+# system does atomically. A web server serving `output/` therefore sees the old site or the
+# new one, never a half-written or mixed one; a build that fails or is killed at any moment
+# leaves the old link, and so the old site, in place. The next build removes what it left;
+# the site it replaced is kept until the build after, for readers still on it.
+
+
+def builds_dir(output: Path) -> Path:
+    return output.with_name(f".{output.name}.builds")
+
+
+def staging_dir(output: Path) -> Path:
+    """A fresh folder for this build, beside the live ones (same file system, so renames)."""
+    builds = builds_dir(output)
+    builds.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")  # names sort in build order
+    return Path(tempfile.mkdtemp(prefix=f"{stamp}-", suffix=".partial", dir=builds))
+
+
+def publish(staging: Path, output: Path) -> Path:
+    """Make the complete build in `staging` the live site, atomically; return its folder."""
+    final = staging.with_suffix("")
+    staging.rename(final)
+    link = output.with_name(f".{output.name}.link-{os.getpid()}")
+    link.unlink(missing_ok=True)
+    link.symlink_to(os.path.relpath(final, output.parent))
+    if output.is_dir() and not output.is_symlink():
+        # a site from before builds were kept beside it: move it aside, once
+        output.rename(builds_dir(output) / f"{final.name}-before")
+    os.replace(link, output)
+    return final
+
+
+def prune(output: Path) -> None:
+    """Remove the leftovers of failed or killed builds and every build but the live one and
+    the newest before it: a reader that started on the replaced site can finish reading it.
+    Call it holding the lock, so that no other build is writing there."""
+    builds = builds_dir(output).resolve()
+    if not builds.is_dir():
+        return
+    live = output.resolve() if output.is_symlink() else None
+    complete = sorted(e for e in builds.iterdir() if e.suffix != ".partial" and e != live)
+    keep = {live, *complete[-1:]}
+    for entry in builds.iterdir():
+        if entry not in keep:
+            shutil.rmtree(entry, ignore_errors=True)
+    for link in output.parent.glob(f".{output.name}.link-*"):
+        link.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------- lock
+
+
+class BuildLocked(Exception):
+    """Another build of the same output is running."""
+
+
+@contextmanager
+def locked(output: Path, wait: bool) -> Iterator[str | None]:
+    """Hold the build lock of `output` (`.<output>.lock` beside it) for the whole build.
+
+    The lock is an flock, which the operating system releases when its holder ends, however it
+    ends: a killed build leaves no lock to clear by hand. The file says who holds it, and is
+    emptied by a build that finishes; finding it not empty means the last build was killed.
+    Yields that build's description ("pid 123 since …"), or None.
+    """
+    path = output.with_name(f".{output.name}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "pid unknown"
+            raise BuildLocked(
+                f"another build of {output} is running ({holder}); "
+                "let it finish, or use --wait to wait for it"
+            ) from None
+        handle.seek(0)
+        killed = handle.read().strip() or None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+        handle.flush()
+        try:
+            yield killed
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------- log
+
+LOG_RUNS = 20  # runs kept in build.log
+LOG_START = "== build "
+
+
+def write_log(staging: Path, live: Path, lines: list[str]) -> Path:
+    """build.log: this run's lines after those of the last LOG_RUNS - 1 runs, oldest first."""
+    try:
+        old = (live / "build.log").read_text(encoding="utf-8")
+    except OSError:
+        old = ""
+    runs = [LOG_START + run for run in old.split(LOG_START)[1:]]
+    text = "".join(runs[-(LOG_RUNS - 1) :]) + "\n".join(lines) + "\n"
+    path = staging / "build.log"
+    path.write_text(text, encoding="utf-8")
+    return path

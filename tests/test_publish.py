@@ -1,0 +1,258 @@
+"""Nightly builds: atomic publish, the lock, unchanged files kept, the build log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sitegen import publish
+from sitegen.cli import main
+from tests.support.validators import broken_links
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    project = tmp_path / "mini"
+    shutil.copytree(FIXTURES / "mini", project)
+    return project
+
+
+def build(project: Path, out: Path, *extra: str) -> subprocess.CompletedProcess | object:
+    return CliRunner().invoke(
+        main, ["build", "--project", str(project), "--output", str(out), "--jobs", "1", *extra]
+    )
+
+
+def built(project: Path, out: Path, *extra: str) -> None:
+    result = build(project, out, *extra)
+    assert result.exit_code == 0, result.output
+
+
+def stamps(site: Path) -> dict[str, tuple[int, int]]:
+    """Each file's (inode, mtime in ns): both stay when a file is kept, not rewritten."""
+    root = site.resolve()
+    return {
+        str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+RUN_RECORDS = {"manifest.json", "build.log"}  # these record the run itself, so always change
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    return {name for name in after if before.get(name) != after[name]} - RUN_RECORDS
+
+
+def test_output_is_a_link_to_one_complete_build(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    built(project, out)
+    assert out.is_symlink() and (out / "index.html").is_file()
+    first = out.resolve()
+    built(project, out)
+    second = out.resolve()
+    assert first != second and first.parent == second.parent == publish.builds_dir(out)
+    built(project, out)
+    # the live build and the one before it (for readers still on it); nothing else
+    assert sorted(p.name for p in publish.builds_dir(out).iterdir()) == sorted(
+        [second.name, out.resolve().name]
+    )
+
+
+def test_a_site_from_before_is_replaced(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "old.html").write_text("old")
+    built(project, out)
+    assert out.is_symlink() and not (out / "old.html").exists()
+
+
+def test_unchanged_rebuild_rewrites_nothing(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    built(project, out)
+    before = stamps(out)
+    time.sleep(0.01)
+    built(project, out)
+    after = stamps(out)
+    assert set(after) == set(before)
+    assert changed(before, after) == set()
+    assert before["manifest.json"] != after["manifest.json"]  # the new run is recorded
+
+
+def test_a_narrative_change_rewrites_only_that_partner(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    built(project, out)
+    before = stamps(out)
+    (project / "content" / "partners").mkdir(parents=True, exist_ok=True)
+    (project / "content" / "partners" / "south-snf.md").write_text("A new quarter begins.\n")
+    built(project, out)
+    assert changed(before, stamps(out)) == {"partners/south-snf.html", "pdf/south-snf.pdf"}
+
+
+def test_a_partners_data_change_rewrites_what_depends_on_it(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    built(project, out)
+    before = stamps(out)
+    metrics = project / "data" / "metrics"
+    # east-clinic's days to an appointment, 18.5 → 17.0: still missed against 14, so no
+    # composite or rank moves; other partners' pages do not show it
+    month = metrics / "2025-09.csv"
+    month.write_text(
+        month.read_text().replace("appt_lead_days,2025-09,18.5", "appt_lead_days,2025-09,17.0")
+    )
+    result = build(project, out, "-v")
+    assert result.exit_code == 0, result.output
+    now = changed(before, stamps(out))
+    assert {"partners/east-clinic.html", "partners/east-clinic.json"} <= now
+    assert "kpis/appt_lead_days.html" in now
+    # the other partners' pages, downloads and PDFs are kept as they were
+    for pid in ("north-hosp", "south-snf"):
+        for name in (f"partners/{pid}.html", f"partners/{pid}.json", f"pdf/{pid}.pdf"):
+            assert name not in now, name
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["pdfs"]["made"] <= 2  # east-clinic's and the board packet
+
+
+def test_failed_build_leaves_the_live_site_and_no_leftovers(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    built(project, out)
+    live, before = out.resolve(), stamps(out)
+    (project / "templates" / "site").mkdir(parents=True)
+    (project / "templates" / "site" / "partner.html").write_text("{% broken %}")
+    result = build(project, out)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert out.resolve() == live and stamps(out) == before
+    assert not list(publish.builds_dir(out).glob("*.partial"))
+
+
+def test_second_build_while_one_runs_exits_1_or_waits(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    lock = out.with_name(f".{out.name}.lock")
+    with publish.locked(out, wait=False):
+        assert lock.read_text().startswith(f"pid {os.getpid()} since ")
+        result = build(project, out)
+        assert result.exit_code == 1
+        assert result.output.startswith(f"Error: another build of {out} is running (pid ")
+        assert "--wait" in result.output and len(result.output.splitlines()) == 1
+        assert not out.exists()
+
+    def release_soon() -> None:
+        time.sleep(0.5)
+        held.set()
+
+    held = threading.Event()
+    with publish.locked(out, wait=False):
+        threading.Thread(target=release_soon).start()
+        waiter = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "sitegen",
+                "build",
+                "-q",
+                "--wait",
+                "--jobs",
+                "1",
+                "--project",
+                str(project),
+                "--output",
+                str(out),
+            ]
+        )
+        held.wait()
+        time.sleep(0.3)
+        assert waiter.poll() is None  # still waiting for the lock
+    assert waiter.wait(timeout=120) == 0
+    assert (out / "index.html").is_file()
+    assert lock.read_text() == ""  # a build that finishes leaves the lock empty
+
+
+def sitegen_build(project: Path, out: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "sitegen", "build", "-q", "--jobs", "1"]
+    return subprocess.Popen([*command, "--project", str(project), "--output", str(out)])
+
+
+def consistent(out: Path) -> list[str]:
+    """What a reader of the live site would find wrong: files missing or not as listed."""
+    root = out.resolve()
+    manifest = json.loads((root / "manifest.json").read_text())
+    problems = []
+    for entry in manifest["files"]:
+        path = root / entry["path"]
+        if not path.is_file():
+            problems.append(f"missing {entry['path']}")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
+            problems.append(f"changed {entry['path']}")
+    return problems
+
+
+@pytest.mark.slow
+def test_killed_builds_never_break_the_live_site(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    built(project, out)
+    stop, seen = threading.Event(), []
+
+    def reader() -> None:
+        while not stop.is_set():
+            seen.extend(consistent(out))
+
+    (project / "content").mkdir(exist_ok=True)
+    watching = threading.Thread(target=reader)
+    watching.start()
+    try:
+        # kill at points from start-up to publishing (this rebuild takes ~0.7 s here)
+        for delay in (0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
+            (project / "content" / "index.md").write_text(f"Build killed after {delay} s.\n")
+            running = sitegen_build(project, out)
+            time.sleep(delay)
+            running.send_signal(signal.SIGKILL)
+            running.wait()
+            assert broken_links(out.resolve()) == []
+    finally:
+        stop.set()
+        watching.join()
+    assert seen == []
+    result = build(project, out)  # takes over, cleans up, publishes
+    assert result.exit_code == 0, result.output
+    assert consistent(out) == [] and broken_links(out.resolve()) == []
+    leftovers = [p.name for p in publish.builds_dir(out).iterdir()]
+    assert len(leftovers) <= 2 and not [n for n in leftovers if n.endswith(".partial")]
+
+
+def test_a_killed_builds_lock_is_taken_over(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    lock = out.with_name(f".{out.name}.lock")
+    lock.write_text("pid 999999 since 2026-01-01 00:00:00 UTC\n")  # as a killed build leaves it
+    result = build(project, out)
+    assert result.exit_code == 0, result.output
+    assert "previous build did not finish (pid 999999 since 2026-01-01 00:00:00 UTC)" in (
+        result.output
+    )
+    assert lock.read_text() == ""
+
+
+def test_build_log_keeps_the_last_runs(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(publish, "LOG_RUNS", 3)
+    out = tmp_path / "site"
+    for _ in range(4):
+        built(project, out, "--no-pdf")
+    log = (out / "build.log").read_text()
+    assert log.count("== build ") == 3
+    assert "rows read 6, accepted 6, rejected 0" in log
+    assert "stages: load " in log and "PDFs made 0, reused 0" in log
