@@ -5,12 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,7 @@ from click.testing import CliRunner
 
 from sitegen import publish
 from sitegen.cli import main
+from tests.support.browser import chromium, visit
 from tests.support.validators import broken_links
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -256,3 +262,80 @@ def test_build_log_keeps_the_last_runs(
     assert log.count("== build ") == 3
     assert "rows read 6, accepted 6, rejected 0" in log
     assert "stages: load " in log and "PDFs made 0, reused 0" in log
+
+
+def readme_nginx_block() -> str:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```nginx\n(.*?)```", readme, re.S)
+    assert len(blocks) == 1, "the README has one nginx server block"
+    return blocks[0]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def nginx(block: str, scratch: Path) -> Iterator[str]:
+    """Debian's nginx on 127.0.0.1 with the given server block; yields the site's base URL."""
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).is_file():
+        pytest.fail("nginx is missing: apt-get install -y nginx (see .ci/run)")
+    port = free_port()
+    block = block.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    temp = "\n".join(
+        f"    {kind}_temp_path {scratch}/{kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = scratch / "nginx.conf"
+    conf.write_text(
+        ("user root root;\n" if os.geteuid() == 0 else "")  # workers must read the temp dirs
+        + f"worker_processes 1;\npid {scratch}/nginx.pid;\nerror_log {scratch}/error.log;\n"
+        + "events {}\nhttp {\n    include /etc/nginx/mime.types;\n"
+        + f"    access_log {scratch}/access.log;\n{temp}\n{block}\n}}\n"
+    )
+    server = subprocess.Popen(
+        [binary, "-p", str(scratch), "-c", str(conf), "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/scorecards/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_readme_nginx_block_serves_the_site_and_each_new_build(
+    project: Path, tmp_path: Path
+) -> None:
+    block = readme_nginx_block()
+    assert "alias /srv/alliance/output/;" in block and "listen 80;" in block
+    out = tmp_path / "srv" / "output"
+    built(project, out)
+    scratch = tmp_path / "nginx"
+    scratch.mkdir()
+    with nginx(block.replace("/srv/alliance/output/", f"{out}/"), scratch) as base:
+        with chromium() as browser:
+            for page in ("index.html", "partners/north-hosp.html", "kpis/readmit_30d.html"):
+                with visit(browser, base + page, base) as report:
+                    assert report.problems() == []
+                    assert report.page.locator("figure.chart svg").count() > 0
+        with urllib.request.urlopen(base + "pdf/north-hosp.pdf") as response:
+            assert response.headers["Content-Type"] == "application/pdf"
+            assert response.read().startswith(b"%PDF-")
+        (project / "content").mkdir(exist_ok=True)
+        (project / "content" / "index.md").write_text("Tonight's build is live.\n")
+        built(project, out)
+        with urllib.request.urlopen(base + "index.html") as response:
+            assert "Tonight's build is live." in response.read().decode("utf-8")
