@@ -21,6 +21,7 @@ from sitegen.load import RULE_LABELS, LoadSummary, load_project
 from sitegen.model import Model, load_model
 from sitegen.publish import (
     LOG_START,
+    Progress,
     Timings,
     build_time,
     locked,
@@ -84,6 +85,7 @@ def run(
     today: date | None = None,
     with_pdf: bool = True,
     wait: bool = False,
+    progress: Progress | None = None,
 ) -> Result:
     """The whole build, one at a time per output: everything is written into a folder of its
     own, which is published (atomically) only once complete; a failed build publishes
@@ -92,7 +94,8 @@ def run(
         prune(output)  # what a killed build left
         staging = staging_dir(output)
         try:
-            result = _build(config, output, staging, jobs, today or date.today(), with_pdf)
+            today = today or date.today()
+            result = _build(config, output, staging, jobs, today, with_pdf, progress)
             publish(staging, output)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -102,7 +105,13 @@ def run(
 
 
 def _build(
-    config: Config, output: Path, staging: Path, jobs: int, today: date, with_pdf: bool
+    config: Config,
+    output: Path,
+    staging: Path,
+    jobs: int,
+    today: date,
+    with_pdf: bool,
+    progress: Progress | None,
 ) -> Result:
     """The stages, writing into `staging`; `output` is the live site, read for what to keep."""
     timings = Timings()
@@ -113,14 +122,14 @@ def _build(
     with timings.stage("model"):
         model = load_model(con, summary)
     cache_dir = config.project_dir / ".sitegen-cache"
-    renderer = SvgRenderer(cache_dir / "charts", jobs)
+    renderer = SvgRenderer(cache_dir / "charts", jobs, progress)
     generated = build_time()
     with_pdf = with_pdf and config.pdf.enabled
     with timings.stage("site"):
         written, pages = write_site(
             model, config, staging, renderer, cache_dir, generated, with_pdf, timings
         )
-    writer = pdf.PdfWriter(generated, cache_dir / "pdf", jobs)
+    writer = pdf.PdfWriter(generated, cache_dir / "pdf", jobs, progress)
     if with_pdf:
         with timings.stage("pdf"):
             written += write_pdfs(pages, config, staging, model.period, writer)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
 import duckdb
@@ -24,8 +25,11 @@ from sitegen.kpis import NoDataError
 from sitegen.load import RULE_LABELS, InputError, LoadSummary, load_project
 from sitegen.model import STATUSES, Model
 from sitegen.narrative import ContentError
-from sitegen.publish import BuildLocked
+from sitegen.publish import BuildLocked, Progress
 from sitegen.serve import start_server, watch
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 PROJECT_OPTION = click.option(
     "--project",
@@ -71,6 +75,30 @@ def reported_errors() -> Iterator[None]:
         for line in error_lines(exc):
             click.echo(f"Error: {line}", err=True)
         sys.exit(2 if isinstance(exc, USAGE_ERRORS) else 1)
+
+
+@contextmanager
+def progress_bars(show: bool) -> Iterator[Progress | None]:
+    """Progress bars for the long stages on a terminal; none otherwise, so that what cron
+    mails is the short summary alone."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bars
+
+    labels = {"charts": "Drawing charts", "PDFs": "Typesetting PDFs"}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Bars(*columns, TimeRemainingColumn(), console=Console(stderr=True)) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def update(what: str, done: int, total: int) -> None:
+            if what not in tasks:
+                tasks[what] = bars.add_task(labels.get(what, what), total=total)
+            bars.update(tasks[what], completed=done, total=total)
+
+        yield update
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -190,7 +218,10 @@ def build(
         if period:
             config = with_period(config, period)
         output = output_dir or config.project_dir / "output"
-        result = _pipeline().run(config, output, jobs, with_pdf=not no_pdf, wait=wait)
+        with progress_bars(not quiet and sys.stderr.isatty()) as progress:
+            result = _pipeline().run(
+                config, output, jobs, with_pdf=not no_pdf, wait=wait, progress=progress
+            )
     if result.killed:
         click.echo(f"Note: the previous build did not finish ({result.killed}).", err=True)
     if not quiet:

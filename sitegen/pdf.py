@@ -27,6 +27,7 @@ from sitegen.config import Config
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, delta, num, value
 from sitegen.model import STATUSES, KpiResult, Scorecard
 from sitegen.narrative import ContentError, document
+from sitegen.publish import Progress
 from sitegen.svg import FONTS, write_atomic
 
 PACKAGED = Path(__file__).parent / "templates" / "pdf"
@@ -208,7 +209,10 @@ class PdfWriter:
     again: the same key gives the same bytes.
     """
 
-    def __init__(self, generated: datetime, cache_dir: Path, jobs: int = 1) -> None:
+    def __init__(
+        self, generated: datetime, cache_dir: Path, jobs: int = 1, progress: Progress | None = None
+    ) -> None:
+        self.progress = progress  # told ("PDFs", done, total) as they are written
         # The PDFs carry the build's date (as their footers do), not its time of day, so a
         # rebuild the same day finds them in the cache.
         self.generated = generated.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -220,8 +224,12 @@ class PdfWriter:
         cache_dir.mkdir(parents=True, exist_ok=True)
 
     def write(self, documents: list[Document]) -> list[Path]:
+        made = []
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            made = list(pool.map(self._write_one, documents))
+            for was_made in pool.map(self._write_one, documents):
+                made.append(was_made)
+                if self.progress:
+                    self.progress("PDFs", len(made), len(documents))
         self.made += sum(made)
         self.reused += len(made) - sum(made)
         return [doc.path for doc in documents]

@@ -12,12 +12,15 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+# Told how far a long stage is: (what, done, total), e.g. ("charts", 120, 820).
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass

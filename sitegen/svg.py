@@ -22,6 +22,8 @@ from typing import Any
 
 import vl_convert
 
+from sitegen.publish import Progress
+
 Spec = dict[str, Any]
 
 # Part of every spec (usermeta), hence of its cache key: bump it when finish_svg changes, and a
@@ -151,9 +153,10 @@ class SvgRenderer:
     a script using jobs > 1 needs the `if __name__ == "__main__":` guard (`sitegen` has it).
     """
 
-    def __init__(self, cache_dir: Path, jobs: int = 1) -> None:
+    def __init__(self, cache_dir: Path, jobs: int = 1, progress: Progress | None = None) -> None:
         self.cache_dir = Path(cache_dir)
         self.jobs = max(1, jobs)
+        self.progress = progress  # told ("charts", drawn, missing) as drawing goes on
         self.drawn = 0  # charts drawn by this renderer, for the build summary
         self.reused = 0  # charts read from the cache
         self._keys: dict[str, str] = {}  # key → digest
@@ -187,7 +190,8 @@ class SvgRenderer:
     def collect(self) -> dict[str, str]:
         """Wait for every submitted chart; map each key to its SVG."""
         if self._pool is None:
-            self._store(_draw_chunk(self._waiting, self.cache_dir))
+            for chunk in _chunks(self._waiting, 1):
+                self._store(_draw_chunk(chunk, self.cache_dir))
         else:
             self._hand_out()
             try:
@@ -216,6 +220,8 @@ class SvgRenderer:
         for digest, svg in drawn:
             self._svgs[digest] = svg
             self.drawn += 1
+        if self.progress:
+            self.progress("charts", self.drawn, len(self._missing))
 
     def _read(self, digest: str) -> str | None:
         """A cached SVG, or None; bytes, so the text is exactly what was written."""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -183,3 +187,39 @@ def test_unwritable_output_is_one_line_not_a_traceback(mini: Path, tmp_path: Pat
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: {blocker}")
     assert result.stderr.count("\n") == 1
+
+
+def test_build_not_on_a_terminal_prints_no_progress_bars(mini: Path) -> None:
+    result = run("build", "--project", str(mini), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # as cron mails it: the summary on stdout, nothing else
+    assert "Drawing charts" not in result.output and "\x1b[" not in result.output
+
+
+def on_a_terminal(*command: str) -> tuple[int, str]:
+    """Run a command with its output on a pseudo-terminal, as a person at a shell sees it."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(command, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes when the command ends
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    return process.wait(), seen.decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_build_on_a_terminal_shows_progress_bars(mini: Path) -> None:
+    code, seen = on_a_terminal(
+        sys.executable, "-m", "sitegen", "build", "--project", str(mini), "--jobs", "1"
+    )
+    assert code == 0, seen
+    assert "Drawing charts" in seen and "Typesetting PDFs" in seen
+    assert "4/4" in seen  # three partners' PDFs and the board packet
+    assert "Scorecards for 2025-09: 3 partners, 5 KPIs" in seen
