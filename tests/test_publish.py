@@ -29,6 +29,15 @@ from tests.support.validators import broken_links
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+NIGHT = 1767225600  # 2026-01-01 00:00 UTC
+
+
+@pytest.fixture(autouse=True)
+def tonight(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every build here runs at the same moment unless a test moves it on."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(NIGHT))
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     project = tmp_path / "mini"
@@ -97,6 +106,24 @@ def test_unchanged_rebuild_rewrites_nothing(project: Path, tmp_path: Path) -> No
     assert set(after) == set(before)
     assert changed(before, after) == set()
     assert before["manifest.json"] != after["manifest.json"]  # the new run is recorded
+
+
+def test_next_nights_build_rewrites_only_what_carries_the_date(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    built(project, out)
+    before = stamps(out)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(NIGHT + 24 * 3600))
+    built(project, out)
+    # the dashboard says when it was built, and each PDF's footer its date; nothing else
+    assert changed(before, stamps(out)) == {
+        "index.html",
+        "pdf/north-hosp.pdf",
+        "pdf/south-snf.pdf",
+        "pdf/east-clinic.pdf",
+        "pdf/alliance.pdf",
+    }
 
 
 def test_a_narrative_change_rewrites_only_that_partner(project: Path, tmp_path: Path) -> None:
