@@ -1,12 +1,12 @@
-"""Time `sitegen build` on generated projects: cold, with nothing changed, and with PDFs.
+"""Time `sitegen build` on generated projects: cold, with nothing changed, one partner changed.
 
-Usage: python benchmarks/bench_build.py [--partners 50,1000] [--jobs N]
+Usage: python benchmarks/bench_build.py [--partners 50,1000] [--jobs N] [--no-pdf]
 
 For each size it generates a project (24 KPIs x 36 months, the KPI benchmark's generator) and
-runs, each as a separate process: `sitegen build -q --no-pdf` with an empty chart cache, the
-same again with nothing changed, then `sitegen build -q` (PDFs too, charts cached, so the PDF
-stage is timed without drawing). It prints wall seconds, the peak memory of the largest
-process, and the stage timings the build wrote into manifest.json.
+runs `sitegen build -q` as a separate process three times: with empty caches (cold), again
+with nothing changed, and after one partner's figure in the latest month was corrected. It
+prints wall seconds, the peak memory of the largest process, and the stage timings the build
+wrote into manifest.json.
 """
 
 from __future__ import annotations
@@ -49,26 +49,40 @@ def report(label: str, project: Path, wall: float, peak: float) -> None:
         + (f", {per_chart:.1f} ms per chart drawn" if charts["drawn"] else "")
     )
     print("    stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
-    if "pdf" in stages:
-        per_pdf = stages["pdf"] / (manifest["partners"] + 1) * 1000  # + the board packet
-        print(f"    PDFs: {per_pdf:.0f} ms each (charts already drawn)")
+    pdfs = manifest["pdfs"]
+    if pdfs["made"]:
+        per_pdf = stages["pdf"] / pdfs["made"] * 1000
+        print(f"    PDFs made {pdfs['made']:,}, reused {pdfs['reused']:,}: {per_pdf:.0f} ms each")
+
+
+def change_one_partner(project: Path) -> None:
+    """Correct the first partner's first figure in the latest month, as a resubmission would."""
+    latest = sorted((project / "data" / "metrics").glob("*.csv"))[-1]
+    header, first, *rest = latest.read_text(encoding="utf-8").splitlines()
+    partner, kpi, period, _, numerator, denominator = first.split(",")
+    num, den = int(numerator), int(denominator)
+    num = num + 1 if num < den else num - 1
+    first = ",".join([partner, kpi, period, f"{num / den * 100:.1f}", str(num), str(den)])
+    latest.write_text("\n".join([header, first, *rest]) + "\n", encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partners", default="50,1000")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-pdf", action="store_true", help="build without the PDFs")
     args = parser.parse_args()
+    extra = ["--no-pdf"] if args.no_pdf else []
     for partners in [int(n) for n in args.partners.split(",")]:
         with tempfile.TemporaryDirectory() as scratch:
             project = Path(scratch)
             generate(project, partners=partners)
-            print(f"== {partners} partners x 24 KPIs x 36 months, --jobs {args.jobs}")
-            report("cold, --no-pdf", project, *timed_build(project, args.jobs, "--no-pdf"))
-            report(
-                "nothing changed, --no-pdf", project, *timed_build(project, args.jobs, "--no-pdf")
-            )
-            report("with PDFs", project, *timed_build(project, args.jobs))
+            flags = " ".join([f"--jobs {args.jobs}", *extra])
+            print(f"== {partners} partners x 24 KPIs x 36 months, {flags}")
+            report("cold", project, *timed_build(project, args.jobs, *extra))
+            report("nothing changed", project, *timed_build(project, args.jobs, *extra))
+            change_one_partner(project)
+            report("one partner changed", project, *timed_build(project, args.jobs, *extra))
 
 
 if __name__ == "__main__":
