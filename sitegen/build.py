@@ -24,9 +24,11 @@ from sitegen.publish import (
     Progress,
     Timings,
     build_time,
+    fingerprint,
     locked,
     prune,
     publish,
+    read_manifest,
     staging_dir,
     write_log,
     write_manifest,
@@ -34,14 +36,19 @@ from sitegen.publish import (
 from sitegen.site import Page, write_site
 from sitegen.svg import SvgRenderer
 
+PACKAGE = Path(__file__).parent  # its code, templates and fonts shape the output too
+
 
 @dataclass(frozen=True)
 class Result:
-    summary: LoadSummary
-    model: Model
+    period: str
+    rejected: int  # rows rejected, for --strict
+    summary: LoadSummary | None  # None when nothing changed, so nothing was read
+    model: Model | None
     written: list[Path]
     timings: Timings
     killed: str | None = None  # the build whose lock this one took over, if one was killed
+    unchanged_since: str | None = None  # when the live site, still current, was built
 
 
 def load(config: Config, today: date) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
@@ -90,18 +97,54 @@ def run(
     """The whole build, one at a time per output: everything is written into a folder of its
     own, which is published (atomically) only once complete; a failed build publishes
     nothing and leaves no folder behind."""
+    today = today or date.today()
+    with_pdf = with_pdf and config.pdf.enabled
     with locked(output, wait) as killed:
         prune(output)  # what a killed build left
+        inputs = inputs_key(config, today, with_pdf)
+        live = read_manifest(output)
+        if output.is_symlink() and live.get("inputs") == inputs:
+            return _unchanged(live, killed)
         staging = staging_dir(output)
         try:
-            today = today or date.today()
-            result = _build(config, output, staging, jobs, today, with_pdf, progress)
+            result = _build(config, output, staging, jobs, today, with_pdf, progress, inputs)
             publish(staging, output)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         prune(output)
     return replace(result, killed=killed)
+
+
+def inputs_key(config: Config, today: date, with_pdf: bool) -> str:
+    """What the output depends on: the project's files, this package, and the settings (the
+    reporting period, PDFs or not, today's date for late submissions, the build's date that
+    PDFs print)."""
+    project = config.project_dir
+    sources = [config.path, config.data_dir, project / "content", project / "templates", PACKAGE]
+    settings = {
+        "site": config.site,
+        "status": config.status,
+        "pdf": config.pdf if with_pdf else None,
+        "today": today,
+        "date": build_time().date(),
+    }
+    return fingerprint(sources, settings)
+
+
+def _unchanged(live: dict[str, Any], killed: str | None) -> Result:
+    """The result of a build that found the live site current: nothing is read or written."""
+    rows = live["rows"]
+    return Result(
+        period=live["period"],
+        rejected=rows["rejected"],
+        summary=None,
+        model=None,
+        written=[],
+        timings=Timings(),
+        killed=killed,
+        unchanged_since=live["generated_at"],
+    )
 
 
 def _build(
@@ -112,6 +155,7 @@ def _build(
     today: date,
     with_pdf: bool,
     progress: Progress | None,
+    inputs: str,
 ) -> Result:
     """The stages, writing into `staging`; `output` is the live site, read for what to keep."""
     timings = Timings()
@@ -124,7 +168,6 @@ def _build(
     cache_dir = config.project_dir / ".sitegen-cache"
     renderer = SvgRenderer(cache_dir / "charts", jobs, progress)
     generated = build_time()
-    with_pdf = with_pdf and config.pdf.enabled
     with timings.stage("site"):
         written, pages = write_site(
             model, config, staging, renderer, cache_dir, generated, with_pdf, timings
@@ -141,10 +184,11 @@ def _build(
         "charts": {"drawn": renderer.drawn, "reused": renderer.reused},
         "pdfs": {"made": writer.made, "reused": writer.reused},
         "timings": timings.stages,
+        "inputs": inputs,
     }
     written.append(write_log(staging, output, log_lines(config, output, summary, facts)))
     written.append(write_manifest(staging, facts, output))
-    return Result(summary, model, written, timings)
+    return Result(model.period, summary.rejected, summary, model, written, timings)
 
 
 def log_lines(

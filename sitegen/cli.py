@@ -31,6 +31,8 @@ from sitegen.serve import start_server, watch
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
+    from sitegen.build import Result
+
 PROJECT_OPTION = click.option(
     "--project",
     "project_dir",
@@ -172,6 +174,20 @@ def describe(summary: LoadSummary) -> Iterator[str]:
                 yield f"    {example}"
 
 
+def build_summary(result: Result, output: Path) -> Iterator[str]:
+    """What a build tells its user (or cron's mail): what was read and made, or that the live
+    site was already current."""
+    if result.summary is None or result.model is None:
+        yield (
+            f"Nothing changed since the build of {result.unchanged_since}: "
+            f"{output} is current (scorecards for {result.period})."
+        )
+        return
+    yield from describe(result.summary)
+    yield from headline(result.model)
+    yield f"Wrote {len(result.written):,} files to {output}"
+
+
 @main.command()
 @PROJECT_OPTION
 @click.option(
@@ -225,17 +241,14 @@ def build(
     if result.killed:
         click.echo(f"Note: the previous build did not finish ({result.killed}).", err=True)
     if not quiet:
-        for line in describe(result.summary):
+        for line in build_summary(result, output):
             click.echo(line)
-        for line in headline(result.model):
-            click.echo(line)
-        click.echo(f"Wrote {len(result.written):,} files to {output}")
     if verbose:
         stages = ", ".join(
             f"{name} {seconds:.2f} s" for name, seconds in result.timings.stages.items()
         )
         click.echo(f"Stages: {stages}")
-    sys.exit(1 if strict and result.summary.rejected else 0)
+    sys.exit(1 if strict and result.rejected else 0)
 
 
 @main.command()
@@ -259,7 +272,7 @@ def serve(project_dir: Path, port: int) -> None:
         try:
             fresh = load_config(project_dir)
             result = _pipeline().run(fresh, output, os.cpu_count() or 1)
-            click.echo(f"Rebuilt: scorecards for {result.model.period}")
+            click.echo(f"Rebuilt: scorecards for {result.period}")
         except (*USAGE_ERRORS, *RUN_ERRORS) as exc:
             click.echo("Not rebuilt: " + "; ".join(error_lines(exc)), err=True)
 

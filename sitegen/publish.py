@@ -54,6 +54,26 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def fingerprint(sources: list[Path], settings: dict[str, Any]) -> str:
+    """Everything a build's output depends on, as one hash: each file under `sources` (by
+    path and bytes; folders are walked, compiled-Python caches left out) and the settings.
+
+    Reading ~40 MB of metrics for this takes ~0.1 s; building what they make takes minutes.
+    """
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for source in sources:
+        if source.is_file():
+            files = [source]
+        else:
+            files = sorted(
+                p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+            )
+        for path in files:
+            digest.update(f"\0{path}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def read_manifest(output: Path) -> dict[str, Any]:
     """The live site's manifest, or {} when there is none (first build, or unreadable)."""
     try:

@@ -56,6 +56,12 @@ def built(project: Path, out: Path, *extra: str) -> None:
     assert result.exit_code == 0, result.output
 
 
+def new_narrative(project: Path, text: str) -> None:
+    """A change to the project's input, so that the next build has something to build."""
+    (project / "content").mkdir(exist_ok=True)
+    (project / "content" / "index.md").write_text(text + "\n")
+
+
 def stamps(site: Path) -> dict[str, tuple[int, int]]:
     """Each file's (inode, mtime in ns): both stay when a file is kept, not rewritten."""
     root = site.resolve()
@@ -78,9 +84,11 @@ def test_output_is_a_link_to_one_complete_build(project: Path, tmp_path: Path) -
     built(project, out)
     assert out.is_symlink() and (out / "index.html").is_file()
     first = out.resolve()
+    new_narrative(project, "Second.")
     built(project, out)
     second = out.resolve()
     assert first != second and first.parent == second.parent == publish.builds_dir(out)
+    new_narrative(project, "Third.")
     built(project, out)
     # the live build and the one before it (for readers still on it); nothing else
     assert sorted(p.name for p in publish.builds_dir(out).iterdir()) == sorted(
@@ -99,13 +107,43 @@ def test_a_site_from_before_is_replaced(project: Path, tmp_path: Path) -> None:
 def test_unchanged_rebuild_rewrites_nothing(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     built(project, out)
-    before = stamps(out)
+    before, live = stamps(out), out.resolve()
     time.sleep(0.01)
+    result = build(project, out)
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "Nothing changed since the build of 2026-01-01T00:00:00+00:00: "
+        f"{out} is current (scorecards for 2025-09).\n"
+    )
+    assert stamps(out) == before and out.resolve() == live  # not a byte written
+
+
+def test_any_input_or_option_change_builds_again(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
     built(project, out)
-    after = stamps(out)
-    assert set(after) == set(before)
-    assert changed(before, after) == set()
-    assert before["manifest.json"] != after["manifest.json"]  # the new run is recorded
+
+    def rebuilt(*extra: str) -> bool:
+        live = out.resolve()
+        result = build(project, out, *extra)
+        assert result.exit_code == 0, result.output
+        return out.resolve() != live and "Nothing changed" not in result.output
+
+    assert rebuilt("--no-pdf")
+    assert rebuilt("--no-pdf", "--period", "2025-08")
+    kpis = project / "data" / "kpis.csv"
+    kpis.write_text(kpis.read_text().replace("PMPM", "per member per month"))
+    assert rebuilt("--no-pdf", "--period", "2025-08")
+    assert not rebuilt("--no-pdf", "--period", "2025-08")
+
+
+def test_strict_still_fails_when_nothing_changed(project: Path, tmp_path: Path) -> None:
+    (project / "data" / "metrics" / "bad.csv").write_text(
+        "partner_id,kpi_id,period,value,numerator,denominator\nghost,readmit_30d,2025-09,1,1,100\n"
+    )
+    out = tmp_path / "site"
+    assert build(project, out, "--strict").exit_code == 1
+    again = build(project, out, "--strict")
+    assert again.exit_code == 1 and again.output.startswith("Nothing changed")
 
 
 def test_next_nights_build_rewrites_only_what_carries_the_date(
@@ -249,7 +287,7 @@ def test_killed_builds_never_break_the_live_site(project: Path, tmp_path: Path) 
     try:
         # kill at points from start-up to publishing (this rebuild takes ~0.7 s here)
         for delay in (0.1, 0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
-            (project / "content" / "index.md").write_text(f"Build killed after {delay} s.\n")
+            new_narrative(project, f"Build killed after {delay} s.")
             running = sitegen_build(project, out)
             time.sleep(delay)
             running.send_signal(signal.SIGKILL)
@@ -283,7 +321,8 @@ def test_build_log_keeps_the_last_runs(
 ) -> None:
     monkeypatch.setattr(publish, "LOG_RUNS", 3)
     out = tmp_path / "site"
-    for _ in range(4):
+    for night in range(4):
+        new_narrative(project, f"Night {night}.")
         built(project, out, "--no-pdf")
     log = (out / "build.log").read_text()
     assert log.count("== build ") == 3
@@ -361,8 +400,7 @@ def test_readme_nginx_block_serves_the_site_and_each_new_build(
         with urllib.request.urlopen(base + "pdf/north-hosp.pdf") as response:
             assert response.headers["Content-Type"] == "application/pdf"
             assert response.read().startswith(b"%PDF-")
-        (project / "content").mkdir(exist_ok=True)
-        (project / "content" / "index.md").write_text("Tonight's build is live.\n")
+        new_narrative(project, "Tonight's build is live.")
         built(project, out)
         with urllib.request.urlopen(base + "index.html") as response:
             assert "Tonight's build is live." in response.read().decode("utf-8")
