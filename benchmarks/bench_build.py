@@ -23,6 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate
 
+LAST_BUILT: dict[Path, str] = {}  # project → generated_at of its last build
+
 
 def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float]:
     """Wall seconds and the peak RSS (MiB) of the largest process of one build."""
@@ -39,9 +41,13 @@ def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float]:
 
 def report(label: str, project: Path, wall: float, peak: float) -> None:
     manifest = json.loads((project / "output" / "manifest.json").read_text(encoding="utf-8"))
+    if manifest["generated_at"] == LAST_BUILT.get(project):
+        print(f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB: nothing changed, nothing built")
+        return
+    LAST_BUILT[project] = manifest["generated_at"]
     stages = manifest["timings"]
     charts = manifest["charts"]
-    per_chart = stages["charts"] / charts["drawn"] * 1000 if charts["drawn"] else 0.0
+    per_chart = stages["site"] / charts["drawn"] * 1000 if charts["drawn"] else 0.0
     pages = len(manifest["pages"])
     print(
         f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB (largest process), {pages} pages, "
@@ -51,8 +57,11 @@ def report(label: str, project: Path, wall: float, peak: float) -> None:
     print("    stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
     pdfs = manifest["pdfs"]
     if pdfs["made"]:
-        per_pdf = stages["pdf"] / pdfs["made"] * 1000
-        print(f"    PDFs made {pdfs['made']:,}, reused {pdfs['reused']:,}: {per_pdf:.0f} ms each")
+        per_pdf = pdfs["typeset_seconds"] / pdfs["made"] * 1000
+        print(
+            f"    PDFs made {pdfs['made']:,}, reused {pdfs['reused']:,}: {per_pdf:.0f} ms each "
+            "to typeset (on threads beside the chart workers)"
+        )
 
 
 def change_one_partner(project: Path) -> None:

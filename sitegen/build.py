@@ -1,4 +1,5 @@
-"""A build as a short sequence of named stages: load, kpis, model, site, pdf, publish.
+"""A build as a short sequence of named stages: load, kpis, model, site (with its charts
+and the PDFs typeset alongside), pdf (the last of them), publish.
 
 Each stage's output is the next one's only input (see DESIGN.md); each is timed, and the
 timings go into the manifest so that a nightly run can be compared with the last.
@@ -33,7 +34,7 @@ from sitegen.publish import (
     write_log,
     write_manifest,
 )
-from sitegen.site import Page, write_site
+from sitegen.site import write_site
 from sitegen.svg import SvgRenderer
 
 PACKAGE = Path(__file__).parent  # its code, templates and fonts shape the output too
@@ -67,22 +68,6 @@ def score(con: duckdb.DuckDBPyConnection, config: Config, today: date) -> str:
         today=today,
     )
     return compute(con, settings)
-
-
-def write_pdfs(
-    pages: list[Page], config: Config, out: Path, period: str, writer: pdf.PdfWriter
-) -> list[Path]:
-    """Stage 5: a PDF per partner and the board packet, from the pages just written."""
-    templates = pdf.read_templates(config.project_dir / "templates")
-    common = pdf.common_data(config, period, writer.generated)
-    by_path = {page.path: page for page in pages}
-    partner_pages = [p for p in pages if p.template == "site/partner.html"]
-    documents = [pdf.partner_document(p.context, common, templates, out) for p in partner_pages]
-    cards = [(p.context["card"], p.context["summary"]) for p in partner_pages]
-    documents.append(
-        pdf.alliance_document(by_path["index.html"].context, cards, common, templates, out)
-    )
-    return writer.write(documents)
 
 
 def run(
@@ -168,21 +153,34 @@ def _build(
     cache_dir = config.project_dir / ".sitegen-cache"
     renderer = SvgRenderer(cache_dir / "charts", jobs, progress)
     generated = build_time()
-    with timings.stage("site"):
-        written, pages = write_site(
-            model, config, staging, renderer, cache_dir, generated, with_pdf, timings
-        )
     writer = pdf.PdfWriter(generated, cache_dir / "pdf", jobs, progress)
+    pdfs = pdf.PdfStage(writer, config, model.period, list(model.scorecards), staging)
+    with timings.stage("site"):
+        # the PDFs are typeset as the pages are written, on threads beside the chart workers
+        written = write_site(
+            model,
+            config,
+            staging,
+            renderer,
+            cache_dir,
+            generated,
+            with_pdf,
+            pdfs.page_written if with_pdf else None,
+        )
     if with_pdf:
         with timings.stage("pdf"):
-            written += write_pdfs(pages, config, staging, model.period, writer)
+            written += pdfs.finish()
     facts = {
         "generated_at": generated.isoformat(),
         "period": model.period,
         "rows": {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected},
         "partners": len(model.partners),
         "charts": {"drawn": renderer.drawn, "reused": renderer.reused},
-        "pdfs": {"made": writer.made, "reused": writer.reused},
+        "pdfs": {
+            "made": writer.made,
+            "reused": writer.reused,
+            "typeset_seconds": round(writer.seconds, 3),
+        },
         "timings": timings.stages,
         "inputs": inputs,
     }

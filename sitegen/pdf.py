@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -201,8 +202,9 @@ def read_templates(project_templates: Path) -> dict[str, bytes]:
 
 
 class PdfWriter:
-    """Compiles Documents `jobs` at a time, with one Typst compiler per thread (a compiler
-    loads the fonts once, and cannot be shared between threads).
+    """Typesets Documents on `jobs` threads as they are submitted, with one Typst compiler per
+    thread (a compiler loads the fonts once, and cannot be shared between threads); Typst
+    does its work outside Python's lock, so PDFs are made while the site is still written.
 
     A PDF is cached in `cache_dir` under the hash of everything it is made from (template,
     data, charts, creation date, Typst version), so an unchanged partner is never typeset
@@ -212,39 +214,59 @@ class PdfWriter:
     def __init__(
         self, generated: datetime, cache_dir: Path, jobs: int = 1, progress: Progress | None = None
     ) -> None:
-        self.progress = progress  # told ("PDFs", done, total) as they are written
         # The PDFs carry the build's date (as their footers do), not its time of day, so a
         # rebuild the same day finds them in the cache.
         self.generated = generated.replace(hour=0, minute=0, second=0, microsecond=0)
         self.cache_dir = cache_dir
-        self.jobs = max(1, jobs)
+        self.progress = progress  # told ("PDFs", done, total) as they are written
         self.made = 0  # PDFs typeset by this writer, for the manifest
         self.reused = 0  # PDFs taken from the cache
         self._local = threading.local()
+        self.jobs = max(1, jobs)
+        self._pool: ThreadPoolExecutor | None = None  # started by the first PDF
+        self.seconds = 0.0  # spent typesetting, summed over the threads
+        self._jobs: list[tuple[Path, Future[float | None]]] = []
         cache_dir.mkdir(parents=True, exist_ok=True)
 
-    def write(self, documents: list[Document]) -> list[Path]:
-        made = []
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            for was_made in pool.map(self._write_one, documents):
-                made.append(was_made)
-                if self.progress:
-                    self.progress("PDFs", len(made), len(documents))
-        self.made += sum(made)
-        self.reused += len(made) - sum(made)
-        return [doc.path for doc in documents]
+    def submit(self, doc: Document) -> None:
+        """Start making a PDF; `finish` waits for it."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.jobs)
+        self._jobs.append((doc.path, self._pool.submit(self._write_one, doc)))
 
-    def _write_one(self, doc: Document) -> bool:
-        """Write one PDF, from the cache when it is there; True when it had to be typeset."""
-        cached = self.cache_dir / f"{self._key(doc)}.pdf"
+    def finish(self) -> list[Path]:
+        """Wait for every PDF submitted; the paths written. A template error is raised here."""
         try:
-            pdf, made = cached.read_bytes(), False
+            for done, (_, job) in enumerate(self._jobs, start=1):
+                seconds = job.result()
+                if seconds is None:
+                    self.reused += 1
+                else:
+                    self.made += 1
+                    self.seconds += seconds
+                if self.progress:
+                    self.progress("PDFs", done, len(self._jobs))
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
+        return [path for path, _ in self._jobs]
+
+    def _write_one(self, doc: Document) -> float | None:
+        """Write one PDF, from the cache when it is there; the seconds it took to typeset it,
+        or None when it came from the cache."""
+        cached = self.cache_dir / f"{self._key(doc)}.pdf"
+        seconds = None
+        try:
+            pdf = cached.read_bytes()
         except FileNotFoundError:
-            pdf, made = self._compile(doc), True
+            started = time.perf_counter()
+            pdf = self._compile(doc)
+            seconds = time.perf_counter() - started
             write_atomic(cached, pdf)
         doc.path.parent.mkdir(parents=True, exist_ok=True)
         doc.path.write_bytes(pdf)
-        return made
+        return seconds
 
     def _compile(self, doc: Document) -> bytes:
         try:
@@ -276,3 +298,38 @@ def common_data(config: Config, period: str, generated: datetime) -> dict[str, A
         "generated": generated.strftime("%Y-%m-%d"),
         "paper": config.pdf.paper,
     }
+
+
+class PdfStage:
+    """Makes the PDFs from the site's pages as they are written: a partner's scorecard as soon
+    as its page is, the board packet (which needs every partner) at the end.
+
+    `partners` is the order of the packet's sections (pages may be written in any order).
+    """
+
+    def __init__(
+        self, writer: PdfWriter, config: Config, period: str, partners: list[str], out: Path
+    ) -> None:
+        self.writer = writer
+        self.out = out
+        self.order = {pid: i for i, pid in enumerate(partners)}
+        self.templates = read_templates(config.project_dir / "templates")
+        self.common = common_data(config, period, writer.generated)
+        self.index: dict[str, Any] | None = None
+        self.cards: list[tuple[Scorecard, list[str]]] = []
+
+    def page_written(self, path: str, template: str, context: dict[str, Any]) -> None:
+        if template == "site/partner.html":
+            self.cards.append((context["card"], context["summary"]))
+            self.writer.submit(partner_document(context, self.common, self.templates, self.out))
+        elif path == "index.html":
+            self.index = context
+
+    def finish(self) -> list[Path]:
+        """The board packet, then wait for every PDF."""
+        if self.index is not None:
+            packet = alliance_document(
+                self.index, self.cards, self.common, self.templates, self.out
+            )
+            self.writer.submit(packet)
+        return self.writer.finish()

@@ -11,7 +11,7 @@ import io
 import json
 import math
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,7 +34,6 @@ from sitegen.filters import FILTERS, STATUS_WORDS, delta, num, pct, value
 from sitegen.load import CATEGORIES, RULE_LABELS
 from sitegen.model import STATUSES, KpiResult, Model, Scorecard, SeriesPoint
 from sitegen.narrative import ContentError, Narrative, read_narrative, summary
-from sitegen.publish import Timings
 
 STATIC = Path(__file__).parent / "static"
 REJECTIONS_SHOWN = 500
@@ -563,6 +562,13 @@ def pages(model: Model, config: Config) -> Iterator[Page]:
     yield methodology_page(model, config)
 
 
+# Charts submitted but not yet drawn before page preparation waits for the workers: enough to
+# keep them busy, few enough that a big build holds only a few hundred pages' charts.
+MAX_IN_FLIGHT = 1500
+
+PageWritten = Callable[[str, str, dict[str, Any]], None]  # (path, template, context)
+
+
 def write_site(
     model: Model,
     config: Config,
@@ -571,59 +577,102 @@ def write_site(
     cache_dir: Path,
     generated: datetime,
     with_pdf: bool,
-    timings: Timings,
-) -> tuple[list[Path], list[Page]]:
-    """Render every page and download into `out`; return the files written and the pages
-    (with their charts drawn), which the PDFs are made from."""
+    on_page: PageWritten | None = None,
+) -> list[Path]:
+    """Render every page and download into `out`; return the files written. `on_page` is
+    told of each page once it is written, its charts drawn (the PDFs are made from them)."""
     env = environment(config.project_dir / "templates")
     # The Vega bundle takes ~1.2 s to produce the first time (then it is cached); vl-convert
     # releases the GIL, so it is made in a thread while the pages and charts are prepared.
     with ThreadPoolExecutor(max_workers=1) as background:
         bundle = background.submit(svg.vega_bundle, cache_dir)
-        written, all_pages = _write_pages(
-            model, config, out, renderer, env, generated, with_pdf, timings
-        )
+        common = {
+            "site": config.site,
+            "period": model.period,
+            "partners": model.partners,
+            "kpis": model.kpis,
+            "generated": generated.strftime("%Y-%m-%d %H:%M UTC"),
+            "pdf": with_pdf,
+        }
+        writer = _PageWriter(out, env, common, renderer, on_page)
+        written = writer.write(pages(model, config))
+        written += _write_downloads(model, out)
         written.append(_write(out / "vendor" / "vega-bundle.js", bundle.result()))
-    return written, all_pages
+    return written
 
 
-def _write_pages(
-    model: Model,
-    config: Config,
-    out: Path,
-    renderer: svg.SvgRenderer,
-    env: Environment,
-    generated: datetime,
-    with_pdf: bool,
-    timings: Timings,
-) -> tuple[list[Path], list[Page]]:
-    """Pages, downloads and static assets."""
-    all_pages = []
-    with timings.stage("charts"):
-        # Charts are handed to the renderer page by page, so drawing overlaps preparing.
-        for page in pages(model, config):
-            all_pages.append(page)
-            for chart in page.charts:
-                if chart.spec is not None:
-                    renderer.submit(f"{page.path}#{chart.id}", chart.spec)
-        svgs = renderer.collect()
-    written = []
-    common = {
-        "site": config.site,
-        "period": model.period,
-        "partners": model.partners,
-        "kpis": model.kpis,
-        "generated": generated.strftime("%Y-%m-%d %H:%M UTC"),
-        "pdf": with_pdf,
-    }
-    for page in all_pages:
-        for chart in page.charts:
-            chart.svg = svgs.get(f"{page.path}#{chart.id}", "")
+class _PageWriter:
+    """Writes pages as soon as their charts are drawn, then lets their charts go.
+
+    Pages are prepared (and their charts handed to the renderer) ahead of the drawing, up to
+    MAX_IN_FLIGHT charts; each is written the moment all of its charts are ready, so drawing,
+    preparing and writing overlap and memory holds only the pages in progress.
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        env: Environment,
+        common: dict[str, Any],
+        renderer: svg.SvgRenderer,
+        on_page: PageWritten | None,
+    ) -> None:
+        self.out, self.env, self.common = out, env, common
+        self.renderer = renderer
+        self.on_page = on_page
+        self.in_progress: list[Page] = []
+        self.written: list[Path] = []
+
+    def write(self, all_pages: Iterable[Page]) -> list[Path]:
+        try:
+            for page in all_pages:
+                for chart in page.charts:
+                    if chart.spec is not None:
+                        self.renderer.submit(self._key(page, chart), chart.spec)
+                self.in_progress.append(page)
+                self.renderer.poll()
+                while self.renderer.outstanding() > MAX_IN_FLIGHT:
+                    self.renderer.wait()
+                    self._write_ready()
+                self._write_ready()
+            while self.in_progress:
+                self.renderer.wait()
+                self._write_ready()
+        finally:
+            self.renderer.close()
+        return self.written
+
+    @staticmethod
+    def _key(page: Page, chart: Chart) -> str:
+        return f"{page.path}#{chart.id}"
+
+    def _submitted(self, page: Page) -> list[Chart]:
+        return [chart for chart in page.charts if chart.spec is not None]
+
+    def _write_ready(self) -> None:
+        for page in list(self.in_progress):
+            if all(self.renderer.ready(self._key(page, c)) for c in self._submitted(page)):
+                self.in_progress.remove(page)
+                self._write_page(page)
+
+    def _write_page(self, page: Page) -> None:
+        charts = self._submitted(page)
+        for chart in charts:
+            chart.svg = self.renderer.svg(self._key(page, chart))
             if chart.id.startswith("spark-"):
                 chart.spec = None  # sparklines stay static: nothing to hover on
         root = "../" * page.path.count("/")
-        context = {**common, "nav": "", **page.context, "root": root}
-        written.append(_write(out / page.path, _render(env, page.template, context)))
+        context = {**self.common, "nav": "", **page.context, "root": root}
+        self.written.append(_write(self.out / page.path, _render(self.env, page.template, context)))
+        if self.on_page:
+            self.on_page(page.path, page.template, page.context)
+        for chart in charts:
+            self.renderer.release(self._key(page, chart))
+
+
+def _write_downloads(model: Model, out: Path) -> list[Path]:
+    """Each partner's scorecard as JSON and CSV, and the static assets."""
+    written = []
     for card in model.scorecards.values():
         pid = card.partner.partner_id
         data = json.dumps(scorecard_json(card), indent=2, ensure_ascii=False, allow_nan=False)
@@ -634,7 +683,7 @@ def _write_pages(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(STATIC / asset, target)
         written.append(target)
-    return written, all_pages
+    return written
 
 
 def _render(env: Environment, name: str, context: dict[str, Any]) -> str:

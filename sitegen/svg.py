@@ -16,7 +16,9 @@ import math
 import multiprocessing
 import os
 import re
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
 from pathlib import Path
 from typing import Any
 
@@ -147,61 +149,106 @@ class SvgRenderer:
     Charts already in the cache are read, never redrawn. Missing ones are drawn in-process, or,
     once more than POOL_MIN_CHARTS are missing and jobs > 1, in `jobs` spawned worker processes:
     vl-convert gains nothing from threads, and forked workers deadlock once the parent has used
-    vl-convert, so spawn it is. Charts are `submit`ted as a build produces them and drawing
-    starts as soon as a chunk is ready, so the workers start up and draw while later pages are
-    still being prepared; `collect` waits for the rest. Spawned workers import the main module:
-    a script using jobs > 1 needs the `if __name__ == "__main__":` guard (`sitegen` has it).
+    vl-convert, so spawn it is. Spawned workers import the main module: a script using jobs > 1
+    needs the `if __name__ == "__main__":` guard (`sitegen` has it).
+
+    A build `submit`s charts as it prepares pages, and drawing starts as soon as a chunk is
+    ready; it asks whether a page's charts are `ready`, takes their `svg`, and `release`s them
+    once the page is written, so that a big build holds only the charts of pages in progress.
+    `wait` draws (or waits for) some of what is missing; `collect` all of it.
     """
 
     def __init__(self, cache_dir: Path, jobs: int = 1, progress: Progress | None = None) -> None:
         self.cache_dir = Path(cache_dir)
         self.jobs = max(1, jobs)
-        self.progress = progress  # told ("charts", drawn, missing) as drawing goes on
+        self.progress = progress  # told ("charts", drawn, to draw) as drawing goes on
         self.drawn = 0  # charts drawn by this renderer, for the build summary
         self.reused = 0  # charts read from the cache
-        self._keys: dict[str, str] = {}  # key → digest
-        self._svgs: dict[str, str] = {}  # digest → SVG
+        self._to_draw = 0  # charts found missing so far
+        self._keys: dict[str, str] = {}  # key → digest, for keys not yet released
+        self._refs: Counter[str] = Counter()  # digest → keys holding it
+        self._svgs: dict[str, str] = {}  # digest → SVG, for digests some key holds
+        self._drawing: set[str] = set()  # digests missing, waiting or being drawn
         self._waiting: list[tuple[str, str, Spec]] = []  # missing, not yet handed out
-        self._missing: set[str] = set()
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[Future[list[tuple[str, str]]]] = []
+        self._futures: set[Future[list[tuple[str, str]]]] = set()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
 
     def submit(self, key: str, spec: Spec) -> None:
         """Note a chart; start drawing it if it is missing and enough work has gathered."""
         digest = spec_hash(spec)
         self._keys[key] = digest
-        if digest in self._svgs or digest in self._missing:
+        self._refs[digest] += 1
+        if digest in self._svgs or digest in self._drawing:
             return
         cached = self._read(digest)
         if cached is not None:
             self._svgs[digest] = cached
             self.reused += 1
             return
-        self._missing.add(digest)
+        self._drawing.add(digest)
+        self._to_draw += 1
         self._waiting.append((digest, key, spec))
-        if self._pool is None and self.jobs > 1 and len(self._missing) >= POOL_MIN_CHARTS:
+        if self._pool is None and self.jobs > 1 and self._to_draw >= POOL_MIN_CHARTS:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
             )
         if self._pool is not None and len(self._waiting) >= EARLY_CHUNK:
             self._hand_out()
 
+    def ready(self, key: str) -> bool:
+        return self._keys[key] in self._svgs
+
+    def svg(self, key: str) -> str:
+        return self._svgs[self._keys[key]]
+
+    def release(self, key: str) -> None:
+        """Forget a chart the build is done with (its SVG stays in the cache on disk)."""
+        digest = self._keys.pop(key)
+        self._refs[digest] -= 1
+        if not self._refs[digest]:
+            del self._refs[digest]
+            self._svgs.pop(digest, None)
+
+    def outstanding(self) -> int:
+        """Charts submitted and missing, not drawn yet."""
+        return len(self._drawing)
+
+    def poll(self) -> None:
+        """Take in whatever the workers have finished, without waiting."""
+        for future in [f for f in self._futures if f.done()]:
+            self._futures.discard(future)
+            self._store(future.result())
+
+    def wait(self) -> None:
+        """Draw some missing charts (in-process), or wait until the workers finish some."""
+        if self._pool is None:
+            if self._waiting:
+                chunk = _chunks(self._waiting, 1)[0]
+                self._waiting = self._waiting[len(chunk) :]
+                self._store(_draw_chunk(chunk, self.cache_dir))
+            return
+        self._hand_out()
+        done, _ = futures_wait(self._futures, return_when=FIRST_COMPLETED)
+        for future in done:
+            self._futures.discard(future)
+            self._store(future.result())
+
     def collect(self) -> dict[str, str]:
         """Wait for every submitted chart; map each key to its SVG."""
-        if self._pool is None:
-            for chunk in _chunks(self._waiting, 1):
-                self._store(_draw_chunk(chunk, self.cache_dir))
-        else:
-            self._hand_out()
-            try:
-                for future in self._futures:
-                    self._store(future.result())
-            finally:
-                self._pool.shutdown()
-                self._pool = None
-        self._waiting, self._futures = [], []
+        try:
+            while self._drawing:
+                self.wait()
+        finally:
+            self.close()
         return {key: self._svgs[digest] for key, digest in self._keys.items()}
+
+    def close(self) -> None:
+        """Stop the workers (waiting for any still drawing)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self._futures = set()
 
     def render(self, specs: dict[str, Spec]) -> dict[str, str]:
         """Submit every spec and collect them: identical specs under different keys are drawn
@@ -213,15 +260,17 @@ class SvgRenderer:
     def _hand_out(self) -> None:
         assert self._pool is not None
         for chunk in _chunks(self._waiting, self.jobs):
-            self._futures.append(self._pool.submit(_draw_chunk, chunk, self.cache_dir))
+            self._futures.add(self._pool.submit(_draw_chunk, chunk, self.cache_dir))
         self._waiting = []
 
     def _store(self, drawn: list[tuple[str, str]]) -> None:
         for digest, svg in drawn:
-            self._svgs[digest] = svg
+            self._drawing.discard(digest)
+            if digest in self._refs:
+                self._svgs[digest] = svg
             self.drawn += 1
         if self.progress:
-            self.progress("charts", self.drawn, len(self._missing))
+            self.progress("charts", self.drawn, self._to_draw)
 
     def _read(self, digest: str) -> str | None:
         """A cached SVG, or None; bytes, so the text is exactly what was written."""

@@ -82,7 +82,7 @@ def test_every_page_is_written(site: Path) -> None:
     assert manifest["rows"] == {"read": 6, "accepted": 6, "rejected": 0}
     assert manifest["partners"] == 3
     assert manifest["generated_at"] == "2026-01-01T00:00:00+00:00"
-    assert list(manifest["timings"]) == ["load", "kpis", "model", "charts", "site", "pdf"]
+    assert list(manifest["timings"]) == ["load", "kpis", "model", "site", "pdf"]
     # 4 trend charts + 4 sparklines (north-hosp), 1 + 1 (south-snf), 1 + 1 (east-clinic),
     # 5 alliance trends + 4 distributions (south-snf's only value is suppressed), heatmap,
     # ranking; identical specs are drawn once.
