@@ -150,6 +150,7 @@ def _build(
         score(con, config, today)
     with timings.stage("model"):
         model = load_model(con, summary)
+    con.close()  # the model holds all the rest needs; DuckDB's ~700 MB (1,000 partners) go
     cache_dir = config.project_dir / ".sitegen-cache"
     renderer = SvgRenderer(cache_dir / "charts", jobs, progress)
     generated = build_time()
