@@ -3,8 +3,9 @@
 Usage: python benchmarks/bench_build.py [--partners 50,1000] [--jobs N] [--no-pdf]
 
 For each size it generates a project (24 KPIs x 36 months, the KPI benchmark's generator) and
-runs `sitegen build -q` as a separate process three times: with empty caches (cold), again
-with nothing changed, and after one partner's figure in the latest month was corrected. It
+runs `sitegen build -q` as a separate process four times: with empty caches (cold), again
+with nothing changed, after one partner's figure in the latest month was corrected, and after
+a correction that suppresses a figure (so every partner's peer band for that KPI moves). It
 prints wall seconds, the peak memory of the largest process, and the stage timings the build
 wrote into manifest.json.
 """
@@ -50,7 +51,8 @@ def report(label: str, project: Path, wall: float, peak: float) -> None:
     per_chart = stages["site"] / charts["drawn"] * 1000 if charts["drawn"] else 0.0
     pages = len(manifest["pages"])
     print(
-        f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB (largest process), {pages} pages, "
+        f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB (largest process), {pages} pages "
+        f"({manifest['pages_kept']:,} kept with their PDFs), "
         f"charts drawn {charts['drawn']:,} / reused {charts['reused']:,}"
         + (f", {per_chart:.1f} ms per chart drawn" if charts["drawn"] else "")
     )
@@ -64,15 +66,24 @@ def report(label: str, project: Path, wall: float, peak: float) -> None:
         )
 
 
-def change_one_partner(project: Path) -> None:
-    """Correct the first partner's first figure in the latest month, as a resubmission would."""
+def correct_one_figure(project: Path, suppress: bool = False) -> str:
+    """Correct one partner's figure in the latest month, as a resubmission would, and say how.
+
+    By default the numerator moves by one, on a row well clear of suppression: the usual
+    correction, after which no other partner's figure moves. With `suppress`, the numerator
+    becomes 5, which suppresses the figure: it drops out of that KPI's peer median and
+    quartiles, which every partner's trend chart shows, so every partner's page changes.
+    """
     latest = sorted((project / "data" / "metrics").glob("*.csv"))[-1]
-    header, first, *rest = latest.read_text(encoding="utf-8").splitlines()
-    partner, kpi, period, _, numerator, denominator = first.split(",")
+    header, *rows = latest.read_text(encoding="utf-8").splitlines()
+    fields = [row.split(",") for row in rows]
+    i = next(i for i, f in enumerate(fields) if 20 <= int(f[4]) <= int(f[5]) - 20)
+    partner, kpi, period, _, numerator, denominator = fields[i]
     num, den = int(numerator), int(denominator)
-    num = num + 1 if num < den else num - 1
-    first = ",".join([partner, kpi, period, f"{num / den * 100:.1f}", str(num), str(den)])
-    latest.write_text("\n".join([header, first, *rest]) + "\n", encoding="utf-8")
+    num = 5 if suppress else num + 1
+    rows[i] = ",".join([partner, kpi, period, f"{num / den * 100:.1f}", str(num), str(den)])
+    latest.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return f"{partner} {kpi} {period}: numerator {numerator} -> {num} of {denominator}"
 
 
 def main() -> None:
@@ -90,8 +101,14 @@ def main() -> None:
             print(f"== {partners} partners x 24 KPIs x 36 months, {flags}")
             report("cold", project, *timed_build(project, args.jobs, *extra))
             report("nothing changed", project, *timed_build(project, args.jobs, *extra))
-            change_one_partner(project)
-            report("one partner changed", project, *timed_build(project, args.jobs, *extra))
+            print("correction: " + correct_one_figure(project))
+            report("one figure corrected", project, *timed_build(project, args.jobs, *extra))
+            print("correction: " + correct_one_figure(project, suppress=True))
+            report(
+                "one figure suppressed (moves every partner's peer band)",
+                project,
+                *timed_build(project, args.jobs, *extra),
+            )
 
 
 if __name__ == "__main__":

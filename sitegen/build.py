@@ -7,9 +7,12 @@ timings go into the manifest so that a nightly run can be compared with the last
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 import shutil
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +37,12 @@ from sitegen.publish import (
     write_log,
     write_manifest,
 )
-from sitegen.site import write_site
+from sitegen.site import Live, write_site
 from sitegen.svg import SvgRenderer
 
 PACKAGE = Path(__file__).parent  # its code, templates and fonts shape the output too
+# Libraries whose versions shape the pages and PDFs (a new vl-convert may draw differently).
+LIBRARIES = ("altair", "vl-convert-python", "typst", "jinja2", "markdown", "nh3")
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,23 @@ def inputs_key(config: Config, today: date, with_pdf: bool) -> str:
     return fingerprint(sources, settings)
 
 
+def live_site(config: Config, output: Path, model: Model, today: date, with_pdf: bool) -> Live:
+    """The live site and what every page shares, for keeping pages whose inputs are unchanged:
+    this package and the libraries that draw and typeset, the project's templates and
+    configuration, the dates, and the partner and KPI lists every page shows."""
+    project = config.project_dir
+    settings = {
+        "libraries": {name: version(name) for name in LIBRARIES},
+        "pdf": with_pdf,
+        "today": today,
+        "date": build_time().date(),
+    }
+    shared = fingerprint([config.path, project / "templates", PACKAGE], settings)
+    lists = pickle.dumps((model.period, model.partners, model.kpis), protocol=5)
+    keys = read_manifest(output).get("page_keys", {})
+    return Live(output, hashlib.sha256(shared.encode() + lists).digest(), keys)
+
+
 def _unchanged(live: dict[str, Any], killed: str | None) -> Result:
     """The result of a build that found the live site current: nothing is read or written."""
     rows = live["rows"]
@@ -155,10 +177,10 @@ def _build(
     renderer = SvgRenderer(cache_dir / "charts", jobs, progress)
     generated = build_time()
     writer = pdf.PdfWriter(generated, cache_dir / "pdf", jobs, progress)
-    pdfs = pdf.PdfStage(writer, config, model.period, list(model.scorecards), staging)
+    pdfs = pdf.PdfStage(writer, config, model, staging)
     with timings.stage("site"):
         # the PDFs are typeset as the pages are written, on threads beside the chart workers
-        written = write_site(
+        site = write_site(
             model,
             config,
             staging,
@@ -166,8 +188,10 @@ def _build(
             cache_dir,
             generated,
             with_pdf,
+            live_site(config, output, model, today, with_pdf),
             pdfs.page_written if with_pdf else None,
         )
+    written = site.files
     if with_pdf:
         with timings.stage("pdf"):
             written += pdfs.finish()
@@ -182,8 +206,10 @@ def _build(
             "reused": writer.reused,
             "typeset_seconds": round(writer.seconds, 3),
         },
+        "pages_kept": site.kept,
         "timings": timings.stages,
         "inputs": inputs,
+        "page_keys": site.keys,
     }
     written.append(write_log(staging, output, log_lines(config, output, summary, facts)))
     written.append(write_manifest(staging, facts, output))

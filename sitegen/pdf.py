@@ -26,8 +26,8 @@ import typst
 
 from sitegen.config import Config
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, delta, num, value
-from sitegen.model import STATUSES, KpiResult, Scorecard
-from sitegen.narrative import ContentError, document
+from sitegen.model import STATUSES, KpiResult, Model, Scorecard
+from sitegen.narrative import ContentError, document, summary
 from sitegen.publish import Progress
 from sitegen.svg import FONTS, write_atomic
 
@@ -302,25 +302,20 @@ def common_data(config: Config, period: str, generated: datetime) -> dict[str, A
 
 class PdfStage:
     """Makes the PDFs from the site's pages as they are written: a partner's scorecard as soon
-    as its page is, the board packet (which needs every partner) at the end.
-
-    `partners` is the order of the packet's sections (pages may be written in any order).
+    as its page is, the board packet (which needs every partner) at the end, with a section
+    per partner in the model's order.
     """
 
-    def __init__(
-        self, writer: PdfWriter, config: Config, period: str, partners: list[str], out: Path
-    ) -> None:
+    def __init__(self, writer: PdfWriter, config: Config, model: Model, out: Path) -> None:
         self.writer = writer
         self.out = out
-        self.order = {pid: i for i, pid in enumerate(partners)}
+        self.cards = list(model.scorecards.values())
         self.templates = read_templates(config.project_dir / "templates")
-        self.common = common_data(config, period, writer.generated)
+        self.common = common_data(config, model.period, writer.generated)
         self.index: dict[str, Any] | None = None
-        self.cards: list[tuple[Scorecard, list[str]]] = []
 
     def page_written(self, path: str, template: str, context: dict[str, Any]) -> None:
         if template == "site/partner.html":
-            self.cards.append((context["card"], context["summary"]))
             self.writer.submit(partner_document(context, self.common, self.templates, self.out))
         elif path == "index.html":
             self.index = context
@@ -328,8 +323,7 @@ class PdfStage:
     def finish(self) -> list[Path]:
         """The board packet, then wait for every PDF."""
         if self.index is not None:
-            packet = alliance_document(
-                self.index, self.cards, self.common, self.templates, self.out
-            )
+            cards = [(card, summary(card)) for card in self.cards]
+            packet = alliance_document(self.index, cards, self.common, self.templates, self.out)
             self.writer.submit(packet)
         return self.writer.finish()

@@ -94,9 +94,12 @@ def write_manifest(staging: Path, facts: dict[str, Any], live: Path) -> Path:
     listed = []
     for path in files:
         name = str(path.relative_to(staging))
-        digest = sha256(path)
-        if before.get(name) == digest:
-            _keep(live / name, path)
+        if name in before and _same_file(live / name, path):  # kept from the live site
+            digest = before[name]
+        else:
+            digest = sha256(path)
+            if before.get(name) == digest:
+                _keep(live / name, path)
         listed.append({"path": name, "sha256": digest})
     manifest = {
         **facts,
@@ -106,6 +109,13 @@ def write_manifest(staging: Path, facts: dict[str, Any], live: Path) -> Path:
     path = staging / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _keep(old: Path, new: Path) -> None:

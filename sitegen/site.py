@@ -6,15 +6,17 @@ file name (`partners/p1.html`), so the site works under any sub-path and opened 
 
 from __future__ import annotations
 
-import csv
-import io
+import hashlib
 import json
 import math
+import os
+import pickle
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +32,10 @@ from jinja2 import (
 
 from sitegen import charts, svg
 from sitegen.config import Config
+from sitegen.downloads import scorecard_csv, scorecard_json
 from sitegen.filters import FILTERS, STATUS_WORDS, delta, num, pct, value
 from sitegen.load import CATEGORIES, RULE_LABELS
-from sitegen.model import STATUSES, KpiResult, Model, Scorecard, SeriesPoint
+from sitegen.model import STATUSES, Model, Scorecard, SeriesPoint
 from sitegen.narrative import ContentError, Narrative, read_narrative, summary
 
 STATIC = Path(__file__).parent / "static"
@@ -44,8 +47,6 @@ AGGREGATION_TEXT = {
     "sum": "sum of the submitted values",
     "last": "latest value submitted",
 }
-# A spreadsheet treats a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -59,12 +60,17 @@ class Table:
 
 @dataclass
 class Chart:
-    """A chart on a page: its SVG, a text alternative, a caption and the data behind it."""
+    """A chart on a page: its SVG, a text alternative, a caption and the data behind it.
+
+    `make` builds the Vega-Lite spec; it is called only when the page is made (not when the
+    live site's copy is kept), since building specs is most of the cost of preparing a page.
+    """
 
     id: str
     alt: str
     caption: str
     table: Table | None
+    make: Callable[[], dict[str, Any]] | None = None
     spec: dict[str, Any] | None = None
     svg: str = ""
 
@@ -75,6 +81,18 @@ class Page:
     template: str
     context: dict[str, Any]
     charts: list[Chart] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A page not made yet, with everything it (and its PDF, `pdf`) is made from beyond what
+    every page shares: `inputs`. When the live site holds a page made from the same inputs,
+    that page and its PDF are kept and `make` is never called."""
+
+    path: str
+    pdf: str
+    inputs: tuple[Any, ...]
+    make: Callable[[], Page]
 
 
 def environment(project_templates: Path) -> Environment:
@@ -197,12 +215,14 @@ def partner_page(model: Model, card: Scorecard, narrative: Narrative | None) -> 
                 caption=f"{kpi.name} ({result.period}: {value(result.value, kpi.unit)}, "
                 f"target {value(result.target, kpi.unit)})",
                 table=_trend_table(f"{kpi.name} per period", kpi.unit, series),
-                spec=charts.trend_chart(kpi.name, kpi.unit, points, kpi.benchmark, legend=False),
+                make=partial(
+                    charts.trend_chart, kpi.name, kpi.unit, points, kpi.benchmark, legend=False
+                ),
             )
         )
         sparklines[kpi.kpi_id] = Chart(
             id=f"spark-{kpi.kpi_id}", alt="", caption="", table=None,
-            spec=charts.sparkline(points),
+            make=partial(charts.sparkline, points),
         )  # fmt: skip
     for category in CATEGORIES:
         rows = [
@@ -260,8 +280,11 @@ def index_page(model: Model, narrative: Narrative | None) -> Page:
             ["Partner", "KPI", "Status"],
             [[p, k, STATUS_WORDS[s]] for p, k, s in heat_rows],
         ),
-        spec=charts.status_heatmap(
-            heat_rows, [p.name for p in model.partners], [k.name for k in model.kpis]
+        make=partial(
+            charts.status_heatmap,
+            heat_rows,
+            [p.name for p in model.partners],
+            [k.name for k in model.kpis],
         ),
     )
     scored = sorted(
@@ -285,7 +308,7 @@ def index_page(model: Model, narrative: Narrative | None) -> Page:
                 for c in scored
             ],
         ),
-        spec=charts.ranking_chart([(c.partner.name, c.composite.score) for c in scored]),
+        make=partial(charts.ranking_chart, [(c.partner.name, c.composite.score) for c in scored]),
     )
     moved = [c for c in cards if c.composite.change_prev]
     movers_up = sorted(
@@ -330,8 +353,13 @@ def kpi_page(model: Model, kpi_index: int, narrative: Narrative | None) -> Page:
             "middle half of partners.",
             caption=f"Alliance-wide {kpi.name} per period",
             table=_trend_table(f"Alliance-wide {kpi.name} per period", kpi.unit, series),
-            spec=charts.trend_chart(
-                kpi.name, kpi.unit, _trend_points(series), kpi.benchmark, value_label="alliance"
+            make=partial(
+                charts.trend_chart,
+                kpi.name,
+                kpi.unit,
+                _trend_points(series),
+                kpi.benchmark,
+                value_label="alliance",
             ),
         )
     ranked: list[dict[str, Any]] = []
@@ -357,7 +385,7 @@ def kpi_page(model: Model, kpi_index: int, narrative: Narrative | None) -> Page:
                     if row["result"].value is not None
                 ],
             ),
-            spec=charts.distribution_chart(kpi.name, kpi.unit, shown, kpi.target),
+            make=partial(charts.distribution_chart, kpi.name, kpi.unit, shown, kpi.target),
         )
     return Page(
         path=f"kpis/{kpi.kpi_id}.html",
@@ -470,74 +498,9 @@ def methodology_page(model: Model, config: Config) -> Page:
     )
 
 
-def scorecard_json(card: Scorecard) -> dict[str, Any]:
-    """partners/<id>.json exactly as DESIGN.md specifies; numbers are numbers or null."""
-    return {
-        "partner": {
-            "partner_id": card.partner.partner_id,
-            "name": card.partner.name,
-            "partner_type": card.partner.partner_type,
-            "region": card.partner.region,
-        },
-        "period": card.period,
-        "composite": {
-            "score": _finite(card.composite.score),
-            "rank": card.composite.rank,
-            "of": card.composite.of,
-        },
-        "kpis": [_kpi_json(r) for r in card.results],
-    }
-
-
-def _finite(number: float | None) -> float | None:
-    if number is None or math.isnan(number) or math.isinf(number):
-        return None
-    return round(number, 6)
-
-
-def _kpi_json(r: KpiResult) -> dict[str, Any]:
-    return {
-        "kpi_id": r.kpi.kpi_id,
-        "name": r.kpi.name,
-        "category": r.kpi.category,
-        "unit": r.kpi.unit,
-        "direction": r.kpi.direction,
-        "value": _finite(r.value),
-        "numerator": _finite(r.numerator),
-        "denominator": _finite(r.denominator),
-        "target": _finite(r.target),
-        "target_source": r.target_source,
-        "benchmark": _finite(r.kpi.benchmark),
-        "peer_median": _finite(r.peers.median),
-        "peer_percentile": _finite(r.peers.percentile),
-        "status": r.status,
-        "change_prev": _finite(r.change_prev),
-        "change_yoy": _finite(r.change_yoy),
-    }
-
-
-def safe_cell(text: str) -> str:
-    """Neutralise a cell a spreadsheet would run as a formula (prefix it with a quote)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def scorecard_csv(card: Scorecard) -> str:
-    """partners/<id>.csv: one row per KPI; text cells that could start a formula neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    rows = scorecard_json(card)["kpis"]
-    header = ["partner_id", "partner_name", "period", *rows[0].keys()] if rows else []
-    writer.writerow(header)
-    for row in rows:
-        cells = [card.partner.partner_id, card.partner.name, card.period, *row.values()]
-        writer.writerow(
-            [safe_cell(c) if isinstance(c, str) else ("" if c is None else c) for c in cells]
-        )
-    return out.getvalue()
-
-
-def pages(model: Model, config: Config) -> Iterator[Page]:
-    """Every page of the site, with the narratives the project provides."""
+def pages(model: Model, config: Config) -> Iterator[Page | Planned]:
+    """Every page of the site, with the narratives the project provides. A partner's page
+    depends on its own scorecard and narrative only, so it can be kept from the live site."""
     content = config.project_dir / "content"
     index_vars = {"period": model.period, "partners": len(model.partners)}
     yield index_page(model, read_narrative(content / "index.md", index_vars, "content/index.md"))
@@ -548,7 +511,12 @@ def pages(model: Model, config: Config) -> Iterator[Page]:
             _partner_variables(card),
             f"content/partners/{pid}.md",
         )
-        yield partner_page(model, card, narrative)
+        yield Planned(
+            path=f"partners/{pid}.html",
+            pdf=f"pdf/{pid}.pdf",
+            inputs=(card, narrative),
+            make=partial(partner_page, model, card, narrative),
+        )
     for i, kpi in enumerate(model.kpis):
         kpi_vars = {"period": model.period, "kpi": {"name": kpi.name}}
         yield kpi_page(
@@ -560,6 +528,25 @@ def pages(model: Model, config: Config) -> Iterator[Page]:
         )
     yield quality_page(model)
     yield methodology_page(model, config)
+
+
+@dataclass(frozen=True)
+class Live:
+    """The live site, from which pages made from unchanged inputs are kept (hard-linked).
+
+    `shared` is a hash of everything every page depends on (code, templates, configuration,
+    date, the partner and KPI lists); `keys` the live pages' keys, from its manifest.
+    """
+
+    root: Path
+    shared: bytes
+    keys: dict[str, str]
+
+    def key(self, plan: Planned) -> str:
+        """The page's key: what every page shares plus the page's own inputs."""
+        digest = hashlib.sha256(self.shared)
+        digest.update(pickle.dumps((plan.path, plan.pdf, plan.inputs), protocol=5))
+        return digest.hexdigest()
 
 
 # Charts submitted but not yet drawn before page preparation waits for the workers: enough to
@@ -577,10 +564,12 @@ def write_site(
     cache_dir: Path,
     generated: datetime,
     with_pdf: bool,
+    live: Live,
     on_page: PageWritten | None = None,
-) -> list[Path]:
-    """Render every page and download into `out`; return the files written. `on_page` is
-    told of each page once it is written, its charts drawn (the PDFs are made from them)."""
+) -> Written:
+    """Render every page and download into `out`, keeping the live site's copy of a page
+    whose inputs are unchanged. `on_page` is told of each page made, once it is written and
+    its charts drawn (the PDFs are made from them)."""
     env = environment(config.project_dir / "templates")
     # The Vega bundle takes ~1.2 s to produce the first time (then it is cached); vl-convert
     # releases the GIL, so it is made in a thread while the pages and charts are prepared.
@@ -594,11 +583,21 @@ def write_site(
             "generated": generated.strftime("%Y-%m-%d %H:%M UTC"),
             "pdf": with_pdf,
         }
-        writer = _PageWriter(out, env, common, renderer, on_page)
+        writer = _PageWriter(out, env, common, renderer, live, on_page)
         written = writer.write(pages(model, config))
-        written += _write_downloads(model, out)
-        written.append(_write(out / "vendor" / "vega-bundle.js", bundle.result()))
+        written.files += _write_downloads(model, out)
+        written.files.append(_write(out / "vendor" / "vega-bundle.js", bundle.result()))
     return written
+
+
+@dataclass
+class Written:
+    """What the site stage wrote: every file, each page's key, and how many pages (with their
+    PDFs) were kept from the live site."""
+
+    files: list[Path] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
+    kept: int = 0
 
 
 class _PageWriter:
@@ -606,7 +605,8 @@ class _PageWriter:
 
     Pages are prepared (and their charts handed to the renderer) ahead of the drawing, up to
     MAX_IN_FLIGHT charts; each is written the moment all of its charts are ready, so drawing,
-    preparing and writing overlap and memory holds only the pages in progress.
+    preparing and writing overlap and memory holds only the pages in progress. A planned page
+    whose key matches the live site's is hard-linked from it, with its PDF, and not made.
     """
 
     def __init__(
@@ -615,21 +615,24 @@ class _PageWriter:
         env: Environment,
         common: dict[str, Any],
         renderer: svg.SvgRenderer,
+        live: Live,
         on_page: PageWritten | None,
     ) -> None:
         self.out, self.env, self.common = out, env, common
         self.renderer = renderer
+        self.live = live
         self.on_page = on_page
         self.in_progress: list[Page] = []
-        self.written: list[Path] = []
+        self.written = Written()
 
-    def write(self, all_pages: Iterable[Page]) -> list[Path]:
+    def write(self, all_pages: Iterable[Page | Planned]) -> Written:
         try:
-            for page in all_pages:
-                for chart in page.charts:
-                    if chart.spec is not None:
-                        self.renderer.submit(self._key(page, chart), chart.spec)
-                self.in_progress.append(page)
+            for item in all_pages:
+                if isinstance(item, Planned):
+                    if self._kept(item):
+                        continue
+                    item = item.make()
+                self._submit(item)
                 self.renderer.poll()
                 while self.renderer.outstanding() > MAX_IN_FLIGHT:
                     self.renderer.wait()
@@ -642,12 +645,41 @@ class _PageWriter:
             self.renderer.close()
         return self.written
 
+    def _kept(self, plan: Planned) -> bool:
+        """Hard-link the live page (and its PDF) when it was made from the same inputs."""
+        key = self.live.key(plan)
+        self.written.keys[plan.path] = key
+        if self.live.keys.get(plan.path) != key:
+            return False
+        names = [plan.path, plan.pdf] if self.common["pdf"] else [plan.path]
+        linked = []
+        try:
+            for name in names:
+                target = self.out / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(self.live.root / name, target)
+                linked.append(target)
+        except OSError:  # gone from the live site, or another file system: make it
+            for target in linked:
+                target.unlink()
+            return False
+        self.written.files += linked
+        self.written.kept += 1
+        return True
+
+    def _submit(self, page: Page) -> None:
+        for chart in page.charts:
+            if chart.make is not None:
+                chart.spec = chart.make()
+                self.renderer.submit(self._key(page, chart), chart.spec)
+        self.in_progress.append(page)
+
     @staticmethod
     def _key(page: Page, chart: Chart) -> str:
         return f"{page.path}#{chart.id}"
 
     def _submitted(self, page: Page) -> list[Chart]:
-        return [chart for chart in page.charts if chart.spec is not None]
+        return [chart for chart in page.charts if chart.make is not None]
 
     def _write_ready(self) -> None:
         for page in list(self.in_progress):
@@ -663,7 +695,8 @@ class _PageWriter:
                 chart.spec = None  # sparklines stay static: nothing to hover on
         root = "../" * page.path.count("/")
         context = {**self.common, "nav": "", **page.context, "root": root}
-        self.written.append(_write(self.out / page.path, _render(self.env, page.template, context)))
+        text = _render(self.env, page.template, context)
+        self.written.files.append(_write(self.out / page.path, text))
         if self.on_page:
             self.on_page(page.path, page.template, page.context)
         for chart in charts:

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -172,6 +173,37 @@ def test_a_narrative_change_rewrites_only_that_partner(project: Path, tmp_path: 
     (project / "content" / "partners" / "south-snf.md").write_text("A new quarter begins.\n")
     built(project, out)
     assert changed(before, stamps(out)) == {"partners/south-snf.html", "pdf/south-snf.pdf"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    # the other two partners' pages and PDFs were kept without being made again
+    assert manifest["pages_kept"] == 2
+    assert manifest["pdfs"]["made"] + manifest["pdfs"]["reused"] == 2  # south-snf's, packet
+
+
+def manifest_of(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+def test_a_change_every_page_shares_makes_every_page_again(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    built(project, out)
+    assert manifest_of(out)["pages_kept"] == 0  # nothing to keep the first time
+    new_narrative(project, "Only the dashboard depends on this.")
+    built(project, out)
+    assert manifest_of(out)["pages_kept"] == 3
+    # a project template is shared by every page: nothing can be kept
+    own = project / "templates" / "site"
+    own.mkdir(parents=True)
+    partner = resources.files("sitegen") / "templates" / "site" / "partner.html"
+    (own / "partner.html").write_text(partner.read_text().replace("</h1>", " (draft)</h1>", 1))
+    built(project, out)
+    assert manifest_of(out)["pages_kept"] == 0
+    assert "(draft)</h1>" in (out / "partners" / "north-hosp.html").read_text()
+    # a page gone from the live site is made again, not lost
+    (out / "partners" / "north-hosp.html").unlink()
+    new_narrative(project, "Again.")
+    built(project, out)
+    assert manifest_of(out)["pages_kept"] == 2
+    assert "(draft)</h1>" in (out / "partners" / "north-hosp.html").read_text()
 
 
 def test_a_partners_data_change_rewrites_what_depends_on_it(project: Path, tmp_path: Path) -> None:
@@ -196,6 +228,7 @@ def test_a_partners_data_change_rewrites_what_depends_on_it(project: Path, tmp_p
             assert name not in now, name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["pdfs"]["made"] <= 2  # east-clinic's and the board packet
+    assert manifest["pages_kept"] == 2  # north-hosp's and south-snf's, not made again
 
 
 def test_failed_build_leaves_the_live_site_and_no_leftovers(project: Path, tmp_path: Path) -> None:

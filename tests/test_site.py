@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from sitegen.cli import main
-from sitegen.site import safe_cell
+from sitegen.downloads import safe_cell
 
 PAGES = [
     "index.html",

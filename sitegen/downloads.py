@@ -1,0 +1,81 @@
+"""Each partner's scorecard as data: partners/<id>.json exactly as DESIGN.md specifies, and the
+same rows as CSV. The site writes them; the mail checks the live site's against the model.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from typing import Any
+
+from sitegen.model import KpiResult, Scorecard
+
+# A spreadsheet treats a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def scorecard_json(card: Scorecard) -> dict[str, Any]:
+    """partners/<id>.json exactly as DESIGN.md specifies; numbers are numbers or null."""
+    return {
+        "partner": {
+            "partner_id": card.partner.partner_id,
+            "name": card.partner.name,
+            "partner_type": card.partner.partner_type,
+            "region": card.partner.region,
+        },
+        "period": card.period,
+        "composite": {
+            "score": _finite(card.composite.score),
+            "rank": card.composite.rank,
+            "of": card.composite.of,
+        },
+        "kpis": [_kpi_json(r) for r in card.results],
+    }
+
+
+def _finite(number: float | None) -> float | None:
+    if number is None or math.isnan(number) or math.isinf(number):
+        return None
+    return round(number, 6)
+
+
+def _kpi_json(r: KpiResult) -> dict[str, Any]:
+    return {
+        "kpi_id": r.kpi.kpi_id,
+        "name": r.kpi.name,
+        "category": r.kpi.category,
+        "unit": r.kpi.unit,
+        "direction": r.kpi.direction,
+        "value": _finite(r.value),
+        "numerator": _finite(r.numerator),
+        "denominator": _finite(r.denominator),
+        "target": _finite(r.target),
+        "target_source": r.target_source,
+        "benchmark": _finite(r.kpi.benchmark),
+        "peer_median": _finite(r.peers.median),
+        "peer_percentile": _finite(r.peers.percentile),
+        "status": r.status,
+        "change_prev": _finite(r.change_prev),
+        "change_yoy": _finite(r.change_yoy),
+    }
+
+
+def safe_cell(text: str) -> str:
+    """Neutralise a cell a spreadsheet would run as a formula (prefix it with a quote)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def scorecard_csv(card: Scorecard) -> str:
+    """partners/<id>.csv: one row per KPI; text cells that could start a formula neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    rows = scorecard_json(card)["kpis"]
+    header = ["partner_id", "partner_name", "period", *rows[0].keys()] if rows else []
+    writer.writerow(header)
+    for row in rows:
+        cells = [card.partner.partner_id, card.partner.name, card.period, *row.values()]
+        writer.writerow(
+            [safe_cell(c) if isinstance(c, str) else ("" if c is None else c) for c in cells]
+        )
+    return out.getvalue()
