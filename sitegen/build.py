@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from importlib.metadata import version
@@ -18,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from sitegen import pdf
+from sitegen import mail, pdf
 from sitegen.config import Config
 from sitegen.kpis import KpiSettings, compute
 from sitegen.load import RULE_LABELS, LoadSummary, load_project
@@ -73,6 +74,43 @@ def score(con: duckdb.DuckDBPyConnection, config: Config, today: date) -> str:
         today=today,
     )
     return compute(con, settings)
+
+
+def read_model(config: Config, today: date) -> Model:
+    """Load, kpis and model, for a command that needs the figures but writes no site."""
+    con, summary = load(config, today)
+    try:
+        score(con, config, today)
+        return load_model(con, summary)
+    finally:
+        con.close()
+
+
+def email(
+    config: Config,
+    output: Path,
+    partner: str | None,
+    resend: bool,
+    dry_run: bool,
+    environ: Mapping[str, str],
+) -> mail.Report:
+    """Each partner's message for the period the live site was built for, sent (or, dry run,
+    written to output/outbox/). Holds the output's lock, so no build swaps the PDFs meanwhile
+    and no second run sends the same messages."""
+    login = None if dry_run else mail.credentials(config, environ)
+    with locked(output, wait=False):
+        live = read_manifest(output)
+        if not live:
+            raise mail.MailError(f"no site in {output}: run `sitegen build` first")
+        config = replace(config, site=replace(config.site, period=live["period"]))
+        model = read_model(config, date.today())
+        now = datetime.now(UTC)
+        batch, report = mail.prepare(model, config, output, partner, resend, now)
+        if dry_run:
+            mail.write_outbox(batch, output, report)
+        else:
+            mail.deliver(batch, mail.Courier(config, login), output, report)
+    return report
 
 
 def run(

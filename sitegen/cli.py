@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 
 import click
 import duckdb
+from click.decorators import FC
 
 from sitegen import project
 from sitegen.config import Config, ConfigError, load_config, period_problem
 from sitegen.kpis import NoDataError
 from sitegen.load import RULE_LABELS, InputError, LoadSummary, load_project
+from sitegen.mail import MailError, Report
 from sitegen.model import STATUSES, Model
 from sitegen.narrative import ContentError
 from sitegen.publish import BuildLocked, Progress
@@ -43,6 +45,15 @@ PROJECT_OPTION = click.option(
 )
 
 
+def output_option(help_text: str) -> Callable[[FC], FC]:
+    return click.option(
+        "--output",
+        "output_dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        help=f"{help_text}  [default: output/ in the project]",
+    )
+
+
 def _pipeline() -> ModuleType:
     """The build stages, imported only by the commands that build: `validate` stays quick, and
     so does every chart worker, which imports this module when it starts."""
@@ -53,7 +64,7 @@ def _pipeline() -> ModuleType:
 
 # Mistakes in what the user gave (exit 2), and problems the run reports (exit 1).
 USAGE_ERRORS = (ConfigError, InputError, ContentError)
-RUN_ERRORS = (NoDataError, BuildLocked, OSError)
+RUN_ERRORS = (NoDataError, BuildLocked, MailError, OSError)
 
 
 def error_lines(exc: Exception) -> list[str]:
@@ -190,12 +201,7 @@ def build_summary(result: Result, output: Path) -> Iterator[str]:
 
 @main.command()
 @PROJECT_OPTION
-@click.option(
-    "--output",
-    "output_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Where to write the site.  [default: output/ in the project]",
-)
+@output_option("Where to write the site.")
 @click.option("--period", help="Period to report, e.g. 2025-09; overrides [site] period.")
 @click.option("--strict", is_flag=True, help="Exit 1 when any row was rejected.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDFs (also [pdf] enabled = false).")
@@ -249,6 +255,57 @@ def build(
         )
         click.echo(f"Stages: {stages}")
     sys.exit(1 if strict and result.rejected else 0)
+
+
+@main.command()
+@PROJECT_OPTION
+@output_option("The built site whose PDFs to send.")
+@click.option(
+    "--dry-run", is_flag=True, help="Write the messages to outbox/ in the site; send nothing."
+)
+@click.option("--partner", "partner_id", metavar="ID", help="Send to this partner only.")
+@click.option("--resend", is_flag=True, help="Send again what was already sent for the period.")
+@click.option("-q", "--quiet", is_flag=True, help="Print problems and errors only.")
+def email(
+    project_dir: Path,
+    output_dir: Path | None,
+    dry_run: bool,
+    partner_id: str | None,
+    resend: bool,
+    quiet: bool,
+) -> None:
+    """Email each partner its scorecard PDF for the period the site was built for.
+
+    One message per partner, to its contacts in partners.csv only, with its own PDF. SMTP
+    settings come from [email] in sitegen.toml, the login from the environment variables it
+    names. A ledger beside the output records each message sent, so a re-run sends only what
+    was not sent; exit 1 if any partner or address was left out.
+    """
+    with reported_errors():
+        config = load_config(project_dir)
+        output = output_dir or config.project_dir / "output"
+        report = _pipeline().email(config, output, partner_id, resend, dry_run, os.environ)
+    if not quiet:
+        for line in mail_summary(report, output, config):
+            click.echo(line)
+    for line in report.problems:
+        click.echo(f"Problem: {line}", err=True)
+    sys.exit(1 if report.problems else 0)
+
+
+def mail_summary(report: Report, output: Path, config: Config) -> Iterator[str]:
+    if report.outbox:
+        yield (
+            f"Dry run: wrote {len(report.outbox):,} messages for {report.period} to "
+            f"{output / 'outbox'}; nothing was sent."
+        )
+    elif report.sent:
+        where = f"{config.email.smtp_host}:{config.email.smtp_port}"
+        yield f"Sent {len(report.sent):,} messages for {report.period} via {where}."
+    else:
+        yield f"Nothing to send for {report.period}."
+    if report.already:
+        yield f"Already sent before: {len(report.already):,} (--resend sends them again)."
 
 
 @main.command()

@@ -207,7 +207,7 @@ def locked(output: Path, wait: bool) -> Iterator[str | None]:
             handle.seek(0)
             holder = handle.read().strip() or "pid unknown"
             raise BuildLocked(
-                f"another build of {output} is running ({holder}); "
+                f"another build or email run of {output} is running ({holder}); "
                 "let it finish, or use --wait to wait for it"
             ) from None
         handle.seek(0)

@@ -21,22 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import (
-    ChoiceLoader,
     Environment,
-    FileSystemLoader,
-    PackageLoader,
-    StrictUndefined,
-    TemplateError,
-    TemplateSyntaxError,
 )
 
 from sitegen import charts, svg
 from sitegen.config import Config
 from sitegen.downloads import scorecard_csv, scorecard_json
-from sitegen.filters import FILTERS, STATUS_WORDS, delta, num, pct, value
+from sitegen.filters import STATUS_WORDS, delta, num, pct, value
 from sitegen.load import CATEGORIES, RULE_LABELS
 from sitegen.model import STATUSES, Model, Scorecard, SeriesPoint
-from sitegen.narrative import ContentError, Narrative, read_narrative, summary
+from sitegen.narrative import Narrative, read_narrative, summary
+from sitegen.templating import environment, render
 
 STATIC = Path(__file__).parent / "static"
 REJECTIONS_SHOWN = 500
@@ -93,22 +88,6 @@ class Planned:
     pdf: str
     inputs: tuple[Any, ...]
     make: Callable[[], Page]
-
-
-def environment(project_templates: Path) -> Environment:
-    """Project templates first, packaged defaults second; autoescape on; undefined is an error."""
-    env = Environment(
-        loader=ChoiceLoader(
-            [FileSystemLoader(project_templates), PackageLoader("sitegen", "templates")]
-        ),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(FILTERS)
-    return env
 
 
 def _trend_points(series: list[SeriesPoint]) -> list[charts.TrendPoint]:
@@ -695,7 +674,7 @@ class _PageWriter:
                 chart.spec = None  # sparklines stay static: nothing to hover on
         root = "../" * page.path.count("/")
         context = {**self.common, "nav": "", **page.context, "root": root}
-        text = _render(self.env, page.template, context)
+        text = render(self.env, page.template, context)
         self.written.files.append(_write(self.out / page.path, text))
         if self.on_page:
             self.on_page(page.path, page.template, page.context)
@@ -717,16 +696,6 @@ def _write_downloads(model: Model, out: Path) -> list[Path]:
         shutil.copyfile(STATIC / asset, target)
         written.append(target)
     return written
-
-
-def _render(env: Environment, name: str, context: dict[str, Any]) -> str:
-    """A page from its template; a broken (project) template is one line naming it."""
-    try:
-        return env.get_template(name).render(context)
-    except TemplateSyntaxError as exc:
-        raise ContentError(f"template {exc.name or name}:{exc.lineno}: {exc.message}") from None
-    except TemplateError as exc:
-        raise ContentError(f"template {name}: {exc.message}") from None
 
 
 def _write(path: Path, text: str) -> Path:

@@ -250,7 +250,9 @@ def test_second_build_while_one_runs_exits_1_or_waits(project: Path, tmp_path: P
         assert lock.read_text().startswith(f"pid {os.getpid()} since ")
         result = build(project, out)
         assert result.exit_code == 1
-        assert result.output.startswith(f"Error: another build of {out} is running (pid ")
+        assert result.output.startswith(
+            f"Error: another build or email run of {out} is running (pid "
+        )
         assert "--wait" in result.output and len(result.output.splitlines()) == 1
         assert not out.exists()
 

@@ -1,0 +1,454 @@
+"""Email delivery: one message per partner, to that partner's contacts only, with its own PDF.
+
+Messages are made from the model and the live site's PDFs (this module never makes a PDF), and
+only when the live site was built from the same figures. A send ledger beside the output
+(`.<output>.sent.jsonl`, one JSON line per message accepted by the server, written the moment
+the server accepts it) makes a re-run send nothing twice, and a run cut short send exactly
+what was not sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+
+from sitegen.config import EMAIL_RE, Config, ConfigError
+from sitegen.downloads import scorecard_json
+from sitegen.filters import STATUS_ICONS, STATUS_WORDS, num
+from sitegen.model import Model, Scorecard
+from sitegen.templating import environment, render
+
+RETRIES = 3  # further tries after a temporary (4xx) reply or a dropped connection
+BACKOFF = 2.0  # seconds before the first retry; doubled for each one after
+TIMEOUT = 60.0  # seconds to wait for the server before counting the connection lost
+HEADLINE_STATUSES = ("met", "at_risk", "missed")
+
+
+class MailError(Exception):
+    """A delivery problem that stops the run (exit 1): one line, naming the server."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One partner's message, ready to send."""
+
+    partner_id: str
+    message: EmailMessage
+    recipients: list[str]
+    pdf_sha256: str
+
+
+@dataclass
+class Report:
+    """What a run did, for the user: messages sent, and every partner or address left out."""
+
+    period: str
+    sent: list[str] = field(default_factory=list)  # partner ids
+    already: list[str] = field(default_factory=list)  # sent before, same PDF
+    problems: list[str] = field(default_factory=list)  # one line each
+    outbox: list[Path] = field(default_factory=list)  # dry run: the .eml files written
+
+
+def ledger_path(output: Path) -> Path:
+    """The send ledger, beside the output like its lock: it outlives every build."""
+    return output.with_name(f".{output.name}.sent.jsonl")
+
+
+def read_ledger(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The last message sent per (partner, period). A line cut short by a crash is skipped:
+    it was written after the server accepted a message, so at worst that one goes again."""
+    sent: dict[tuple[str, str], dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return sent
+    for line in lines:
+        try:
+            record = json.loads(line)
+            sent[(record["partner"], record["period"])] = record
+        except (ValueError, KeyError, TypeError):
+            continue
+    return sent
+
+
+def _record(path: Path, record: dict[str, Any]) -> None:
+    """Append one sent message to the ledger, on disk before the next one is sent."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _rank_change(card: Scorecard) -> str:
+    now, before = card.composite.rank, card.composite.rank_prev
+    if now is None or before is None:
+        return ""
+    if now == before:
+        return "unchanged since the previous period"
+    moved = before - now
+    places = "place" if abs(moved) == 1 else "places"
+    return f"{'up' if moved > 0 else 'down'} {abs(moved)} {places} since the previous period"
+
+
+def message_context(card: Scorecard, config: Config) -> dict[str, Any]:
+    """Everything the subject and bodies show, already formatted: templates only place it."""
+    pid = card.partner.partner_id
+    base = config.site.base_url
+    composite = card.composite
+    return {
+        "partner": {
+            "id": pid,
+            "name": card.partner.name,
+            "type": card.partner.partner_type.replace("_", " "),
+            "region": card.partner.region,
+        },
+        "period": card.period,
+        "title": config.site.title,
+        "organization": config.site.organization,
+        "composite": num(composite.score, 1),
+        "rank": f"{composite.rank} of {composite.of}" if composite.rank else "not ranked",
+        "rank_change": _rank_change(card),
+        "counts": [
+            {"word": STATUS_WORDS[s], "icon": STATUS_ICONS[s], "count": composite.counts[s]}
+            for s in HEADLINE_STATUSES
+        ],
+        "link": f"{base.rstrip('/')}/partners/{pid}.html" if base else "",
+        "attachment": attachment_name(card),
+    }
+
+
+def attachment_name(card: Scorecard) -> str:
+    return f"{card.partner.partner_id}-scorecard-{card.period}.pdf"
+
+
+def compose(
+    card: Scorecard,
+    recipients: list[str],
+    pdf: bytes,
+    config: Config,
+    env: Environment,
+    now: datetime,
+) -> EmailMessage:
+    """The message for one partner: plain text and HTML from templates/email/, its PDF."""
+    context = message_context(card, config)
+    subject = env.from_string(config.email.subject).render(context)
+    message = EmailMessage()
+    message["From"] = config.email.sender
+    message["To"] = ", ".join(recipients)
+    message["Subject"] = " ".join(subject.split())  # one line, whatever the template holds
+    message["Date"] = format_datetime(now)
+    domain = config.email.sender.rpartition("@")[2]
+    message["Message-ID"] = make_msgid(card.partner.partner_id, domain=domain)
+    message.set_content(render(env, "email/scorecard.txt", context))
+    message.add_alternative(render(env, "email/scorecard.html", context), subtype="html")
+    message.add_attachment(
+        pdf, maintype="application", subtype="pdf", filename=attachment_name(card)
+    )
+    return message
+
+
+def prepare(
+    model: Model,
+    config: Config,
+    output: Path,
+    partner: str | None,
+    resend: bool,
+    now: datetime,
+) -> tuple[list[Outgoing], Report]:
+    """The messages to send, and every partner left out and why.
+
+    Refuses (MailError) when the live site's figures are not the model's: its PDFs would then
+    say something other than the message.
+    """
+    if not config.email.sender:
+        raise ConfigError([f"{config.path.name}: [email] sender is required to send email"])
+    cards = list(model.scorecards.values())
+    if partner is not None:
+        if partner not in model.scorecards:
+            raise ConfigError([f"--partner: no partner with id {partner!r} in partners.csv"])
+        cards = [model.scorecards[partner]]
+    _check_current(cards, output)
+    ledger = read_ledger(ledger_path(output))
+    env = environment(config.project_dir / "templates")
+    report = Report(model.period)
+    batch = []
+    for card in cards:
+        pid = card.partner.partner_id
+        recipients = _recipients(card, report)
+        if not recipients:
+            continue
+        pdf = (output / "pdf" / f"{pid}.pdf").read_bytes()
+        digest = hashlib.sha256(pdf).hexdigest()
+        before = ledger.get((pid, card.period))
+        if before and not resend:
+            if before["pdf_sha256"] == digest:
+                report.already.append(pid)
+            else:
+                report.problems.append(
+                    f"{pid}: not sent: its scorecard for {card.period} changed since it was "
+                    f"sent on {before['sent_at']} (data corrected?); --resend sends it"
+                )
+            continue
+        message = compose(card, recipients, pdf, config, env, now)
+        batch.append(Outgoing(pid, message, recipients, digest))
+    return batch, report
+
+
+def _check_current(cards: list[Scorecard], output: Path) -> None:
+    """Each partner's JSON in the live site must hold the model's figures, and its PDF be
+    there; otherwise the site is older than the data, and the PDFs with it."""
+    if not (output / "manifest.json").is_file():
+        raise MailError(f"no site in {output}: run `sitegen build` first")
+    stale = []
+    for card in cards:
+        pid = card.partner.partner_id
+        if not (output / "pdf" / f"{pid}.pdf").is_file():
+            raise MailError(
+                f"{output} has no PDF for {pid}: run `sitegen build` (without --no-pdf) first"
+            )
+        try:
+            built = json.loads((output / "partners" / f"{pid}.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            built = None
+        if built != json.loads(json.dumps(scorecard_json(card))):
+            stale.append(pid)
+    if stale:
+        raise MailError(
+            f"the site in {output} was built from other figures than the data now holds "
+            f"({len(stale)} partners differ, first {stale[0]}): run `sitegen build` first"
+        )
+
+
+def _recipients(card: Scorecard, report: Report) -> list[str]:
+    """The partner's valid contact addresses; the invalid ones, or none, are reported."""
+    pid = card.partner.partner_id
+    valid = []
+    for address in card.partner.contact_emails:
+        if EMAIL_RE.match(address):
+            valid.append(address)
+        else:
+            report.problems.append(f"{pid}: left out invalid contact address {address!r}")
+    if not valid:
+        report.problems.append(f"{pid}: not sent: no valid contact address in partners.csv")
+    return valid
+
+
+def write_outbox(batch: list[Outgoing], output: Path, report: Report) -> None:
+    """--dry-run: the exact messages as .eml files in output/outbox/ (only this run's)."""
+    outbox = output / "outbox"
+    shutil.rmtree(outbox, ignore_errors=True)
+    outbox.mkdir()
+    for item in batch:
+        path = outbox / f"{item.partner_id}.eml"
+        path.write_bytes(item.message.as_bytes())
+        report.outbox.append(path)
+
+
+class _Client(smtplib.SMTP):
+    """smtplib's client, keeping the server's reply to each message for the ledger."""
+
+    last_reply = ""
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        code, reply = super().data(msg)
+        self.last_reply = f"{code} {reply.decode('utf-8', 'replace')}"
+        return code, reply
+
+
+Sleep = Callable[[float], None]
+
+
+class Courier:
+    """One SMTP connection, opened when first needed and again after a drop."""
+
+    def __init__(self, config: Config, credentials: tuple[str, str] | None) -> None:
+        self.settings = config.email
+        self.credentials = credentials
+        self.client: _Client | None = None
+        self.where = f"{self.settings.smtp_host}:{self.settings.smtp_port}"
+
+    def connect(self) -> _Client:
+        if self.client is not None:
+            return self.client
+        settings = self.settings
+        client = _Client(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT)
+        try:
+            if settings.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if self.credentials:
+                client.login(*self.credentials)
+        except BaseException:
+            client.close()
+            raise
+        self.client = client
+        return client
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (smtplib.SMTPException, OSError):
+                self.client.close()
+            self.client = None
+
+    def drop(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+
+def credentials(config: Config, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The login from the environment variables the config names, or None to send without."""
+    user = environ.get(config.email.username_env, "")
+    if not user:
+        return None
+    password = environ.get(config.email.password_env)
+    if password is None:
+        raise ConfigError(
+            [f"{config.email.username_env} is set but {config.email.password_env} is not"]
+        )
+    return user, password
+
+
+def deliver(
+    batch: list[Outgoing],
+    courier: Courier,
+    output: Path,
+    report: Report,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Sleep = time.sleep,
+) -> None:
+    """Send each message, recording it in the ledger as soon as the server accepts it.
+
+    Temporary replies (4xx) and dropped connections are retried with backoff; a recipient
+    refused for good is reported and the others still get the message; a connection that
+    cannot be had again stops the run, with what was sent recorded.
+    """
+    ledger = ledger_path(output)
+    try:
+        if batch:
+            _first_connect(courier)
+        for done, item in enumerate(batch):
+            _send_one(item, courier, ledger, report, now, sleep, done, len(batch))
+    finally:
+        courier.close()
+
+
+def _first_connect(courier: Courier) -> None:
+    """Open the connection, failing at once with one line: nothing has been sent."""
+    try:
+        courier.connect()
+    except smtplib.SMTPAuthenticationError as exc:
+        raise MailError(
+            f"{courier.where} refused the login of {courier.credentials[0]!r}: "  # type: ignore[index]
+            f"{exc.smtp_code} {_text(exc.smtp_error)}; nothing was sent"
+        ) from None
+    except smtplib.SMTPNotSupportedError:
+        raise MailError(
+            f"{courier.where} does not offer STARTTLS (or login); nothing was sent"
+        ) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise MailError(
+            f"{courier.where}: its certificate is not trusted ({exc.verify_message}); set "
+            "SSL_CERT_FILE to the CA certificate that signed it; nothing was sent"
+        ) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailError(f"cannot reach {courier.where}: {_reason(exc)}; nothing was sent") from None
+
+
+def _send_one(
+    item: Outgoing,
+    courier: Courier,
+    ledger: Path,
+    report: Report,
+    now: Callable[[], datetime],
+    sleep: Sleep,
+    done: int,
+    total: int,
+) -> None:
+    pending = list(item.recipients)
+    accepted: list[str] = []
+    refused: dict[str, str] = {}
+    reply = ""
+    for attempt in range(RETRIES + 1):
+        last = attempt == RETRIES
+        try:
+            client = courier.connect()
+            bad = client.send_message(item.message, to_addrs=pending)
+            reply = client.last_reply
+        except smtplib.SMTPRecipientsRefused as exc:
+            bad = exc.recipients
+        except smtplib.SMTPResponseException as exc:  # the sender or the message refused
+            if _temporary(exc.smtp_code) and not last:
+                sleep(BACKOFF * 2**attempt)
+                continue
+            for address in pending:
+                refused[address] = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            break
+        except (smtplib.SMTPException, OSError) as exc:  # the connection dropped
+            courier.drop()
+            if last:
+                raise MailError(
+                    f"lost the connection to {courier.where} after sending {done} of {total} "
+                    f"messages ({_reason(exc)}); those are recorded: run `sitegen email` "
+                    "again to send the rest"
+                ) from None
+            sleep(BACKOFF * 2**attempt)
+            continue
+        accepted += [address for address in pending if address not in bad]
+        pending = []
+        for address, (code, text) in bad.items():
+            if _temporary(code) and not last:
+                pending.append(address)
+            else:
+                refused[address] = f"{code} {_text(text)}"
+        if not pending:
+            break
+        sleep(BACKOFF * 2**attempt)
+    for address, why in refused.items():
+        report.problems.append(f"{item.partner_id}: {address} refused: {why}")
+    if not accepted:
+        report.problems.append(f"{item.partner_id}: not sent: every recipient was refused")
+        return
+    _record(
+        ledger,
+        {
+            "partner": item.partner_id,
+            "period": report.period,
+            "pdf_sha256": item.pdf_sha256,
+            "recipients": accepted,
+            "refused": refused,
+            "message_id": item.message["Message-ID"],
+            "sent_at": now().isoformat(timespec="seconds"),
+            "reply": reply,
+        },
+    )
+    report.sent.append(item.partner_id)
+
+
+def _temporary(code: int) -> bool:
+    return 400 <= code < 500
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
