@@ -7,6 +7,7 @@ timings go into the manifest so that a nightly run can be compared with the last
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import pickle
 import shutil
@@ -211,6 +212,7 @@ def _build(
     with timings.stage("model"):
         model = load_model(con, summary)
     con.close()  # the model holds all the rest needs; DuckDB's ~700 MB (1,000 partners) go
+    gc.freeze()  # the model lives as long as the build: collections need not walk it again
     cache_dir = config.project_dir / ".sitegen-cache"
     renderer = SvgRenderer(cache_dir / "charts", jobs, progress)
     generated = build_time()

@@ -6,9 +6,13 @@ run SQL and every figure they show was decided in SQL.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import duckdb
 
@@ -79,9 +83,12 @@ class KpiResult:
     type_peers: Peers
 
 
-@dataclass(frozen=True)
-class SeriesPoint:
-    """One period of a partner's KPI history, with the peer band for that period."""
+class SeriesPoint(NamedTuple):
+    """One period of a partner's KPI history, with the peer band for that period.
+
+    A named tuple rather than a frozen dataclass: 1,000 partners have 864,000 of these, and a
+    tuple is made about ten times faster (2.6 s of the model stage before).
+    """
 
     period: str
     value: float | None
@@ -285,8 +292,27 @@ def _quality(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int) -> 
     return DataQuality(load, rejections, periods, submitted)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the model's objects are made: they hold no
+    cycles, and every collection would walk all of them again (at 1,000 partners, 1.4 s of the
+    2.4 s the model took)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_model(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int = 12) -> Model:
     """Everything the renderers need for the as-of period, read in bulk."""
+    with _collector_paused():
+        return _read(con, load, recent)
+
+
+def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int) -> Model:
     period, grain = con.execute("SELECT period, grain FROM as_of").fetchall()[0]
     partners = _partners(con)
     kpis = _kpis(con)

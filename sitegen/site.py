@@ -29,7 +29,7 @@ from sitegen.config import Config
 from sitegen.downloads import scorecard_csv, scorecard_json
 from sitegen.filters import STATUS_WORDS, delta, num, pct, value
 from sitegen.load import CATEGORIES, RULE_LABELS
-from sitegen.model import STATUSES, Model, Scorecard, SeriesPoint
+from sitegen.model import STATUSES, Kpi, KpiResult, Model, Partner, Scorecard, SeriesPoint
 from sitegen.narrative import Narrative, read_narrative, summary
 from sitegen.templating import environment, render
 
@@ -72,22 +72,26 @@ class Chart:
 
 @dataclass
 class Page:
+    """A page to write, its charts, and the files written with it (a partner's downloads)."""
+
     path: str
     template: str
     context: dict[str, Any]
     charts: list[Chart] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Planned:
-    """A page not made yet, with everything it (and its PDF, `pdf`) is made from beyond what
-    every page shares: `inputs`. When the live site holds a page made from the same inputs,
-    that page and its PDF are kept and `make` is never called."""
+    """A page not made yet, with everything it, the files made with it (`also`) and its PDF
+    (`pdf`) are made from beyond what every page shares: `inputs`. When the live site holds
+    a page made from the same inputs, they are all kept and `make` is never called."""
 
     path: str
-    pdf: str
     inputs: tuple[Any, ...]
     make: Callable[[], Page]
+    also: tuple[str, ...] = ()
+    pdf: str | None = None
 
 
 def _trend_points(series: list[SeriesPoint]) -> list[charts.TrendPoint]:
@@ -225,7 +229,13 @@ def partner_page(model: Model, card: Scorecard, narrative: Narrative | None) -> 
             "statuses": STATUSES,
         },
         charts=trends + list(sparklines.values()),
+        files={f"partners/{pid}.json": _json(card), f"partners/{pid}.csv": scorecard_csv(card)},
     )
+
+
+def _json(card: Scorecard) -> str:
+    data = json.dumps(scorecard_json(card), indent=2, ensure_ascii=False, allow_nan=False)
+    return data + "\n"
 
 
 def _headline(model: Model) -> list[dict[str, Any]]:
@@ -317,8 +327,10 @@ def index_page(model: Model, narrative: Narrative | None) -> Page:
     )
 
 
-def kpi_page(model: Model, kpi_index: int, narrative: Narrative | None) -> Page:
-    kpi = model.kpis[kpi_index]
+def kpi_page(
+    model: Model, kpi: Kpi, results: list[tuple[Partner, KpiResult]], narrative: Narrative | None
+) -> Page:
+    """A KPI's page from its alliance series and every partner's result for it."""
     points = model.alliance.get(kpi.kpi_id, [])
     trend = None
     if points:
@@ -341,12 +353,9 @@ def kpi_page(model: Model, kpi_index: int, narrative: Narrative | None) -> Page:
                 value_label="alliance",
             ),
         )
-    ranked: list[dict[str, Any]] = []
-    for card in model.scorecards.values():
-        for result in card.results:
-            if result.kpi.kpi_id == kpi.kpi_id:
-                ranked.append({"partner": card.partner, "result": result})
-    ranked.sort(key=_rank_key)
+    ranked = sorted(
+        ({"partner": partner, "result": result} for partner, result in results), key=_rank_key
+    )
     shown = [row["result"].value for row in ranked if row["result"].value is not None]
     distribution = None
     period_label = ranked[0]["result"].period if ranked else model.period
@@ -479,7 +488,8 @@ def methodology_page(model: Model, config: Config) -> Page:
 
 def pages(model: Model, config: Config) -> Iterator[Page | Planned]:
     """Every page of the site, with the narratives the project provides. A partner's page
-    depends on its own scorecard and narrative only, so it can be kept from the live site."""
+    depends only on its own scorecard and narrative, a KPI's page on that KPI's results, so
+    either can be kept from the live site when those are unchanged."""
     content = config.project_dir / "content"
     index_vars = {"period": model.period, "partners": len(model.partners)}
     yield index_page(model, read_narrative(content / "index.md", index_vars, "content/index.md"))
@@ -492,18 +502,25 @@ def pages(model: Model, config: Config) -> Iterator[Page | Planned]:
         )
         yield Planned(
             path=f"partners/{pid}.html",
-            pdf=f"pdf/{pid}.pdf",
             inputs=(card, narrative),
             make=partial(partner_page, model, card, narrative),
+            also=(f"partners/{pid}.json", f"partners/{pid}.csv"),
+            pdf=f"pdf/{pid}.pdf",
         )
-    for i, kpi in enumerate(model.kpis):
+    by_kpi: dict[str, list[tuple[Partner, KpiResult]]] = {k.kpi_id: [] for k in model.kpis}
+    for card in model.scorecards.values():
+        for result in card.results:
+            by_kpi[result.kpi.kpi_id].append((card.partner, result))
+    for kpi in model.kpis:
         kpi_vars = {"period": model.period, "kpi": {"name": kpi.name}}
-        yield kpi_page(
-            model,
-            i,
-            read_narrative(
-                content / "kpis" / f"{kpi.kpi_id}.md", kpi_vars, f"content/kpis/{kpi.kpi_id}.md"
-            ),
+        narrative = read_narrative(
+            content / "kpis" / f"{kpi.kpi_id}.md", kpi_vars, f"content/kpis/{kpi.kpi_id}.md"
+        )
+        results = by_kpi[kpi.kpi_id]
+        yield Planned(
+            path=f"kpis/{kpi.kpi_id}.html",
+            inputs=(kpi, model.alliance.get(kpi.kpi_id), results, narrative),
+            make=partial(kpi_page, model, kpi, results, narrative),
         )
     yield quality_page(model)
     yield methodology_page(model, config)
@@ -524,7 +541,7 @@ class Live:
     def key(self, plan: Planned) -> str:
         """The page's key: what every page shares plus the page's own inputs."""
         digest = hashlib.sha256(self.shared)
-        digest.update(pickle.dumps((plan.path, plan.pdf, plan.inputs), protocol=5))
+        digest.update(pickle.dumps((plan.path, plan.also, plan.pdf, plan.inputs), protocol=5))
         return digest.hexdigest()
 
 
@@ -564,7 +581,7 @@ def write_site(
         }
         writer = _PageWriter(out, env, common, renderer, live, on_page)
         written = writer.write(pages(model, config))
-        written.files += _write_downloads(model, out)
+        written.files += _write_assets(out)
         written.files.append(_write(out / "vendor" / "vega-bundle.js", bundle.result()))
     return written
 
@@ -630,7 +647,9 @@ class _PageWriter:
         self.written.keys[plan.path] = key
         if self.live.keys.get(plan.path) != key:
             return False
-        names = [plan.path, plan.pdf] if self.common["pdf"] else [plan.path]
+        names = [plan.path, *plan.also]
+        if plan.pdf and self.common["pdf"]:
+            names.append(plan.pdf)
         linked = []
         try:
             for name in names:
@@ -676,20 +695,17 @@ class _PageWriter:
         context = {**self.common, "nav": "", **page.context, "root": root}
         text = render(self.env, page.template, context)
         self.written.files.append(_write(self.out / page.path, text))
+        for name, content in page.files.items():
+            self.written.files.append(_write(self.out / name, content))
         if self.on_page:
             self.on_page(page.path, page.template, page.context)
         for chart in charts:
             self.renderer.release(self._key(page, chart))
 
 
-def _write_downloads(model: Model, out: Path) -> list[Path]:
-    """Each partner's scorecard as JSON and CSV, and the static assets."""
+def _write_assets(out: Path) -> list[Path]:
+    """The stylesheet, fonts and script every page uses."""
     written = []
-    for card in model.scorecards.values():
-        pid = card.partner.partner_id
-        data = json.dumps(scorecard_json(card), indent=2, ensure_ascii=False, allow_nan=False)
-        written.append(_write(out / "partners" / f"{pid}.json", data + "\n"))
-        written.append(_write(out / "partners" / f"{pid}.csv", scorecard_csv(card)))
     for asset in ("fonts.css", "style.css", "charts.js"):
         target = out / "static" / asset
         target.parent.mkdir(parents=True, exist_ok=True)

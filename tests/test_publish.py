@@ -174,8 +174,9 @@ def test_a_narrative_change_rewrites_only_that_partner(project: Path, tmp_path: 
     built(project, out)
     assert changed(before, stamps(out)) == {"partners/south-snf.html", "pdf/south-snf.pdf"}
     manifest = json.loads((out / "manifest.json").read_text())
-    # the other two partners' pages and PDFs were kept without being made again
-    assert manifest["pages_kept"] == 2
+    # the other two partners' pages (with downloads and PDFs) and the 5 KPI pages were kept
+    # without being made again
+    assert manifest["pages_kept"] == 2 + 5
     assert manifest["pdfs"]["made"] + manifest["pdfs"]["reused"] == 2  # south-snf's, packet
 
 
@@ -189,7 +190,7 @@ def test_a_change_every_page_shares_makes_every_page_again(project: Path, tmp_pa
     assert manifest_of(out)["pages_kept"] == 0  # nothing to keep the first time
     new_narrative(project, "Only the dashboard depends on this.")
     built(project, out)
-    assert manifest_of(out)["pages_kept"] == 3
+    assert manifest_of(out)["pages_kept"] == 3 + 5  # every partner and KPI page
     # a project template is shared by every page: nothing can be kept
     own = project / "templates" / "site"
     own.mkdir(parents=True)
@@ -202,7 +203,7 @@ def test_a_change_every_page_shares_makes_every_page_again(project: Path, tmp_pa
     (out / "partners" / "north-hosp.html").unlink()
     new_narrative(project, "Again.")
     built(project, out)
-    assert manifest_of(out)["pages_kept"] == 2
+    assert manifest_of(out)["pages_kept"] == 2 + 5
     assert "(draft)</h1>" in (out / "partners" / "north-hosp.html").read_text()
 
 
@@ -228,7 +229,8 @@ def test_a_partners_data_change_rewrites_what_depends_on_it(project: Path, tmp_p
             assert name not in now, name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["pdfs"]["made"] <= 2  # east-clinic's and the board packet
-    assert manifest["pages_kept"] == 2  # north-hosp's and south-snf's, not made again
+    # north-hosp's and south-snf's pages, and the 4 KPI pages without east-clinic's change
+    assert manifest["pages_kept"] == 2 + 4
 
 
 def test_failed_build_leaves_the_live_site_and_no_leftovers(project: Path, tmp_path: Path) -> None:
