@@ -12,6 +12,7 @@ import math
 import os
 import pickle
 import shutil
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -619,6 +620,7 @@ class _PageWriter:
         self.live = live
         self.on_page = on_page
         self.in_progress: list[Page] = []
+        self.waiting: dict[str, deque[str]] = {}  # page → its charts not known to be ready
         self.written = Written()
 
     def write(self, all_pages: Iterable[Page | Planned]) -> Written:
@@ -671,6 +673,7 @@ class _PageWriter:
                 chart.spec = chart.make()
                 self.renderer.submit(self._key(page, chart), chart.spec)
         self.in_progress.append(page)
+        self.waiting[page.path] = deque(self._key(page, c) for c in self._submitted(page))
 
     @staticmethod
     def _key(page: Page, chart: Chart) -> str:
@@ -681,7 +684,13 @@ class _PageWriter:
 
     def _write_ready(self) -> None:
         for page in list(self.in_progress):
-            if all(self.renderer.ready(self._key(page, c)) for c in self._submitted(page)):
+            # charts are drawn roughly in order: drop the ready ones from the front, so that
+            # each check starts where the last one stopped
+            waiting = self.waiting[page.path]
+            while waiting and self.renderer.ready(waiting[0]):
+                waiting.popleft()
+            if not waiting:
+                del self.waiting[page.path]
                 self.in_progress.remove(page)
                 self._write_page(page)
 
