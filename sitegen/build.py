@@ -21,10 +21,10 @@ from typing import Any
 import duckdb
 
 from sitegen import mail, pdf
-from sitegen.config import Config
+from sitegen.config import Config, ConfigError
 from sitegen.kpis import KpiSettings, compute
 from sitegen.load import RULE_LABELS, LoadSummary, load_project
-from sitegen.model import Model, load_model
+from sitegen.model import Model, load_model, scoped
 from sitegen.publish import (
     LOG_START,
     Progress,
@@ -122,21 +122,25 @@ def run(
     with_pdf: bool = True,
     wait: bool = False,
     progress: Progress | None = None,
+    partner: str | None = None,
 ) -> Result:
     """The whole build, one at a time per output: everything is written into a folder of its
     own, which is published (atomically) only once complete; a failed build publishes
-    nothing and leaves no folder behind."""
+    nothing and leaves no folder behind. With `partner`, the site is for that partner's eyes
+    only (see model.scoped)."""
     today = today or date.today()
     with_pdf = with_pdf and config.pdf.enabled
     with locked(output, wait) as killed:
         prune(output)  # what a killed build left
-        inputs = inputs_key(config, today, with_pdf)
+        inputs = inputs_key(config, today, with_pdf, partner)
         live = read_manifest(output)
         if output.is_symlink() and live.get("inputs") == inputs:
             return _unchanged(live, killed)
         staging = staging_dir(output)
         try:
-            result = _build(config, output, staging, jobs, today, with_pdf, progress, inputs)
+            result = _build(
+                config, output, staging, jobs, today, with_pdf, progress, inputs, partner
+            )
             publish(staging, output)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -145,7 +149,7 @@ def run(
     return replace(result, killed=killed)
 
 
-def inputs_key(config: Config, today: date, with_pdf: bool) -> str:
+def inputs_key(config: Config, today: date, with_pdf: bool, partner: str | None = None) -> str:
     """What the output depends on: the project's files, this package, and the settings (the
     reporting period, PDFs or not, today's date for late submissions, the build's date that
     PDFs print)."""
@@ -155,6 +159,7 @@ def inputs_key(config: Config, today: date, with_pdf: bool) -> str:
         "site": config.site,
         "status": config.status,
         "pdf": config.pdf if with_pdf else None,
+        "partner": partner,
         "today": today,
         "date": build_time().date(),
     }
@@ -202,6 +207,7 @@ def _build(
     with_pdf: bool,
     progress: Progress | None,
     inputs: str,
+    partner: str | None,
 ) -> Result:
     """The stages, writing into `staging`; `output` is the live site, read for what to keep."""
     timings = Timings()
@@ -211,6 +217,10 @@ def _build(
         score(con, config, today)
     with timings.stage("model"):
         model = load_model(con, summary)
+        if partner is not None:
+            if partner not in model.scorecards:
+                raise ConfigError([f"--partner: no partner with id {partner!r} in partners.csv"])
+            model = scoped(model, partner)
     con.close()  # the model holds all the rest needs; DuckDB's ~700 MB (1,000 partners) go
     gc.freeze()  # the model lives as long as the build: collections need not walk it again
     cache_dir = config.project_dir / ".sitegen-cache"

@@ -227,7 +227,7 @@ def _point_layer() -> alt.Chart:
     tooltip = [alt.Tooltip("period:N", title="period"), alt.Tooltip("text:N", title="value")]
     return (
         alt.Chart(_data("points"))
-        .mark_point(filled=True, size=36, color=PARTNER_COLOUR, opacity=1)
+        .mark_point(filled=True, size=36, color=PARTNER_COLOUR, opacity=1, aria=False)
         .encode(tooltip=tooltip)
     )
 
@@ -471,6 +471,57 @@ def _distribution_skeleton(
         style = (PARTNER_COLOUR, [1, 0])
         layers += _marker_layers("highlight", highlight_right, style, line=1)
     chart = alt.layer(*layers).properties(width=510, height=170)
+    return _finish(chart, "", {})
+
+
+def peer_chart(
+    title: str,
+    unit: str,
+    q1: float,
+    median: float,
+    q3: float,
+    own: float | None,
+    target: float | None,
+) -> Spec:
+    """Where a partner stands among its peers, from the peer statistics alone: the middle half
+    of peers as a bar, their median as a tick, the target and the partner's own value as
+    labelled rules. No other partner's value is in it, so a partner may see it."""
+    data: dict[str, Rows] = {
+        "band": [{"q1": q1, "q3": q3, "label": BAND_LABEL}],
+        "median": [{"value": median, "label": "peer median"}],
+    }
+    middle = _midpoint([q1, q3, own, target])
+    target_left = own_left = None  # which side of its rule each label goes; None: no rule
+    if target is not None:
+        data["target"] = [{"value": target, "label": "target"}]
+        target_left = target > middle
+    if own is not None:
+        data["highlight"] = [{"value": own, "label": "you"}]
+        own_left = own > middle
+    if target is not None and own is not None:
+        # both: each label on its outer side, so neither crosses the other's rule
+        target_left, own_left = target <= own, own < target
+    skeleton = _peer_skeleton(unit, target_left, own_left)
+    return {**skeleton, "datasets": data, "description": title}
+
+
+@functools.lru_cache(maxsize=64)
+def _peer_skeleton(unit: str, target_left: bool | None, own_left: bool | None) -> Spec:
+    """A peer chart without its data, built once per shape (see _trend_skeleton).
+    `*_left`: the marker's label goes left of its rule; None: no such marker."""
+    axis = _value_axis(unit, title=None)
+    band = alt.Chart(_data("band")).mark_bar(color=BAND_COLOUR, height=28, y=25)
+    band = band.encode(x=alt.X("q1:Q", axis=axis), x2=alt.X2("q3:Q"))
+    median = alt.Chart(_data("median")).mark_tick(
+        color=SERIES_STYLE["peer median"][0], thickness=3, size=40, y=25
+    )
+    median = median.encode(x=alt.X("value:Q"))
+    layers: list[alt.Chart] = [band, median]
+    if target_left is not None:
+        layers += _marker_layers("target", target_left, SERIES_STYLE["target"], line=0)
+    if own_left is not None:
+        layers += _marker_layers("highlight", own_left, (PARTNER_COLOUR, [1, 0]), line=1)
+    chart = alt.layer(*layers).properties(width=510, height=50)
     return _finish(chart, "", {})
 
 

@@ -203,6 +203,13 @@ def build_summary(result: Result, output: Path) -> Iterator[str]:
 @PROJECT_OPTION
 @output_option("Where to write the site.")
 @click.option("--period", help="Period to report, e.g. 2025-09; overrides [site] period.")
+@click.option(
+    "--partner",
+    "partner_id",
+    metavar="ID",
+    help="Build a site for this partner's eyes only (its own figures, anonymous peer "
+    "statistics); needs --output.",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when any row was rejected.")
 @click.option("--no-pdf", is_flag=True, help="Skip the PDFs (also [pdf] enabled = false).")
 @click.option(
@@ -221,6 +228,7 @@ def build(
     project_dir: Path,
     output_dir: Path | None,
     period: str | None,
+    partner_id: str | None,
     strict: bool,
     no_pdf: bool,
     wait: bool,
@@ -236,13 +244,23 @@ def build(
     (or waits, with --wait).
     """
     with reported_errors():
+        if partner_id and not output_dir:
+            raise ConfigError(
+                ["--partner needs --output DIR: a partner's site must not replace the alliance's"]
+            )
         config = load_config(project_dir)
         if period:
             config = with_period(config, period)
         output = output_dir or config.project_dir / "output"
         with progress_bars(not quiet and sys.stderr.isatty()) as progress:
             result = _pipeline().run(
-                config, output, jobs, with_pdf=not no_pdf, wait=wait, progress=progress
+                config,
+                output,
+                jobs,
+                with_pdf=not no_pdf,
+                wait=wait,
+                progress=progress,
+                partner=partner_id,
             )
     if result.killed:
         click.echo(f"Note: the previous build did not finish ({result.killed}).", err=True)

@@ -10,7 +10,7 @@ import gc
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import NamedTuple
 
@@ -101,10 +101,11 @@ class SeriesPoint(NamedTuple):
 
 @dataclass(frozen=True)
 class AlliancePoint:
-    """The alliance-wide value of a KPI for one period (partners' shown values pooled)."""
+    """The alliance-wide value of a KPI for one period (partners' shown values pooled); None
+    when withheld from a partner's view (fewer than MIN_POOLED partners)."""
 
     period: str
-    value: float
+    value: float | None
     target: float
     status: str
     partners: int
@@ -161,6 +162,40 @@ class Model:
     alliance: dict[str, list[AlliancePoint]]
     alliance_as_of: dict[str, AlliancePoint]
     quality: DataQuality
+    scope: str | None = None  # the partner whose eyes this model is for; None: the alliance's
+
+
+# An alliance-wide figure pooled over fewer partners than this could reveal one of them.
+MIN_POOLED = 5
+
+
+def _pooled(point: AlliancePoint) -> AlliancePoint:
+    """The point, its value withheld (None) when too few partners make it up."""
+    return point if point.partners >= MIN_POOLED else replace(point, value=None, status="no_data")
+
+
+def scoped(model: Model, partner_id: str) -> Model:
+    """The model as one partner may see it: its own scorecard, and of everyone else only the
+    alliance-wide figures pooled over at least MIN_POOLED partners (peer statistics are already
+    withheld below 5 in SQL). No partner list, rejected rows or submissions of others."""
+    card = model.scorecards[partner_id]
+    alliance = {kpi_id: [_pooled(p) for p in points] for kpi_id, points in model.alliance.items()}
+    current = {kpi_id: _pooled(p) for kpi_id, p in model.alliance_as_of.items()}
+    quality = DataQuality(
+        model.quality.load,
+        [],
+        model.quality.periods,
+        {partner_id: model.quality.submitted.get(partner_id, [])},
+    )
+    return replace(
+        model,
+        partners=[card.partner],
+        scorecards={partner_id: card},
+        alliance=alliance,
+        alliance_as_of=current,
+        quality=quality,
+        scope=partner_id,
+    )
 
 
 def _partners(con: duckdb.DuckDBPyConnection) -> list[Partner]:

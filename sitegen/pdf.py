@@ -321,8 +321,8 @@ class PdfStage:
             self.index = context
 
     def finish(self) -> list[Path]:
-        """The board packet, then wait for every PDF."""
-        if self.index is not None:
+        """The board packet (not in a partner's own site), then wait for every PDF."""
+        if self.index is not None and self.index.get("heatmap") is not None:
             cards = [(card, summary(card)) for card in self.cards]
             packet = alliance_document(self.index, cards, self.common, self.templates, self.out)
             self.writer.submit(packet)

@@ -249,11 +249,28 @@ def _headline(model: Model) -> list[dict[str, Any]]:
                 "kpi": kpi,
                 "period": point.period if point else "–",
                 "value": point.value if point else None,
+                "withheld": point is not None and point.value is None,
                 "status": point.status if point else "no_data",
                 "partners": point.partners if point else 0,
             }
         )
     return rows
+
+
+def scoped_index_page(model: Model, card: Scorecard) -> Page:
+    """The dashboard of a partner's own site: its headline and the alliance-wide figures."""
+    return Page(
+        path="index.html",
+        template="site/scoped-index.html",
+        context={
+            "title": "Dashboard",
+            "nav": "index",
+            "card": card,
+            "summary": summary(card),
+            "headline": _headline(model),
+            "statuses": STATUSES,
+        },
+    )
 
 
 def index_page(model: Model, narrative: Narrative | None) -> Page:
@@ -332,28 +349,7 @@ def kpi_page(
     model: Model, kpi: Kpi, results: list[tuple[Partner, KpiResult]], narrative: Narrative | None
 ) -> Page:
     """A KPI's page from its alliance series and every partner's result for it."""
-    points = model.alliance.get(kpi.kpi_id, [])
-    trend = None
-    if points:
-        series = [
-            SeriesPoint(p.period, p.value, p.target, p.status, p.peer_q1, p.peer_median, p.peer_q3)
-            for p in points
-        ]
-        trend = Chart(
-            id="alliance-trend",
-            alt=f"Alliance-wide {kpi.name} per period against the alliance target, with the "
-            "middle half of partners.",
-            caption=f"Alliance-wide {kpi.name} per period",
-            table=_trend_table(f"Alliance-wide {kpi.name} per period", kpi.unit, series),
-            make=partial(
-                charts.trend_chart,
-                kpi.name,
-                kpi.unit,
-                _trend_points(series),
-                kpi.benchmark,
-                value_label="alliance",
-            ),
-        )
+    trend = _alliance_trend(model, kpi)
     ranked = sorted(
         ({"partner": partner, "result": result} for partner, result in results), key=_rank_key
     )
@@ -376,6 +372,17 @@ def kpi_page(
             ),
             make=partial(charts.distribution_chart, kpi.name, kpi.unit, shown, kpi.target),
         )
+    return _kpi_page(kpi, narrative, trend, ranked, period_label, distribution)
+
+
+def _kpi_page(
+    kpi: Kpi,
+    narrative: Narrative | None,
+    trend: Chart | None,
+    ranked: list[dict[str, Any]],
+    period_label: str,
+    distribution: Chart | None,
+) -> Page:
     return Page(
         path=f"kpis/{kpi.kpi_id}.html",
         template="site/kpi.html",
@@ -391,6 +398,69 @@ def kpi_page(
         },
         charts=[c for c in (trend, distribution) if c],
     )
+
+
+def _alliance_trend(model: Model, kpi: Kpi) -> Chart | None:
+    """The alliance-wide series of a KPI with the peer band, or None before its first value."""
+    points = model.alliance.get(kpi.kpi_id, [])
+    if not points:
+        return None
+    series = [
+        SeriesPoint(p.period, p.value, p.target, p.status, p.peer_q1, p.peer_median, p.peer_q3)
+        for p in points
+    ]
+    return Chart(
+        id="alliance-trend",
+        alt=f"Alliance-wide {kpi.name} per period against the alliance target, with the "
+        "middle half of partners.",
+        caption=f"Alliance-wide {kpi.name} per period",
+        table=_trend_table(f"Alliance-wide {kpi.name} per period", kpi.unit, series),
+        make=partial(
+            charts.trend_chart,
+            kpi.name,
+            kpi.unit,
+            _trend_points(series),
+            kpi.benchmark,
+            value_label="alliance",
+        ),
+    )
+
+
+def scoped_kpi_page(model: Model, kpi: Kpi, result: KpiResult | None) -> Page:
+    """A KPI's page for one partner's eyes: the alliance-wide series and where the partner
+    stands among its peers, from the peer statistics alone (withheld below 5 peers)."""
+    trend = _alliance_trend(model, kpi)
+    peers = None
+    if result is not None and not result.peers.withheld:
+        p = result.peers
+        peers = Chart(
+            id="peers",
+            alt=f"Your {kpi.name} against the middle half and median of peers, and the target.",
+            caption=f"{kpi.name}: you among {p.n} peers, {result.period}",
+            table=Table(
+                f"{kpi.name}: you and your peers",
+                ["Figure", "Value"],
+                [
+                    ["You", value(result.value, kpi.unit)],
+                    ["Your percentile (best 100)", num(p.percentile, 0)],
+                    ["Peer median", value(p.median, kpi.unit)],
+                    ["Peer middle half", f"{value(p.q1, kpi.unit)} to {value(p.q3, kpi.unit)}"],
+                    ["Target", value(result.target, kpi.unit)],
+                ],
+            ),
+            make=partial(
+                charts.peer_chart,
+                kpi.name,
+                kpi.unit,
+                p.q1,
+                p.median,
+                p.q3,
+                result.value,
+                result.target,
+            ),
+        )
+    period_label = result.period if result else model.period
+    return _kpi_page(kpi, None, trend, [], period_label, peers)
 
 
 def _rank_key(row: dict[str, Any]) -> tuple[float, str]:
@@ -492,22 +562,13 @@ def pages(model: Model, config: Config) -> Iterator[Page | Planned]:
     depends only on its own scorecard and narrative, a KPI's page on that KPI's results, so
     either can be kept from the live site when those are unchanged."""
     content = config.project_dir / "content"
+    if model.scope is not None:
+        yield from _scoped_pages(model, config, model.scorecards[model.scope])
+        return
     index_vars = {"period": model.period, "partners": len(model.partners)}
     yield index_page(model, read_narrative(content / "index.md", index_vars, "content/index.md"))
     for card in model.scorecards.values():
-        pid = card.partner.partner_id
-        narrative = read_narrative(
-            content / "partners" / f"{pid}.md",
-            _partner_variables(card),
-            f"content/partners/{pid}.md",
-        )
-        yield Planned(
-            path=f"partners/{pid}.html",
-            inputs=(card, narrative),
-            make=partial(partner_page, model, card, narrative),
-            also=(f"partners/{pid}.json", f"partners/{pid}.csv"),
-            pdf=f"pdf/{pid}.pdf",
-        )
+        yield _partner_plan(model, card, content)
     by_kpi: dict[str, list[tuple[Partner, KpiResult]]] = {k.kpi_id: [] for k in model.kpis}
     for card in model.scorecards.values():
         for result in card.results:
@@ -524,6 +585,36 @@ def pages(model: Model, config: Config) -> Iterator[Page | Planned]:
             make=partial(kpi_page, model, kpi, results, narrative),
         )
     yield quality_page(model)
+    yield methodology_page(model, config)
+
+
+def _partner_plan(model: Model, card: Scorecard, content: Path) -> Planned:
+    """A partner's page with its downloads and PDF, kept while its scorecard and narrative
+    are unchanged."""
+    pid = card.partner.partner_id
+    narrative = read_narrative(
+        content / "partners" / f"{pid}.md",
+        _partner_variables(card),
+        f"content/partners/{pid}.md",
+    )
+    return Planned(
+        path=f"partners/{pid}.html",
+        inputs=(card, narrative),
+        make=partial(partner_page, model, card, narrative),
+        also=(f"partners/{pid}.json", f"partners/{pid}.csv"),
+        pdf=f"pdf/{pid}.pdf",
+    )
+
+
+def _scoped_pages(model: Model, config: Config, card: Scorecard) -> Iterator[Page | Planned]:
+    """The site for one partner's eyes: its dashboard, scorecard, KPI pages and the
+    methodology. Narratives written for the alliance (dashboard, KPI pages) are left out, as
+    they may name other partners; the partner's own narrative stays."""
+    yield scoped_index_page(model, card)
+    yield _partner_plan(model, card, config.project_dir / "content")
+    results = {r.kpi.kpi_id: r for r in card.results}
+    for kpi in model.kpis:
+        yield scoped_kpi_page(model, kpi, results.get(kpi.kpi_id))
     yield methodology_page(model, config)
 
 
@@ -579,6 +670,7 @@ def write_site(
             "kpis": model.kpis,
             "generated": generated.strftime("%Y-%m-%d %H:%M UTC"),
             "pdf": with_pdf,
+            "scoped": model.scope is not None,
         }
         writer = _PageWriter(out, env, common, renderer, live, on_page)
         written = writer.write(pages(model, config))

@@ -141,3 +141,56 @@ def test_sample_dashboard_in_the_browser(browser: Browser, sample_site: Path) ->
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0, "the page scrolls sideways on a phone"
+
+
+@pytest.fixture(scope="module")
+def partner_site(sample_site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One sample partner's own site (sitegen build --partner)."""
+    project = sample_site.parent / "project"
+    out = tmp_path_factory.mktemp("partner") / "site"
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            "--project",
+            str(project),
+            "--partner",
+            "alderbrook-medical",
+            "--output",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_a_partner_site_is_valid_linked_and_accessible(
+    browser: Browser, partner_site: Path
+) -> None:
+    assert nu_check([partner_site], root=partner_site) == []
+    assert broken_links(partner_site) == []
+    pages = ("index.html", "partners/alderbrook-medical.html", "kpis/readmit_30d.html")
+    with serve(partner_site) as served:
+        for page in pages:
+            with visit(browser, served.url(page), served) as report:
+                assert report.problems() == []
+                assert format_violations(axe(report.page)) == []
+        with visit(browser, served.url("kpis/readmit_30d.html"), served) as report:
+            # where the partner stands among its peers: a chart of the peer statistics
+            assert report.page.locator("#chart-peers svg [class^='mark-'] path").count() > 0
+
+
+def test_every_sample_partner_page_is_accessible(browser: Browser, sample_site: Path) -> None:
+    """Every partner's data differs (gaps, suppressed values, quarterly KPIs): check them all."""
+    pages = sorted(
+        p.relative_to(sample_site).as_posix() for p in sample_site.glob("partners/*.html")
+    )
+    assert len(pages) == 40
+    found = {}
+    with serve(sample_site) as served:
+        for page in pages:
+            with visit(browser, served.url(page), served) as report:
+                problems = report.problems() + format_violations(axe(report.page))
+                if problems:
+                    found[page] = problems
+    assert found == {}
