@@ -25,6 +25,7 @@ from sitegen.config import Config, ConfigError
 from sitegen.kpis import KpiSettings, compute
 from sitegen.load import RULE_LABELS, LoadSummary, load_project
 from sitegen.model import Model, load_model, scoped
+from sitegen.narrative import unused_narratives
 from sitegen.publish import (
     LOG_START,
     Progress,
@@ -50,13 +51,14 @@ LIBRARIES = ("altair", "vl-convert-python", "typst", "jinja2", "markdown", "nh3"
 @dataclass(frozen=True)
 class Result:
     period: str
-    rejected: int  # rows rejected, for --strict
+    rejected: int  # rows rejected and files not usable, for --strict
     summary: LoadSummary | None  # None when nothing changed, so nothing was read
     model: Model | None
     written: list[Path]
     timings: Timings
     killed: str | None = None  # the build whose lock this one took over, if one was killed
     unchanged_since: str | None = None  # when the live site, still current, was built
+    warnings: tuple[str, ...] = ()  # what was left out without stopping the build
 
 
 def load(config: Config, today: date) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
@@ -188,7 +190,7 @@ def _unchanged(live: dict[str, Any], killed: str | None) -> Result:
     rows = live["rows"]
     return Result(
         period=live["period"],
-        rejected=rows["rejected"],
+        rejected=rows["rejected"] + live.get("unusable_files", 0),
         summary=None,
         model=None,
         written=[],
@@ -249,6 +251,7 @@ def _build(
         "generated_at": generated.isoformat(),
         "period": model.period,
         "rows": {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected},
+        "unusable_files": summary.unusable,
         "partners": len(model.partners),
         "charts": {"drawn": renderer.drawn, "reused": renderer.reused},
         "pdfs": {
@@ -263,7 +266,11 @@ def _build(
     }
     written.append(write_log(staging, output, log_lines(config, output, summary, facts)))
     written.append(write_manifest(staging, facts, output))
-    return Result(model.period, summary.rejected, summary, model, written, timings)
+    warnings = [*summary.warnings, *unused_narratives(config.project_dir / "content", model)]
+    problems = summary.rejected + summary.unusable
+    return Result(
+        model.period, problems, summary, model, written, timings, warnings=tuple(warnings)
+    )
 
 
 def log_lines(

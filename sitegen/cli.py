@@ -64,13 +64,15 @@ def _pipeline() -> ModuleType:
 
 # Mistakes in what the user gave (exit 2), and problems the run reports (exit 1).
 USAGE_ERRORS = (ConfigError, InputError, ContentError)
-RUN_ERRORS = (NoDataError, BuildLocked, MailError, OSError)
+RUN_ERRORS = (NoDataError, BuildLocked, MailError, OSError, duckdb.Error)
 
 
 def error_lines(exc: Exception) -> list[str]:
     """What to tell the user about an error: one line per problem, never a traceback."""
     if isinstance(exc, ConfigError):
         return exc.problems
+    if isinstance(exc, duckdb.Error):  # e.g. out of memory even after spilling to disk
+        return [f"DuckDB: {str(exc).strip().splitlines()[0]}"]
     if isinstance(exc, OSError):
         # a folder that cannot be written, a disk that is full: the live site is left as it was
         where = f"{exc.filename}: " if exc.filename else ""
@@ -144,14 +146,15 @@ def init(directory: Path) -> None:
 def validate(project_dir: Path) -> None:
     """Load and check every input file; report what was accepted and rejected.
 
-    Exits 1 when any row was rejected, so that a script can stop before publishing.
+    Exits 1 when any row was rejected or any file could not be read, so that a script can
+    stop before publishing.
     """
     with reported_errors():
         config = load_config(project_dir)
         summary = load_project(duckdb.connect(), config.data_dir, config.data_label, date.today())
     for line in describe(summary):
         click.echo(line)
-    sys.exit(1 if summary.rejected else 0)
+    sys.exit(1 if summary.rejected or summary.unusable else 0)
 
 
 def rows(count: int) -> str:
@@ -172,6 +175,9 @@ def describe(summary: LoadSummary) -> Iterator[str]:
         yield f"  {rows(summary.normalised)} accepted after normalising (%, thousands separators)"
     if summary.collapsed:
         yield f"  {rows(summary.collapsed)} identical to an earlier row, collapsed into it"
+    if summary.warnings:
+        yield "Left out, the run goes on:"
+        yield from (f"  {warning}" for warning in summary.warnings)
     problem_files = [f for f in summary.files if f.problem]
     if problem_files:
         yield "Files not usable:"
@@ -264,6 +270,9 @@ def build(
             )
     if result.killed:
         click.echo(f"Note: the previous build did not finish ({result.killed}).", err=True)
+    if not quiet:
+        for line in result.warnings:
+            click.echo(f"Warning: {line}", err=True)
     if not quiet:
         for line in build_summary(result, output):
             click.echo(line)

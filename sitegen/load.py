@@ -10,16 +10,20 @@ with its reason (rules in `sql/validate_metrics.sql`). accepted + rejected = rea
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import os
 import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
+from sitegen.config import EMAIL_RE
 from sitegen.sql import run_sql
 
 PARTNER_TYPES = (
@@ -89,6 +93,12 @@ class LoadSummary:
     normalised: int
     collapsed: int
     rules: list[tuple[str, int, list[str]]]
+    warnings: list[str]  # 'file:line:column: problem' that does not stop a run (bad contacts)
+
+    @property
+    def unusable(self) -> int:
+        """Metrics files that could not be read at all (encoding, header, empty)."""
+        return sum(1 for f in self.files if f.problem)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,8 +229,11 @@ def _identifier(rows: _Rows, line: int, fields: list[str], name: str, seen: dict
 # Reference files
 
 
-def load_partners(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
-    """partners.csv → table `partners`."""
+def load_partners(
+    con: duckdb.DuckDBPyConnection, path: Path, label: str, warnings: list[str]
+) -> int:
+    """partners.csv → table `partners`; contact addresses that are not addresses go to
+    `warnings` (they do not stop a build: only email needs them)."""
     header, records = _read_reference(path, label)
     rows = _Rows(
         label, header, ("partner_id", "name", "partner_type", "region", "joined", "contact_emails")
@@ -238,6 +251,17 @@ def load_partners(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int
         if not _is_date(joined):
             raise rows.fail(line, "joined", f"joined {joined!r} is not a date (YYYY-MM-DD)")
         emails = [e.strip() for e in rows.get(fields, "contact_emails").split(";")]
+        warnings += [
+            str(
+                rows.fail(
+                    line,
+                    "contact_emails",
+                    f"contact address {e!r} is not an email address; email leaves it out",
+                )
+            )
+            for e in emails
+            if e and not EMAIL_RE.match(e)
+        ]
         out.append(
             (
                 partner_id,
@@ -420,25 +444,53 @@ def period_end(period: str) -> date:
 # Metric files
 
 
-def _is_simple(text: str) -> bool:
-    """True when every line is one record and every comma a separator: no quotes, no blank
-    lines, one kind of line ending. DuckDB then splits the file itself, which is much faster."""
-    if '"' in text or not text or text[0] in "\r\n":
-        return False
-    if "\r" in text:
-        if text.count("\r") != text.count("\r\n") or text.count("\n") != text.count("\r\n"):
-            return False
-        return "\r\n\r\n" not in text
-    return "\n\n" not in text
+SCAN_CHUNK = 1 << 20  # bytes of a metrics file looked at a time
+
+
+def _simple_file(path: Path) -> str | None:
+    """The line ending (as DuckDB spells it) of a file that is valid UTF-8 without NUL bytes,
+    in which every line is one record and every comma a separator (no quotes, no blank lines,
+    one kind of line ending); None for any other file. DuckDB then reads and splits the file
+    itself, much faster, and the file is only ever looked at a chunk at a time, so memory
+    stays bounded whatever its size (a 200 MB file is tested). Other files are read whole by
+    the careful path, which also names whatever is wrong with them."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    counts = {"\r": 0, "\n": 0, "\r\n": 0}
+    previous = ""  # the last character of the chunk before, for pairs across chunks
+    with path.open("rb") as handle:
+        chunk = handle.read(SCAN_CHUNK)
+        body = chunk[len(BOM) :] if chunk.startswith(BOM) else chunk
+        if chunk.startswith((b"\xff\xfe", b"\xfe\xff")) or body[:1] in (b"", b"\r", b"\n"):
+            return None
+        while chunk:
+            try:
+                text = decoder.decode(chunk)
+            except UnicodeDecodeError:
+                return None
+            joined = previous + text
+            if '"' in text or "\x00" in text or "\n\n" in joined or "\n\r\n" in joined:
+                return None
+            counts["\r"] += text.count("\r")
+            counts["\n"] += text.count("\n")
+            counts["\r\n"] += joined.count("\r\n")
+            previous = text[-1:] or previous
+            chunk = handle.read(SCAN_CHUNK)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    if not counts["\r"]:
+        return "\\n"
+    if counts["\r"] == counts["\n"] == counts["\r\n"]:
+        return "\\r\\n"
+    return None
 
 
 def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> str | None:
     """Put one metrics file's records into `staged` as (file, line, fields); return a problem
     that makes every row of the file rejected, or None."""
-    data = path.read_bytes()
-    text, problem = decode(data)
-    if problem is None and _is_simple(text):
-        new_line = "\\r\\n" if "\r" in text else "\\n"
+    new_line = _simple_file(path)
+    if new_line is not None:
         con.execute(
             f"""
             INSERT INTO staged
@@ -449,6 +501,7 @@ def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> str |
             [label, str(path)],
         )
         return None
+    text, problem = decode(path.read_bytes())
     records = read_records(text)
     if records:
         con.execute(
@@ -527,20 +580,35 @@ def load_metrics(
     run_sql(con, "validate_metrics.sql")
 
 
+# DuckDB takes up to 80 % of the machine's memory by default; with a bound it spills to disk
+# instead, so that a huge submission cannot take the machine down.
+DUCKDB_MEMORY = "1GB"
+
+
+def bound_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Bound DuckDB's memory, spilling to a folder of its own in the system's temporary
+    folder (an in-memory database would spill into the working directory)."""
+    spill = Path(tempfile.gettempdir()) / f"sitegen-duckdb-{os.getpid()}"
+    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    con.execute("SET temp_directory = ?", [str(spill)])
+
+
 def load_project(
     con: duckdb.DuckDBPyConnection, data_dir: Path, label_dir: str, today: date
 ) -> LoadSummary:
     """Load every input of a project. `label_dir` is how file names appear in messages."""
-    partners = load_partners(con, data_dir / "partners.csv", f"{label_dir}/partners.csv")
+    bound_memory(con)
+    warnings: list[str] = []
+    partners = load_partners(con, data_dir / "partners.csv", f"{label_dir}/partners.csv", warnings)
     kpis = load_kpis(con, data_dir / "kpis.csv", f"{label_dir}/kpis.csv")
     targets = load_targets(con, data_dir / "targets.csv", f"{label_dir}/targets.csv")
     run_sql(con, "create_keys.sql")
     load_metrics(con, data_dir / "metrics", f"{label_dir}/metrics", today)
-    return summarise(con, partners, kpis, targets)
+    return summarise(con, partners, kpis, targets, warnings)
 
 
 def summarise(
-    con: duckdb.DuckDBPyConnection, partners: int, kpis: int, targets: int
+    con: duckdb.DuckDBPyConnection, partners: int, kpis: int, targets: int, warnings: list[str]
 ) -> LoadSummary:
     """Counts per file and per rejection rule, read back from the tables the load wrote."""
     files = [
@@ -566,15 +634,31 @@ def summarise(
         (rule, count, examples)
         for rule, count, examples in con.execute(
             """
-            SELECT rule, count(*),
-                   list(file || ':' || line || ': ' || reason ORDER BY file, line)[1:3]
-            FROM row_status WHERE rule IS NOT NULL
-            GROUP BY rule ORDER BY count(*) DESC, rule
+            WITH numbered AS (
+                SELECT rule, file, line, reason,
+                       row_number() OVER (PARTITION BY rule ORDER BY file, line) AS n,
+                       count(*) OVER (PARTITION BY rule) AS count
+                FROM row_status WHERE rule IS NOT NULL
+            )
+            SELECT rule, any_value(count),
+                   list(file || ':' || line || ': ' || reason ORDER BY file, line)
+            FROM numbered WHERE n <= 3
+            GROUP BY rule ORDER BY any_value(count) DESC, rule
             """
         ).fetchall()
     ]
     return LoadSummary(
-        partners, kpis, targets, files, read, accepted, rejected, normalised, collapsed, rules
+        partners,
+        kpis,
+        targets,
+        files,
+        read,
+        accepted,
+        rejected,
+        normalised,
+        collapsed,
+        rules,
+        warnings,
     )
 
 

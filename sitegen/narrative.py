@@ -23,7 +23,7 @@ from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 
 from sitegen.filters import delta, num, value
-from sitegen.model import KpiResult, Scorecard
+from sitegen.model import KpiResult, Model, Scorecard
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h2", "h3", "h4", "strong", "em", "b", "i", "code", "pre", "blockquote",
@@ -252,3 +252,23 @@ def _table_rows(table: Node) -> list[list[list[Node]]]:
     walk(table)
     width = max((len(row) for row in rows), default=0)
     return [row + [[]] * (width - len(row)) for row in rows if width]
+
+
+def unused_narratives(content: Path, model: Model) -> list[str]:
+    """Narratives for a partner or KPI that does not exist (a misspelt file name, a partner
+    that left): reported, since a narrative the site never shows is easily missed."""
+    known = {
+        "partners": {p.partner_id for p in model.partners},
+        "kpis": {k.kpi_id for k in model.kpis},
+    }
+    if model.scope is not None:
+        return []  # a partner's own site leaves out the others' narratives on purpose
+    found = []
+    for folder, ids in known.items():
+        for path in sorted((content / folder).glob("*.md")):
+            if path.stem not in ids:
+                found.append(
+                    f"content/{folder}/{path.name}: no {folder[:-1]} with id {path.stem!r}; "
+                    "not shown"
+                )
+    return found

@@ -57,7 +57,7 @@ def test_validate_reports_rejected_rows_and_exits_1(mini: Path) -> None:
 def test_validate_reports_unusable_files(mini: Path) -> None:
     (mini / "data" / "metrics" / "x.csv").write_bytes(b"\xff\xfeg\x00a\x00r\x00b\x00")
     result = run("validate", "--project", str(mini))
-    assert result.exit_code == 0  # no data row could be read, so none was rejected
+    assert result.exit_code == 1  # no row could be read: the file is not used, so say so
     assert result.stdout.splitlines()[2:] == [
         "Files not usable:",
         f"  {mini}/data/metrics/x.csv: file is UTF-16 encoded (byte offset 0); save it as UTF-8 "

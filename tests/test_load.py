@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from sitegen.load import InputError, period_end, period_start
-from tests.conftest import HEADER, Loader
+from sitegen.load import InputError, load_project, period_end, period_start
+from tests.conftest import HEADER, TODAY, Loader
 
 
 def add_metrics(mini: Path, name: str, body: str | bytes) -> Path:
@@ -431,3 +434,21 @@ def test_period_bounds() -> None:
     assert str(period_end("2024-02")) == "2024-02-29"
     assert str(period_end("2025-12")) == "2025-12-31"
     assert str(period_end("2025")) == "2025-12-31"
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=2000) | st.text(max_size=600).map(str.encode))
+def test_any_bytes_as_a_metrics_file_never_crash_and_lose_nothing(mini: Path, data: bytes) -> None:
+    add_metrics(mini, "any.csv", HEADER.encode() + data)
+    con = duckdb.connect()
+    summary = load_project(con, mini / "data", "data", TODAY)
+    assert summary.read == summary.accepted + summary.rejected
+    for report in summary.files:
+        assert report.read == report.accepted + report.rejected
+    [ours] = [f for f in summary.files if f.file == "data/metrics/any.csv"]
+    rejected = con.execute(
+        "SELECT count(*) FROM rejected WHERE file = 'data/metrics/any.csv'"
+    ).fetchone()[0]
+    assert rejected == ours.rejected  # every rejected row is kept with its reason

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sitegen.narrative import ContentError, document, read_narrative, render_markdown
+from sitegen.narrative import (
+    ALLOWED_ATTRIBUTES,
+    ALLOWED_TAGS,
+    URL_SCHEMES,
+    ContentError,
+    document,
+    read_narrative,
+    render_markdown,
+)
 
 VARIABLES = {"partner": {"name": "North General"}, "composite": "30.0", "period": "2025-09"}
 
@@ -102,3 +114,43 @@ def test_document_is_the_sanitised_html_as_a_tree_of_text() -> None:
     assert nodes[4]["rows"] == [[[{"text": "a"}], [{"text": "b"}]], [[{"text": "1"}], []]]
     assert nodes[5]["children"] == [{"text": "x\n  y"}]  # <pre> keeps its lines
     assert "alert" not in str(nodes)
+
+
+class _Elements(HTMLParser):
+    """Every element and attribute in a piece of HTML."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, {name: value or "" for name, value in attrs}))
+
+
+HOSTILE_BITS = st.sampled_from(
+    [
+        "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<a href='javascript:x'>",
+        "[x](javascript:alert(1))", "[d](data:text/html,hi)", "<svg onload=x>", "<iframe>",
+        "<style>*{}</style>", '<a href="https://e.example" onclick="x">e</a>', "**b**", "_i_",
+        "| a | b |\n|---|---|\n| 1 | 2 |", "\n\n", "`code`", "<!-- c -->", "<p style='x'>",
+        "&lt;", "<", ">", '"', "'", "{", "}", "#", "---\ntitle: t\n---\n",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(HOSTILE_BITS | st.text(max_size=30), max_size=12).map("".join))
+def test_no_text_gets_an_element_or_attribute_past_the_allow_list(text: str) -> None:
+    try:
+        narrative = render_markdown(text, VARIABLES, "content/x.md")
+    except ContentError as exc:  # broken template syntax: one line naming the file
+        assert str(exc).startswith("content/x.md") and "\n" not in str(exc)
+        return
+    parser = _Elements()
+    parser.feed(narrative.html)
+    for tag, attributes in parser.found:
+        assert tag in ALLOWED_TAGS, tag
+        allowed = ALLOWED_ATTRIBUTES.get(tag, set()) | ({"rel"} if tag == "a" else set())
+        assert set(attributes) <= allowed, (tag, attributes)
+        scheme = urlsplit(attributes.get("href", "").strip()).scheme.lower()
+        assert scheme in {"", *URL_SCHEMES}, attributes["href"]

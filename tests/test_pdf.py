@@ -6,13 +6,22 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
+from sitegen.build import read_model
 from sitegen.cli import main
+from sitegen.config import Config, load_config
+from sitegen.model import Model
+from sitegen.pdf import PdfWriter, common_data, partner_document, read_templates
+from sitegen.site import partner_page
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARTNERS = {
@@ -228,3 +237,38 @@ def test_an_unchanged_pdf_is_taken_from_the_cache(project: Path, tmp_path: Path)
         assert (tmp_path / "two" / "pdf" / name).read_bytes() == (
             tmp_path / "one" / "pdf" / name
         ).read_bytes()
+
+
+# Letters and digits of the Latin scripts the shipped font covers (a script no font on the
+# machine covers prints blank), and every character Typst or Markdown give a meaning to.
+NAME_CHARACTERS = st.characters(
+    categories=["L", "N"],
+    max_codepoint=0x17F,
+    include_characters="#$*_[]{}\\<>@=-+/~^\"'`()&%;:,.!? ",
+)
+
+
+@pytest.fixture(scope="module")
+def north(project: Path) -> tuple[Model, Config]:
+    config = load_config(project)
+    return read_model(config, date(2026, 1, 1)), config
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.text(NAME_CHARACTERS, min_size=1, max_size=40).map(str.strip).filter(bool))
+def test_any_name_compiles_and_prints_literally(
+    north: tuple[Model, Config], tmp_path_factory: pytest.TempPathFactory, name: str
+) -> None:
+    model, config = north
+    card = model.scorecards["north-hosp"]
+    card = replace(card, partner=replace(card.partner, name=name))
+    out = tmp_path_factory.mktemp("any-name")
+    generated = datetime(2026, 1, 1, tzinfo=UTC)
+    common = common_data(config, model.period, generated)
+    templates = read_templates(config.project_dir / "templates")
+    doc = partner_document(partner_page(model, card, None).context, common, templates, out)
+    writer = PdfWriter(generated, out / "cache")
+    writer.submit(doc)
+    writer.finish()
+    shown = "".join(text(doc.path).split())
+    assert "".join(name.split()) in shown

@@ -194,3 +194,62 @@ def test_every_sample_partner_page_is_accessible(browser: Browser, sample_site: 
                 if problems:
                     found[page] = problems
     assert found == {}
+
+
+HOSTILE = (
+    "<script>alert('script')</script><img src=x onerror=\"alert('img')\">"
+    "<svg onload=\"alert('svg')\"></svg>\"'><b onmouseover=alert('hover')>"
+)
+HOSTILE_NARRATIVE = (
+    f"Text {HOSTILE}\n\n[js](javascript:alert('js'))"
+    " [data](data:text/html,<script>alert(1)</script>)"
+    ' <a href="#" onclick="alert(\'click\')">x</a> <iframe src="javascript:alert(\'frame\')">'
+    "</iframe> {{ partner.name if partner is defined else '' }}\n"
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mini project with script, event handlers, javascript: and data: URLs in a partner's
+    and a KPI's name and in every kind of narrative."""
+    root = tmp_path_factory.mktemp("hostile")
+    project = root / "mini"
+    shutil.copytree(FIXTURES / "mini", project)
+    partners = project / "data" / "partners.csv"
+    name = '"North ' + HOSTILE.replace('"', '""') + '"'
+    partners.write_text(partners.read_text().replace("North General Hospital", name))
+    kpis = project / "data" / "kpis.csv"
+    kpi = '"Readmissions ' + HOSTILE.replace('"', '""') + '"'
+    kpis.write_text(kpis.read_text().replace("30-day readmission rate", kpi))
+    for path in ("index.md", "partners/north-hosp.md", "kpis/readmit_30d.md"):
+        (project / "content" / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / "content" / path).write_text(HOSTILE_NARRATIVE)
+    out = root / "site"
+    result = CliRunner().invoke(
+        main, ["build", "--project", str(project), "--output", str(out), "--jobs", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize("page", PAGE_TYPES)
+def test_hostile_names_and_narratives_never_run(
+    browser: Browser, hostile_site: Path, page: str
+) -> None:
+    with serve(hostile_site) as served, visit(browser, served.url(page), served) as report:
+        report.page.mouse.move(200, 200)
+        for link in report.page.locator("main a").all():
+            link.hover()
+        assert report.problems() == []  # no dialog, no console error, no page error
+        active = report.page.evaluate(
+            """() => [...document.querySelectorAll('*')].flatMap(e => [...e.attributes]
+                 .filter(a => a.name.startsWith('on')
+                     || /^\\s*(javascript|data):/i.test(a.value) && !(e.rel === 'icon'))
+                 .map(a => e.tagName + ' ' + a.name + '=' + a.value))"""
+        )
+        assert active == []
+        # the charts' specs are JSON in <script type="application/json">, escaped by tojson
+        executable = "main script:not([type='application/json']), main iframe, main img"
+        assert report.page.locator(executable).count() == 0
+        if page == "partners/north-hosp.html":  # the name is shown as the text it is
+            assert report.page.locator("h1").inner_text() == "North " + HOSTILE

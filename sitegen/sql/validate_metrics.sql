@@ -195,6 +195,9 @@ FROM checked SEMI JOIN duplicated USING (partner_id, kpi_id, period)
 WHERE rule IS NULL
 GROUP BY ALL;
 
+-- A reason is one line, whatever a quoted field held: line breaks in it are shown as \n, \r.
+CREATE OR REPLACE TEMP MACRO sg_one_line(t) AS replace(replace(t, chr(13), '\r'), chr(10), '\n');
+
 -- The verdict on every row read: rule and reason when rejected, notes on what was normalised.
 CREATE OR REPLACE TABLE row_status AS
 SELECT
@@ -204,7 +207,7 @@ SELECT
          THEN format('conflicting duplicate of {} (same partner, KPI and period, other figures)',
                      array_to_string(list_filter(k.places, lambda x: x <> c.file || ':' || c.line),
                                      ', '))
-         ELSE c.reason END AS reason,
+         ELSE sg_one_line(c.reason) END AS reason,
     CASE WHEN k.variants = 1 AND k.places[1] <> c.file || ':' || c.line
          THEN concat_ws('; ', nullif(c.note, ''), 'identical duplicate of ' || k.places[1])
          ELSE nullif(c.note, '') END AS note
