@@ -1,13 +1,16 @@
-"""Time `sitegen build` on generated projects: cold, with nothing changed, one partner changed.
+"""Time `sitegen build` on generated projects: cold, nothing changed, one figure corrected.
 
-Usage: python benchmarks/bench_build.py [--partners 50,1000] [--jobs N] [--no-pdf]
+Usage: python benchmarks/bench_build.py [--partners 50,1000] [--jobs N] [--no-pdf] [--record]
 
 For each size it generates a project (24 KPIs x 36 months, the KPI benchmark's generator) and
 runs `sitegen build -q` as a separate process four times: with empty caches (cold), again
 with nothing changed, after one partner's figure in the latest month was corrected, and after
-a correction that suppresses a figure (so every partner's peer band for that KPI moves). It
-prints wall seconds, the peak memory of the largest process, and the stage timings the build
-wrote into manifest.json.
+a correction that suppresses a figure (so every partner's peer band for that KPI moves).
+
+For each build it prints a table: stage, wall seconds, share of the build, milliseconds per
+partner, and the ratio to the figures kept in benchmarks/results.md (from an earlier commit);
+and the CPU seconds spent drawing charts against everything else. `--record` writes this
+run's figures to results.md, as the figures the next run is compared with.
 """
 
 from __future__ import annotations
@@ -15,16 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate
 
+RESULTS = Path(__file__).parent / "results.md"
 LAST_BUILT: dict[Path, str] = {}  # project → generated_at of its last build
+Figures = dict[str, float]  # stage (and "total", "peak MiB") → seconds (or MiB)
 
 
 def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float]:
@@ -40,29 +48,52 @@ def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024
 
 
-def report(label: str, project: Path, wall: float, peak: float) -> None:
+def report(
+    label: str, project: Path, partners: int, jobs: int, wall: float, peak: float, before: Figures
+) -> Figures:
+    """Print what one build did and its stage table; return its figures."""
     manifest = json.loads((project / "output" / "manifest.json").read_text(encoding="utf-8"))
     if manifest["generated_at"] == LAST_BUILT.get(project):
         print(f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB: nothing changed, nothing built")
-        return
+        return {"total": wall, "peak MiB": peak}
     LAST_BUILT[project] = manifest["generated_at"]
-    stages = manifest["timings"]
-    charts = manifest["charts"]
-    per_chart = stages["site"] / charts["drawn"] * 1000 if charts["drawn"] else 0.0
-    pages = len(manifest["pages"])
+    charts, pdfs = manifest["charts"], manifest["pdfs"]
     print(
-        f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB (largest process), {pages} pages "
-        f"({manifest['pages_kept']:,} kept with their PDFs), "
-        f"charts drawn {charts['drawn']:,} / reused {charts['reused']:,}"
-        + (f", {per_chart:.1f} ms per chart drawn" if charts["drawn"] else "")
+        f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB (largest process), "
+        f"{len(manifest['pages'])} pages ({manifest['pages_kept']:,} kept with their PDFs), "
+        f"charts drawn {charts['drawn']:,} / reused {charts['reused']:,}, "
+        f"PDFs made {pdfs['made']:,} / reused {pdfs['reused']:,}"
     )
-    print("    stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
-    pdfs = manifest["pdfs"]
-    if pdfs["made"]:
-        per_pdf = pdfs["typeset_seconds"] / pdfs["made"] * 1000
+    stages = dict(manifest["timings"])
+    stages["other"] = max(0.0, wall - sum(stages.values()))  # start-up, hashing, publishing
+    figures = {**stages, "total": wall, "peak MiB": peak}
+    print_table(figures, partners, before)
+    drawing = charts.get("draw_cpu_seconds", 0.0)
+    if charts["drawn"]:
+        floor = drawing / jobs
         print(
-            f"    PDFs made {pdfs['made']:,}, reused {pdfs['reused']:,}: {per_pdf:.0f} ms each "
-            "to typeset (on threads beside the chart workers)"
+            f"    drawing: {drawing:.1f} CPU s for {charts['drawn']:,} charts "
+            f"({drawing / charts['drawn'] * 1000:.1f} ms each), {floor:.1f} s on {jobs} cores; "
+            f"everything else adds {(wall - floor) / floor:.0%} on top"
+        )
+    if pdfs["made"]:
+        print(
+            f"    PDFs: {pdfs['typeset_seconds'] / pdfs['made'] * 1000:.0f} ms each to typeset "
+            "(on threads beside the chart workers)"
+        )
+    return figures
+
+
+def print_table(figures: Figures, partners: int, before: Figures) -> None:
+    total = figures["total"]
+    print(f"    {'stage':<8} {'wall s':>8} {'share':>7} {'ms/partner':>11} {'vs before':>10}")
+    for stage, seconds in figures.items():
+        if stage == "peak MiB":
+            continue
+        ratio = f"{seconds / before[stage]:.2f}x" if before.get(stage) else "–"
+        print(
+            f"    {stage:<8} {seconds:>8.2f} {seconds / total:>7.1%} "
+            f"{seconds / partners * 1000:>11.1f} {ratio:>10}"
         )
 
 
@@ -86,29 +117,90 @@ def correct_one_figure(project: Path, suppress: bool = False) -> str:
     return f"{partner} {kpi} {period}: numerator {numerator} -> {num} of {denominator}"
 
 
+def read_results() -> dict[str, Any]:
+    """The figures recorded in results.md (its JSON block), or none yet."""
+    try:
+        text = RESULTS.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    found = re.search(r"```json\n(.*?)\n```", text, flags=re.S)
+    return json.loads(found.group(1)) if found else {}
+
+
+def write_results(runs: dict[str, Figures], jobs: int) -> None:
+    """results.md: a table per build, and the same figures as JSON for the next comparison."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    lines = [
+        "# Build benchmark results",
+        "",
+        f"`benchmarks/bench_build.py --jobs {jobs}` at commit {commit or 'unknown'}, "
+        f"{datetime.now(UTC):%Y-%m-%d}, on a 2-core machine. Each build is a separate "
+        "`sitegen build -q` process; `other` is start-up, input hashing and publishing.",
+        "The next run of the benchmark prints its ratios to these figures.",
+        "",
+    ]
+    for name, figures in runs.items():
+        partners = int(name.split(" ")[0])
+        lines += [f"## {name}", "", "| stage | wall s | share | ms per partner |"]
+        lines.append("|---|---|---|---|")
+        total = figures["total"]
+        for stage, seconds in figures.items():
+            if stage != "peak MiB":
+                lines.append(
+                    f"| {stage} | {seconds:.2f} | {seconds / total:.1%} | "
+                    f"{seconds / partners * 1000:.1f} |"
+                )
+        lines += ["", f"Peak memory of the largest process: {figures['peak MiB']:.0f} MiB.", ""]
+    lines += ["```json", json.dumps(runs, indent=1), "```", ""]
+    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+
+
+# (label, name in results.md, the correction made before the build)
+STEPS = [
+    ("cold", "cold", None),
+    ("nothing changed", "nothing changed", None),
+    ("one figure corrected", "one figure corrected", False),
+    ("one figure suppressed (moves every partner's peer band)", "one suppressed", True),
+]
+
+
+def bench_size(
+    partners: int, jobs: int, extra: list[str], before: dict[str, Any]
+) -> dict[str, Figures]:
+    """The four builds of one generated project; their figures by name."""
+    runs: dict[str, Figures] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        project = Path(scratch)
+        generate(project, partners=partners)
+        print(
+            f"== {partners} partners x 24 KPIs x 36 months, " + " ".join([f"--jobs {jobs}", *extra])
+        )
+        for label, key, suppress in STEPS:
+            if suppress is not None:
+                print("correction: " + correct_one_figure(project, suppress))
+            name = f"{partners} partners, {key}" + (", no PDFs" if extra else "")
+            wall, peak = timed_build(project, jobs, *extra)
+            runs[name] = report(label, project, partners, jobs, wall, peak, before.get(name, {}))
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partners", default="50,1000")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-pdf", action="store_true", help="build without the PDFs")
+    parser.add_argument("--record", action="store_true", help="write the figures to results.md")
     args = parser.parse_args()
     extra = ["--no-pdf"] if args.no_pdf else []
+    before = read_results()
+    runs: dict[str, Figures] = {}
     for partners in [int(n) for n in args.partners.split(",")]:
-        with tempfile.TemporaryDirectory() as scratch:
-            project = Path(scratch)
-            generate(project, partners=partners)
-            flags = " ".join([f"--jobs {args.jobs}", *extra])
-            print(f"== {partners} partners x 24 KPIs x 36 months, {flags}")
-            report("cold", project, *timed_build(project, args.jobs, *extra))
-            report("nothing changed", project, *timed_build(project, args.jobs, *extra))
-            print("correction: " + correct_one_figure(project))
-            report("one figure corrected", project, *timed_build(project, args.jobs, *extra))
-            print("correction: " + correct_one_figure(project, suppress=True))
-            report(
-                "one figure suppressed (moves every partner's peer band)",
-                project,
-                *timed_build(project, args.jobs, *extra),
-            )
+        runs |= bench_size(partners, args.jobs, extra, before)
+    if args.record:
+        write_results(runs, args.jobs)
+        print(f"recorded in {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -253,7 +253,11 @@ def _build(
         "rows": {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected},
         "unusable_files": summary.unusable,
         "partners": len(model.partners),
-        "charts": {"drawn": renderer.drawn, "reused": renderer.reused},
+        "charts": {
+            "drawn": renderer.drawn,
+            "reused": renderer.reused,
+            "draw_cpu_seconds": round(renderer.draw_seconds, 3),
+        },
         "pdfs": {
             "made": writer.made,
             "reused": writer.reused,

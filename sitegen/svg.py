@@ -16,6 +16,7 @@ import math
 import multiprocessing
 import os
 import re
+import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -123,18 +124,24 @@ def draw_svg(spec: Spec, digest: str, key: str = "") -> str:
     return finish_svg(svg, digest)
 
 
-def _draw_chunk(items: list[tuple[str, str, Spec]], cache_dir: Path) -> list[tuple[str, str]]:
+Drawn = tuple[list[tuple[str, str]], float]  # (digest, SVG) pairs, CPU seconds it took
+
+
+def _draw_chunk(items: list[tuple[str, str, Spec]], cache_dir: Path) -> Drawn:
     """Worker entry point: draw a chunk of (digest, key, spec) and store each SVG in the cache.
 
     Top-level so that spawn can import it; the worker writes the cache files itself, so that
-    work is shared between the cores rather than left to the main process.
+    work is shared between the cores rather than left to the main process. Also returns the
+    CPU seconds (user and kernel, all threads) the chunk took: the cost of drawing, apart from
+    everything else a build does.
     """
+    started = time.process_time()
     drawn = []
     for digest, key, spec in items:
         svg = draw_svg(spec, digest, key)
         write_atomic(cache_dir / f"{digest}.svg", svg)
         drawn.append((digest, svg))
-    return drawn
+    return drawn, time.process_time() - started
 
 
 def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
@@ -164,6 +171,7 @@ class SvgRenderer:
         self.progress = progress  # told ("charts", drawn, to draw) as drawing goes on
         self.drawn = 0  # charts drawn by this renderer, for the build summary
         self.reused = 0  # charts read from the cache
+        self.draw_seconds = 0.0  # CPU seconds spent drawing, summed over the processes
         self._to_draw = 0  # charts found missing so far
         self._keys: dict[str, str] = {}  # key → digest, for keys not yet released
         self._refs: Counter[str] = Counter()  # digest → keys holding it
@@ -171,7 +179,7 @@ class SvgRenderer:
         self._drawing: set[str] = set()  # digests missing, waiting or being drawn
         self._waiting: list[tuple[str, str, Spec]] = []  # missing, not yet handed out
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: set[Future[list[tuple[str, str]]]] = set()
+        self._futures: set[Future[Drawn]] = set()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
 
     def submit(self, key: str, spec: Spec) -> None:
@@ -263,7 +271,9 @@ class SvgRenderer:
             self._futures.add(self._pool.submit(_draw_chunk, chunk, self.cache_dir))
         self._waiting = []
 
-    def _store(self, drawn: list[tuple[str, str]]) -> None:
+    def _store(self, result: Drawn) -> None:
+        drawn, seconds = result
+        self.draw_seconds += seconds
         for digest, svg in drawn:
             self._drawing.discard(digest)
             if digest in self._refs:
