@@ -140,9 +140,12 @@ def run(
             return _unchanged(live, killed)
         staging = staging_dir(output)
         try:
-            result = _build(
-                config, output, staging, jobs, today, with_pdf, progress, inputs, partner
-            )
+            try:
+                result = _build(
+                    config, output, staging, jobs, today, with_pdf, progress, inputs, partner
+                )
+            finally:
+                gc.unfreeze()  # `serve` builds again in the same process
             publish(staging, output)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -180,7 +183,7 @@ def live_site(config: Config, output: Path, model: Model, today: date, with_pdf:
         "date": build_time().date(),
     }
     shared = fingerprint([config.path, project / "templates", PACKAGE], settings)
-    lists = pickle.dumps((model.period, model.partners, model.kpis), protocol=5)
+    lists = pickle.dumps((model.scope, model.period, model.partners, model.kpis), protocol=5)
     keys = read_manifest(output).get("page_keys", {})
     return Live(output, hashlib.sha256(shared.encode() + lists).digest(), keys)
 

@@ -29,6 +29,7 @@ from sitegen.model import STATUSES, Model
 from sitegen.narrative import ContentError
 from sitegen.publish import BuildLocked, Progress
 from sitegen.serve import start_server, watch
+from sitegen.svg import ChartError
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -64,15 +65,17 @@ def _pipeline() -> ModuleType:
 
 # Mistakes in what the user gave (exit 2), and problems the run reports (exit 1).
 USAGE_ERRORS = (ConfigError, InputError, ContentError)
-RUN_ERRORS = (NoDataError, BuildLocked, MailError, OSError, duckdb.Error)
+RUN_ERRORS = (NoDataError, BuildLocked, MailError, ChartError, OSError, duckdb.Error)
 
 
 def error_lines(exc: Exception) -> list[str]:
     """What to tell the user about an error: one line per problem, never a traceback."""
     if isinstance(exc, ConfigError):
         return exc.problems
+    if isinstance(exc, ChartError):  # vl-convert's message can run to many lines
+        return [" ".join(str(exc).split())]
     if isinstance(exc, duckdb.Error):  # e.g. out of memory even after spilling to disk
-        return [f"DuckDB: {str(exc).strip().splitlines()[0]}"]
+        return [f"DuckDB: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"]
     if isinstance(exc, OSError):
         # a folder that cannot be written, a disk that is full: the live site is left as it was
         where = f"{exc.filename}: " if exc.filename else ""
@@ -258,6 +261,8 @@ def build(
         if period:
             config = with_period(config, period)
         output = output_dir or config.project_dir / "output"
+        if partner_id and output.resolve() == (config.project_dir / "output").resolve():
+            raise ConfigError(["--partner: --output must not be the alliance's site (output/)"])
         with progress_bars(not quiet and sys.stderr.isatty()) as progress:
             result = _pipeline().run(
                 config,

@@ -456,7 +456,7 @@ def _simple_file(path: Path) -> str | None:
     the careful path, which also names whatever is wrong with them."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     counts = {"\r": 0, "\n": 0, "\r\n": 0}
-    previous = ""  # the last character of the chunk before, for pairs across chunks
+    previous = ""  # the last characters of the chunk before, for patterns across chunks
     with path.open("rb") as handle:
         chunk = handle.read(SCAN_CHUNK)
         body = chunk[len(BOM) :] if chunk.startswith(BOM) else chunk
@@ -472,8 +472,8 @@ def _simple_file(path: Path) -> str | None:
                 return None
             counts["\r"] += text.count("\r")
             counts["\n"] += text.count("\n")
-            counts["\r\n"] += joined.count("\r\n")
-            previous = text[-1:] or previous
+            counts["\r\n"] += previous[-1:].count("\r") * text[:1].count("\n") + text.count("\r\n")
+            previous = (previous + text)[-2:]
             chunk = handle.read(SCAN_CHUNK)
     try:
         decoder.decode(b"", final=True)

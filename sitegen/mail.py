@@ -24,12 +24,13 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, TemplateError
 
 from sitegen.config import EMAIL_RE, Config, ConfigError
 from sitegen.downloads import scorecard_json
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, num
 from sitegen.model import Model, Scorecard
+from sitegen.narrative import ContentError
 from sitegen.templating import environment, render
 
 RETRIES = 3  # further tries after a temporary (4xx) reply or a dropped connection
@@ -145,7 +146,10 @@ def compose(
 ) -> EmailMessage:
     """The message for one partner: plain text and HTML from templates/email/, its PDF."""
     context = message_context(card, config)
-    subject = env.from_string(config.email.subject).render(context)
+    try:  # a subject is plain text: not HTML-escaped
+        subject = env.overlay(autoescape=False).from_string(config.email.subject).render(context)
+    except TemplateError as exc:
+        raise ContentError(f"[email] subject: {exc.message}") from None
     message = EmailMessage()
     message["From"] = config.email.sender
     message["To"] = ", ".join(recipients)
@@ -402,6 +406,9 @@ def _send_one(
         except (smtplib.SMTPException, OSError) as exc:  # the connection dropped
             courier.drop()
             if last:
+                if accepted:  # some recipients have it: record them, never send it twice
+                    lost = {address: f"not sent: {_reason(exc)}" for address in pending}
+                    _record(ledger, _sent(item, report, accepted, refused | lost, reply, now))
                 raise MailError(
                     f"lost the connection to {courier.where} after sending {done} of {total} "
                     f"messages ({_reason(exc)}); those are recorded: run `sitegen email` "
@@ -424,20 +431,29 @@ def _send_one(
     if not accepted:
         report.problems.append(f"{item.partner_id}: not sent: every recipient was refused")
         return
-    _record(
-        ledger,
-        {
-            "partner": item.partner_id,
-            "period": report.period,
-            "pdf_sha256": item.pdf_sha256,
-            "recipients": accepted,
-            "refused": refused,
-            "message_id": item.message["Message-ID"],
-            "sent_at": now().isoformat(timespec="seconds"),
-            "reply": reply,
-        },
-    )
+    _record(ledger, _sent(item, report, accepted, refused, reply, now))
     report.sent.append(item.partner_id)
+
+
+def _sent(
+    item: Outgoing,
+    report: Report,
+    accepted: list[str],
+    refused: dict[str, str],
+    reply: str,
+    now: Callable[[], datetime],
+) -> dict[str, Any]:
+    """The ledger line of a message the server accepted for `accepted`."""
+    return {
+        "partner": item.partner_id,
+        "period": report.period,
+        "pdf_sha256": item.pdf_sha256,
+        "recipients": accepted,
+        "refused": refused,
+        "message_id": item.message["Message-ID"],
+        "sent_at": now().isoformat(timespec="seconds"),
+        "reply": reply,
+    }
 
 
 def _temporary(code: int) -> bool:

@@ -183,7 +183,7 @@ def _notes(card: Scorecard) -> list[str]:
     return notes
 
 
-def partner_page(model: Model, card: Scorecard, narrative: Narrative | None) -> Page:
+def partner_page(card: Scorecard, narrative: Narrative | None) -> Page:
     pid = card.partner.partner_id
     trends, categories = [], []
     sparklines: dict[str, Chart] = {}
@@ -600,7 +600,7 @@ def _partner_plan(model: Model, card: Scorecard, content: Path) -> Planned:
     return Planned(
         path=f"partners/{pid}.html",
         inputs=(card, narrative),
-        make=partial(partner_page, model, card, narrative),
+        make=partial(partner_page, card, narrative),
         also=(f"partners/{pid}.json", f"partners/{pid}.csv"),
         pdf=f"pdf/{pid}.pdf",
     )

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from sitegen import svg
 from sitegen.cli import main
+from sitegen.svg import ChartError
 from tests.conftest import HEADER
 
 
@@ -223,3 +225,21 @@ def test_build_on_a_terminal_shows_progress_bars(mini: Path) -> None:
     assert "Drawing charts" in seen and "Typesetting PDFs" in seen
     assert "4/4" in seen  # three partners' PDFs and the board packet
     assert "Scorecards for 2025-09: 3 partners, 5 KPIs" in seen
+
+
+def test_a_chart_that_cannot_be_drawn_is_one_line(
+    mini: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(spec: dict, digest: str, key: str = "") -> str:
+        raise ChartError(
+            f"chart {key} could not be drawn: Vega-Lite to Vega conversion failed:\n"
+            "RangeError: Maximum call stack size exceeded"
+        )
+
+    monkeypatch.setattr(svg, "draw_svg", fail)
+    result = run("build", "--project", str(mini), "--jobs", "1")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: chart index.html#heatmap could not be drawn: Vega-Lite to Vega conversion "
+        "failed: RangeError: Maximum call stack size exceeded\n"
+    )

@@ -444,3 +444,20 @@ def test_no_site_is_one_line(tmp_path: Path) -> None:
     result = email(project)
     assert result.exit_code == 1
     assert result.output == f"Error: no site in {project / 'output'}: run `sitegen build` first\n"
+
+
+def test_the_subject_is_plain_text_and_a_broken_one_is_one_line(
+    project: Path, mailbox: Mailbox
+) -> None:
+    config = project / "sitegen.toml"
+    text = config.read_text()
+    config.write_text(
+        text.replace("{{ partner.name }} scorecard", "{{ partner.name }} & Co's scorecard")
+    )
+    assert email(project, "--partner", "east-clinic").exit_code == 0
+    [(_, message)] = mailbox.received
+    assert message["Subject"] == "East Family Clinic & Co's scorecard — 2025-09"
+    config.write_text(text.replace("{{ partner.name }} scorecard", "{{ partner.nmae }} scorecard"))
+    broken = email(project, "--partner", "east-clinic", "--resend")
+    assert broken.exit_code == 2
+    assert broken.output == "Error: [email] subject: 'dict object' has no attribute 'nmae'\n"

@@ -183,3 +183,9 @@ def test_every_sample_partner_site_holds_nothing_of_any_other_partner(tmp_path: 
     # with 40 partners most peer groups reach 5: where the partner stands is shown as a chart
     # of the peer statistics alone
     assert peer_charts > 200
+
+
+def test_a_partner_site_never_replaces_the_alliances(mini: Path) -> None:
+    result = build(mini, "--partner", "north-hosp", "--output", str(mini / "output"))
+    assert result.exit_code == 2
+    assert result.output == "Error: --partner: --output must not be the alliance's site (output/)\n"

@@ -266,7 +266,7 @@ def test_any_name_compiles_and_prints_literally(
     generated = datetime(2026, 1, 1, tzinfo=UTC)
     common = common_data(config, model.period, generated)
     templates = read_templates(config.project_dir / "templates")
-    doc = partner_document(partner_page(model, card, None).context, common, templates, out)
+    doc = partner_document(partner_page(card, None).context, common, templates, out)
     writer = PdfWriter(generated, out / "cache")
     writer.submit(doc)
     writer.finish()
