@@ -386,6 +386,42 @@ def status_heatmap(
     return _finish(chart, description, data)
 
 
+def status_counts_chart(
+    counts: list[tuple[str, str, int]],
+    kpi_order: list[str],
+    *,
+    description: str = "Partners by status for each KPI",
+) -> Spec:
+    """For each KPI, how many partners met, were at risk, missed (…) as one stacked bar: the
+    dashboard's view of an alliance too large for a row per partner. `counts` holds
+    (KPI name, status, partners)."""
+    legend_labels = [f"{glyph} {word}" for word, glyph, _, _ in STATUS_STYLE.values()]
+    colour_scale = alt.Scale(domain=legend_labels, range=[s[2] for s in STATUS_STYLE.values()])
+    legend = alt.Legend(title="Status", orient="bottom", symbolType="square")
+    bars = alt.Chart(_data("counts")).mark_bar(stroke="#333333", strokeWidth=0.5)
+    bars = bars.encode(
+        x=alt.X("partners:Q", stack="zero", title="partners"),
+        y=alt.Y("kpi:N", sort=kpi_order, title=None),
+        color=alt.Color("legend:N", scale=colour_scale, legend=legend, sort=legend_labels),
+        order=alt.Order("position:Q"),
+        tooltip=[
+            alt.Tooltip("kpi:N", title="KPI"),
+            alt.Tooltip("word:N", title="status"),
+            alt.Tooltip("partners:Q", title="partners"),
+        ],
+    )
+    chart = bars.properties(width=510, height={"step": 20})
+    positions = {status: i for i, status in enumerate(STATUS_STYLE)}
+    data = {
+        "counts": [
+            {**_heatmap_row("", kpi, status), "partners": n, "position": positions[status]}
+            for kpi, status, n in counts
+            if n
+        ]
+    }
+    return _finish(chart, description, data)
+
+
 def _heatmap_row(partner: str, kpi: str, status: str) -> dict[str, str]:
     """A cell's data: the legend label carries the glyph, so the legend explains the cells."""
     if status not in STATUS_STYLE:

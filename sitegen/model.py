@@ -257,6 +257,9 @@ def _composites(con: duckdb.DuckDBPyConnection) -> dict[str, Composite]:
     }
 
 
+HISTORY_BATCH = 100_000  # history rows fetched from DuckDB at a time
+
+
 def _history(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[SeriesPoint]]]:
     """Every partner's KPI series up to the as-of period, with the all-partner peer band."""
     rows = con.execute(
@@ -269,10 +272,12 @@ def _history(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[SeriesP
         WHERE s.period_end <= (SELECT period_end FROM as_of)
         ORDER BY s.partner_id, s.kpi_id, s.period_start
         """
-    ).fetchall()
+    )
     history: dict[str, dict[str, list[SeriesPoint]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        history[row[0]][row[1]].append(SeriesPoint(*row[2:]))
+    # in batches: the whole result as Python tuples at once is gigabytes at 10,000 partners
+    while batch := rows.fetchmany(HISTORY_BATCH):
+        for row in batch:
+            history[row[0]][row[1]].append(SeriesPoint(*row[2:]))
     return history
 
 

@@ -12,7 +12,7 @@ import math
 import os
 import pickle
 import shutil
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -273,50 +273,25 @@ def scoped_index_page(model: Model, card: Scorecard) -> Page:
     )
 
 
+# Beyond this many partners the dashboard shows statuses per KPI and the spread of composite
+# scores instead of a row per partner: nobody reads 1,000 rows, and vl-convert cannot even
+# lay out a 10,000-row heatmap (its stack overflows).
+ROWS_PER_PARTNER_MAX = 150
+
+
 def index_page(model: Model, narrative: Narrative | None) -> Page:
     cards = list(model.scorecards.values())
     names = {p.partner_id: p.name for p in model.partners}
-    heat_rows = [(c.partner.name, r.kpi.name, r.status) for c in cards for r in c.results]
-    heatmap = Chart(
-        id="heatmap",
-        alt="Status of every KPI for every partner; the same statuses are in each partner's "
-        "scorecard table.",
-        caption=f"Status per partner and KPI, {model.period}",
-        table=Table(
-            "Status per partner and KPI",
-            ["Partner", "KPI", "Status"],
-            [[p, k, STATUS_WORDS[s]] for p, k, s in heat_rows],
-        ),
-        make=partial(
-            charts.status_heatmap,
-            heat_rows,
-            [p.name for p in model.partners],
-            [k.name for k in model.kpis],
-        ),
-    )
     scored = sorted(
         (c for c in cards if c.composite.score is not None),
         key=lambda c: (-c.composite.score, c.partner.name),
     )
-    ranking = Chart(
-        id="ranking",
-        alt="Composite score of each partner, best first.",
-        caption=f"Composite score, {model.period}",
-        table=Table(
-            "Composite score by partner",
-            ["Partner", "Rank", "Score", "Change"],
-            [
-                [
-                    c.partner.name,
-                    str(c.composite.rank),
-                    num(c.composite.score, 1),
-                    delta(c.composite.change_prev, "score"),
-                ]
-                for c in scored
-            ],
-        ),
-        make=partial(charts.ranking_chart, [(c.partner.name, c.composite.score) for c in scored]),
-    )
+    if len(cards) > ROWS_PER_PARTNER_MAX:
+        heatmap, ranking = _status_counts(model, cards), _score_spread(model, scored)
+        titles = {"heatmap_title": "Statuses per KPI", "ranking_title": "Composite scores"}
+    else:
+        heatmap, ranking = _heatmap(model, cards), _ranking(model, scored)
+        titles = {"heatmap_title": "Partners × KPIs", "ranking_title": "Composite ranking"}
     moved = [c for c in cards if c.composite.change_prev]
     movers_up = sorted(
         (c for c in moved if c.composite.change_prev > 0),
@@ -337,12 +312,85 @@ def index_page(model: Model, narrative: Narrative | None) -> Page:
             "headline": _headline(model),
             "heatmap": heatmap,
             "ranking": ranking,
+            **titles,
             "movers_up": movers_up,
             "movers_down": movers_down,
             "late": sorted(late, key=lambda p: names[p.partner_id]),
         },
         charts=[heatmap, ranking],
     )
+
+
+def _heatmap(model: Model, cards: list[Scorecard]) -> Chart:
+    heat_rows = [(c.partner.name, r.kpi.name, r.status) for c in cards for r in c.results]
+    return Chart(
+        id="heatmap",
+        alt="Status of every KPI for every partner; the same statuses are in each partner's "
+        "scorecard table.",
+        caption=f"Status per partner and KPI, {model.period}",
+        table=Table(
+            "Status per partner and KPI",
+            ["Partner", "KPI", "Status"],
+            [[p, k, STATUS_WORDS[s]] for p, k, s in heat_rows],
+        ),
+        make=partial(
+            charts.status_heatmap,
+            heat_rows,
+            [p.name for p in model.partners],
+            [k.name for k in model.kpis],
+        ),
+    )
+
+
+def _ranking(model: Model, scored: list[Scorecard]) -> Chart:
+    return Chart(
+        id="ranking",
+        alt="Composite score of each partner, best first.",
+        caption=f"Composite score, {model.period}",
+        table=Table(
+            "Composite score by partner",
+            ["Partner", "Rank", "Score", "Change"],
+            [
+                [
+                    c.partner.name,
+                    str(c.composite.rank),
+                    num(c.composite.score, 1),
+                    delta(c.composite.change_prev, "score"),
+                ]
+                for c in scored
+            ],
+        ),
+        make=partial(charts.ranking_chart, [(c.partner.name, c.composite.score) for c in scored]),
+    )
+
+
+def _status_counts(model: Model, cards: list[Scorecard]) -> Chart:
+    """Partners per status for each KPI: the heatmap of an alliance too large to list."""
+    counted = Counter((r.kpi.name, r.status) for c in cards for r in c.results)
+    counts = [(k.name, s, counted[(k.name, s)]) for k in model.kpis for s in STATUSES]
+    return Chart(
+        id="heatmap",
+        alt="For each KPI, how many partners met its target, were at risk, missed it, had no "
+        "data or were suppressed; each partner's own statuses are on its scorecard.",
+        caption=f"Partners by status per KPI, {model.period}",
+        table=Table(
+            "Partners by status per KPI",
+            ["KPI", *(STATUS_WORDS[s].capitalize() for s in STATUSES)],
+            [[k.name, *(num(counted[(k.name, s)]) for s in STATUSES)] for k in model.kpis],
+        ),
+        make=partial(charts.status_counts_chart, counts, [k.name for k in model.kpis]),
+    )
+
+
+def _score_spread(model: Model, scored: list[Scorecard]) -> Chart:
+    """How composite scores spread: the ranking of an alliance too large to draw a bar each
+    (the table still ranks every partner)."""
+    chart = _ranking(model, scored)
+    chart.alt = "How many partners scored in each range of the composite score (0–100)."
+    chart.caption = f"Composite scores of {len(scored):,} partners, {model.period}"
+    scores = [c.composite.score for c in scored]
+    chart.make = partial(charts.distribution_chart, "Composite score", "score", scores, None)
+    return chart
 
 
 def kpi_page(

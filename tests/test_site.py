@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from sitegen import site as site_module
 from sitegen.cli import main
 from sitegen.downloads import safe_cell
 
@@ -276,3 +277,29 @@ def test_a_broken_template_is_one_line_and_exit_2(
     assert result.exit_code == 2
     assert result.stderr == message
     assert not (tmp_path / "o").exists()  # nothing half-written was published
+
+
+def test_a_large_alliance_gets_statuses_per_kpi_and_the_spread_of_scores(
+    mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above ROWS_PER_PARTNER_MAX partners the dashboard shows no row per partner."""
+    monkeypatch.setattr(site_module, "ROWS_PER_PARTNER_MAX", 2)  # the mini project: 3 partners
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        main, ["build", "--project", str(mini), "--output", str(out), "--jobs", "1", "--no-pdf"]
+    )
+    assert result.exit_code == 0, result.output
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert '<h2 id="heatmap">Statuses per KPI</h2>' in page
+    assert '<h2 id="ranking">Composite scores</h2>' in page
+    # a scorecard holds the KPIs its partner reports (north-hosp 4, south-snf and east-clinic
+    # 1 each): north-hosp's readmission at risk (14.2 % against its 14 %), south-snf's
+    # suppressed (a numerator of 8); east-clinic's 18.5 appointment days missed (target 14)
+    rows = re.findall(r"<tr><th scope=\"row\">([^<]+)</th>((?:<td>[^<]*</td>)+)</tr>", page)
+    table = {kpi: re.findall(r"<td>([^<]*)</td>", cells) for kpi, cells in rows}
+    # columns: met, at risk, missed, no data, suppressed
+    assert table["30-day readmission rate"] == ["0", "1", "0", "0", "1"]
+    assert table["Days to new-patient appointment"] == ["0", "0", "1", "0", "0"]
+    section = page.split('id="heatmap"')[1].split("</table>")[0]
+    header = re.findall(r"<th scope=\"col\">([^<]+)</th>", section)
+    assert header == ["KPI", "Met", "At risk", "Missed", "No data", "Suppressed"]
