@@ -81,10 +81,16 @@ def read_narrative(path: Path, variables: dict[str, Any], label: str) -> Narrati
     """The narrative at `path`, or None when the project has none there (it is optional)."""
     if not path.is_file():
         return None
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ContentError(f"{label}: not UTF-8 (byte offset {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ContentError(
+            f"{label}:{line}:{column}: not UTF-8 (byte 0x{data[exc.start]:02X} at byte offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
     return render_markdown(text, variables, label)
 
 
