@@ -259,25 +259,55 @@ def _composites(con: duckdb.DuckDBPyConnection) -> dict[str, Composite]:
 
 HISTORY_BATCH = 100_000  # history rows fetched from DuckDB at a time
 
+NO_BAND = (None, None, None)
+
+
+def _bands(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[float | None, ...]]:
+    """The all-partner peer band (q1, median, q3) of each KPI and period, one tuple each."""
+    rows = con.execute(
+        "SELECT kpi_id::VARCHAR, period, q1, median, q3 FROM peer_stats WHERE scope = 'all'"
+    ).fetchall()
+    return {(row[0], row[1]): row[2:] for row in rows}
+
 
 def _history(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[SeriesPoint]]]:
-    """Every partner's KPI series up to the as-of period, with the all-partner peer band."""
+    """Every partner's KPI series up to the as-of period, with the all-partner peer band.
+
+    Memory grows with the number of points (36 months x 24 KPIs x partners: 8.64 million at
+    10,000 partners), so a point holds only its own value: its period, status, target and peer
+    band are objects shared with every other point that has the same ones.
+    """
+    bands = _bands(con)
+    periods: dict[str, str] = {}  # each distinct period, status and target: one object
+    statuses: dict[str, str] = {}
+    targets: dict[float, float] = {}
     rows = con.execute(
         """
-        SELECT s.partner_id::VARCHAR, s.kpi_id::VARCHAR, s.period, s.value, s.target, s.status,
-               p.q1, p.median, p.q3
-        FROM scorecard s
-        LEFT JOIN peer_stats p
-            ON p.kpi_id = s.kpi_id AND p.period_start = s.period_start AND p.scope = 'all'
-        WHERE s.period_end <= (SELECT period_end FROM as_of)
-        ORDER BY s.partner_id, s.kpi_id, s.period_start
+        SELECT partner_id::VARCHAR, kpi_id::VARCHAR, period, value, target, status
+        FROM scorecard
+        WHERE period_end <= (SELECT period_end FROM as_of)
+        ORDER BY partner_id, kpi_id, period_start
         """
     )
-    history: dict[str, dict[str, list[SeriesPoint]]] = defaultdict(lambda: defaultdict(list))
+    history: dict[str, dict[str, list[SeriesPoint]]] = defaultdict(dict)
+    series: list[SeriesPoint] = []
+    current = (None, None)
     # in batches: the whole result as Python tuples at once is gigabytes at 10,000 partners
     while batch := rows.fetchmany(HISTORY_BATCH):
-        for row in batch:
-            history[row[0]][row[1]].append(SeriesPoint(*row[2:]))
+        for partner_id, kpi_id, period, value, target, status in batch:
+            if (partner_id, kpi_id) != current:
+                current = (partner_id, kpi_id)
+                series = history[partner_id].setdefault(kpi_id, [])
+            period = periods.setdefault(period, period)
+            series.append(
+                SeriesPoint(
+                    period,
+                    value,
+                    targets.setdefault(target, target),
+                    statuses.setdefault(status, status),
+                    *bands.get((kpi_id, period), NO_BAND),
+                )
+            )
     return history
 
 
