@@ -10,6 +10,9 @@ import functools
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
+
 MINUS = "\u2212"  # a real minus sign: hyphens are hard to read in tables
 
 # (decimals, prefix, suffix) per KPI unit
@@ -114,6 +117,12 @@ def ordinal(n: int | None) -> str:
     return f"{n}{suffix}"
 
 
+def script_json(text: str) -> Markup:
+    """JSON text made safe inside <script>, as Jinja's tojson makes it (<, >, & and ' become
+    \\u escapes), for JSON already encoded: a chart's spec is encoded once, for its cache key."""
+    return htmlsafe_json_dumps(text, dumps=lambda already_json: already_json)
+
+
 FILTERS = {
     "num": num,
     "pct": pct,
@@ -123,4 +132,5 @@ FILTERS = {
     "status_icon": status_icon,
     "status_word": status_word,
     "ordinal": ordinal,
+    "script_json": script_json,
 }

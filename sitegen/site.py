@@ -60,6 +60,7 @@ class Chart:
 
     `make` builds the Vega-Lite spec; it is called only when the page is made (not when the
     live site's copy is kept), since building specs is most of the cost of preparing a page.
+    `spec_json` is that spec as the renderer encoded it, embedded for the interactive view.
     """
 
     id: str
@@ -67,7 +68,7 @@ class Chart:
     caption: str
     table: Table | None
     make: Callable[[], dict[str, Any]] | None = None
-    spec: dict[str, Any] | None = None
+    spec_json: str | None = None
     svg: str = ""
 
 
@@ -810,8 +811,7 @@ class _PageWriter:
     def _submit(self, page: Page) -> None:
         for chart in page.charts:
             if chart.make is not None:
-                chart.spec = chart.make()
-                self.renderer.submit(self._key(page, chart), chart.spec)
+                chart.spec_json = self.renderer.submit(self._key(page, chart), chart.make())
         self.in_progress.append(page)
         self.waiting[page.path] = deque(self._key(page, c) for c in self._submitted(page))
 
@@ -839,7 +839,7 @@ class _PageWriter:
         for chart in charts:
             chart.svg = self.renderer.svg(self._key(page, chart))
             if chart.id.startswith("spark-"):
-                chart.spec = None  # sparklines stay static: nothing to hover on
+                chart.spec_json = None  # sparklines stay static: nothing to hover on
         root = "../" * page.path.count("/")
         context = {**self.common, "nav": "", **page.context, "root": root}
         text = render(self.env, page.template, context)

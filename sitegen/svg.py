@@ -60,10 +60,19 @@ _ID = re.compile(r'\sid="([^"]+)"')
 _ID_REF = re.compile(r'(\sid="|url\(#|href="#)([^")]+)')
 
 
+def spec_json(spec: Spec) -> str:
+    """A spec's canonical JSON: what its cache key is made of, what the workers are sent and
+    what a page embeds for the interactive view, so a spec is encoded once per build."""
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def spec_hash(spec: Spec) -> str:
     """The cache key of a chart: sha256 of its canonical JSON."""
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _digest(spec_json(spec))
 
 
 def finish_svg(svg: str, digest: str) -> str:
@@ -127,8 +136,10 @@ def draw_svg(spec: Spec, digest: str, key: str = "") -> str:
 Drawn = tuple[list[tuple[str, str]], float]  # (digest, SVG) pairs, CPU seconds it took
 
 
-def _draw_chunk(items: list[tuple[str, str, Spec]], cache_dir: Path) -> Drawn:
-    """Worker entry point: draw a chunk of (digest, key, spec) and store each SVG in the cache.
+def _draw_chunk(items: list[tuple[str, str, str]], cache_dir: Path) -> Drawn:
+    """Worker entry point: draw a chunk of (digest, key, spec JSON) and store each SVG in the
+    cache. The spec travels as the JSON text made for its key: a string is sent to a worker
+    for almost nothing, where a spec's dicts cost the main process a second encoding.
 
     Top-level so that spawn can import it; the worker writes the cache files itself, so that
     work is shared between the cores rather than left to the main process. Also returns the
@@ -137,8 +148,8 @@ def _draw_chunk(items: list[tuple[str, str, Spec]], cache_dir: Path) -> Drawn:
     """
     started = time.process_time()
     drawn = []
-    for digest, key, spec in items:
-        svg = draw_svg(spec, digest, key)
+    for digest, key, text in items:
+        svg = draw_svg(json.loads(text), digest, key)
         write_atomic(cache_dir / f"{digest}.svg", svg)
         drawn.append((digest, svg))
     return drawn, time.process_time() - started
@@ -177,32 +188,35 @@ class SvgRenderer:
         self._refs: Counter[str] = Counter()  # digest → keys holding it
         self._svgs: dict[str, str] = {}  # digest → SVG, for digests some key holds
         self._drawing: set[str] = set()  # digests missing, waiting or being drawn
-        self._waiting: list[tuple[str, str, Spec]] = []  # missing, not yet handed out
+        self._waiting: list[tuple[str, str, str]] = []  # missing, not yet handed out
         self._pool: ProcessPoolExecutor | None = None
         self._futures: set[Future[Drawn]] = set()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
 
-    def submit(self, key: str, spec: Spec) -> None:
-        """Note a chart; start drawing it if it is missing and enough work has gathered."""
-        digest = spec_hash(spec)
+    def submit(self, key: str, spec: Spec) -> str:
+        """Note a chart; start drawing it if it is missing and enough work has gathered.
+        Returns the spec's canonical JSON, for a page to embed."""
+        text = spec_json(spec)
+        digest = _digest(text)
         self._keys[key] = digest
         self._refs[digest] += 1
         if digest in self._svgs or digest in self._drawing:
-            return
+            return text
         cached = self._read(digest)
         if cached is not None:
             self._svgs[digest] = cached
             self.reused += 1
-            return
+            return text
         self._drawing.add(digest)
         self._to_draw += 1
-        self._waiting.append((digest, key, spec))
+        self._waiting.append((digest, key, text))
         if self._pool is None and self.jobs > 1 and self._to_draw >= POOL_MIN_CHARTS:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
             )
         if self._pool is not None and len(self._waiting) >= EARLY_CHUNK:
             self._hand_out()
+        return text
 
     def ready(self, key: str) -> bool:
         return self._keys[key] in self._svgs

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from sitegen.filters import delta, money, num, ordinal, pct, status_icon, status_word, value
+import pytest
+from jinja2.utils import htmlsafe_json_dumps
+
+from sitegen.filters import (
+    delta,
+    money,
+    num,
+    ordinal,
+    pct,
+    script_json,
+    status_icon,
+    status_word,
+    value,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,3 +75,12 @@ def test_status_is_icon_and_word() -> None:
     ]  # fmt: skip
     assert (status_icon("no_data"), status_word("no_data")) == ("–", "no data")
     assert (status_icon("suppressed"), status_word("suppressed")) == ("S", "suppressed")
+
+
+def test_script_json_escapes_already_encoded_json_as_tojson_does() -> None:
+    spec = {"description": "</script><script>alert('x')</script> & <!--", "n": [1, 2.5]}
+    text = json.dumps(spec)
+    safe = script_json(text)
+    assert "<" not in safe and ">" not in safe and "&" not in safe and "'" not in safe
+    assert json.loads(safe) == spec  # the browser's JSON.parse sees the same spec
+    assert safe == htmlsafe_json_dumps(spec)

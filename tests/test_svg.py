@@ -51,6 +51,17 @@ def test_spec_hash_is_sha256_of_canonical_json() -> None:
     assert spec_hash({"a": {"y": None, "z": "é"}, "b": [1, 2.5]}) == spec_hash(spec)
 
 
+def test_submit_returns_the_json_its_key_is_made_of(tmp_path: Path) -> None:
+    """The page embeds the very text the cache key hashes: one encoding per spec."""
+    spec = clipped(1)
+    renderer = SvgRenderer(tmp_path, jobs=1)
+    text = renderer.submit("a", spec)
+    assert json.loads(text) == spec
+    assert hashlib.sha256(text.encode()).hexdigest() == spec_hash(spec)
+    renderer.collect()
+    assert (tmp_path / f"{spec_hash(spec)}.svg").exists()
+
+
 def test_builders_are_deterministic_and_versioned() -> None:
     assert spec_hash(trend_chart("t", "rate", FULL, 3.0)) == spec_hash(
         trend_chart("t", "rate", FULL, 3.0)
