@@ -1,6 +1,7 @@
 """Time `sitegen build` on generated projects: cold, nothing changed, one figure corrected.
 
-Usage: python benchmarks/bench_build.py [--partners 50,1000] [--jobs N] [--no-pdf] [--record]
+Usage: python benchmarks/bench_build.py [--partners 50,1000] [--jobs N] [--no-pdf] [--cold-only]
+                                        [--record]
 
 For each size it generates a project (24 KPIs x 36 months, the KPI benchmark's generator) and
 runs `sitegen build -q` as a separate process four times: with empty caches (cold), again
@@ -9,8 +10,10 @@ a correction that suppresses a figure (so every partner's peer band for that KPI
 
 For each build it prints a table: stage, wall seconds, share of the build, milliseconds per
 partner, and the ratio to the figures kept in benchmarks/results.md (from an earlier commit);
-and the CPU seconds spent drawing charts against everything else. `--record` writes this
-run's figures to results.md, as the figures the next run is compared with.
+and the CPU seconds spent drawing charts (the workers' own count) against everything else
+(the build's CPU, workers included, less drawing). `--cold-only` stops after the cold build
+(10,000 partners take most of an hour). `--record` writes this run's figures to results.md,
+as the figures the next run is compared with.
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from generate import generate
 
 RESULTS = Path(__file__).parent / "results.md"
 LAST_BUILT: dict[Path, str] = {}  # project → generated_at of its last build
-Figures = dict[str, float]  # stage (and "total", "peak MiB") → seconds (or MiB)
+Figures = dict[str, float]  # stage (and "total") → wall seconds; and the NOT_STAGES
+NOT_STAGES = ("peak MiB", "cpu s", "drawing cpu s")  # memory, CPU in all and CPU drawing
 
 
-def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float]:
-    """Wall seconds and the peak RSS (MiB) of the largest process of one build."""
+def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float, float]:
+    """Wall seconds, the peak RSS (MiB) of the largest process, and the CPU seconds (user and
+    system) of one build, its chart workers included (wait4 counts the children it reaped)."""
     command = [sys.executable, "-m", "sitegen", "build", "-q", "--project", str(project)]
     command += ["--jobs", str(jobs), *extra]
     started = time.perf_counter()
@@ -45,13 +50,19 @@ def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float]:
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"build failed: {' '.join(command)}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def report(
-    label: str, project: Path, partners: int, jobs: int, wall: float, peak: float, before: Figures
+    label: str,
+    project: Path,
+    partners: int,
+    jobs: int,
+    measured: tuple[float, float, float],
+    before: Figures,
 ) -> Figures:
     """Print what one build did and its stage table; return its figures."""
+    wall, peak, cpu = measured
     manifest = json.loads((project / "output" / "manifest.json").read_text(encoding="utf-8"))
     if manifest["generated_at"] == LAST_BUILT.get(project):
         print(f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB: nothing changed, nothing built")
@@ -66,15 +77,19 @@ def report(
     )
     stages = dict(manifest["timings"])
     stages["other"] = max(0.0, wall - sum(stages.values()))  # start-up, hashing, publishing
-    figures = {**stages, "total": wall, "peak MiB": peak}
-    print_table(figures, partners, before)
     drawing = charts.get("draw_cpu_seconds", 0.0)
+    figures = {**stages, "total": wall, "peak MiB": peak, "cpu s": cpu, "drawing cpu s": drawing}
+    print_table(figures, partners, before)
     if charts["drawn"]:
         floor = drawing / jobs
         print(
             f"    drawing: {drawing:.1f} CPU s for {charts['drawn']:,} charts "
             f"({drawing / charts['drawn'] * 1000:.1f} ms each), {floor:.1f} s on {jobs} cores; "
             f"everything else adds {(wall - floor) / floor:.0%} on top"
+        )
+        print(
+            f"    CPU: {cpu:.1f} s in all, {cpu / wall:.2f} cores busy on average; "
+            f"{cpu - drawing:.1f} s of it not drawing (pages, specs, PDFs, load, KPIs, model)"
         )
     if pdfs["made"]:
         print(
@@ -88,7 +103,7 @@ def print_table(figures: Figures, partners: int, before: Figures) -> None:
     total = figures["total"]
     print(f"    {'stage':<8} {'wall s':>8} {'share':>7} {'ms/partner':>11} {'vs before':>10}")
     for stage, seconds in figures.items():
-        if stage == "peak MiB":
+        if stage in NOT_STAGES:
             continue
         ratio = f"{seconds / before[stage]:.2f}x" if before.get(stage) else "–"
         print(
@@ -147,12 +162,19 @@ def write_results(runs: dict[str, Figures], jobs: int) -> None:
         lines.append("|---|---|---|---|")
         total = figures["total"]
         for stage, seconds in figures.items():
-            if stage != "peak MiB":
+            if stage not in NOT_STAGES:
                 lines.append(
                     f"| {stage} | {seconds:.2f} | {seconds / total:.1%} | "
                     f"{seconds / partners * 1000:.1f} |"
                 )
-        lines += ["", f"Peak memory of the largest process: {figures['peak MiB']:.0f} MiB.", ""]
+        lines += ["", f"Peak memory of the largest process: {figures['peak MiB']:.0f} MiB."]
+        if figures.get("drawing cpu s"):
+            cpu, drawing = figures["cpu s"], figures["drawing cpu s"]
+            lines.append(
+                f"CPU: {cpu:.1f} s in all ({cpu / total:.2f} cores busy), {drawing:.1f} s of it "
+                f"drawing charts, {cpu - drawing:.1f} s everything else."
+            )
+        lines.append("")
     lines += ["```json", json.dumps(runs, indent=1), "```", ""]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
 
@@ -167,9 +189,9 @@ STEPS = [
 
 
 def bench_size(
-    partners: int, jobs: int, extra: list[str], before: dict[str, Any]
+    partners: int, jobs: int, extra: list[str], before: dict[str, Any], cold_only: bool
 ) -> dict[str, Figures]:
-    """The four builds of one generated project; their figures by name."""
+    """The four builds of one generated project (or the cold one); their figures by name."""
     runs: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch)
@@ -177,12 +199,12 @@ def bench_size(
         print(
             f"== {partners} partners x 24 KPIs x 36 months, " + " ".join([f"--jobs {jobs}", *extra])
         )
-        for label, key, suppress in STEPS:
+        for label, key, suppress in STEPS[:1] if cold_only else STEPS:
             if suppress is not None:
                 print("correction: " + correct_one_figure(project, suppress))
             name = f"{partners} partners, {key}" + (", no PDFs" if extra else "")
-            wall, peak = timed_build(project, jobs, *extra)
-            runs[name] = report(label, project, partners, jobs, wall, peak, before.get(name, {}))
+            measured = timed_build(project, jobs, *extra)
+            runs[name] = report(label, project, partners, jobs, measured, before.get(name, {}))
     return runs
 
 
@@ -191,13 +213,14 @@ def main() -> None:
     parser.add_argument("--partners", default="50,1000")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-pdf", action="store_true", help="build without the PDFs")
+    parser.add_argument("--cold-only", action="store_true", help="only the cold build")
     parser.add_argument("--record", action="store_true", help="write the figures to results.md")
     args = parser.parse_args()
     extra = ["--no-pdf"] if args.no_pdf else []
     before = read_results()
     runs: dict[str, Figures] = {}
     for partners in [int(n) for n in args.partners.split(",")]:
-        runs |= bench_size(partners, args.jobs, extra, before)
+        runs |= bench_size(partners, args.jobs, extra, before, args.cold_only)
     if args.record:
         write_results(runs, args.jobs)
         print(f"recorded in {RESULTS}")
