@@ -132,34 +132,52 @@ def correct_one_figure(project: Path, suppress: bool = False) -> str:
     return f"{partner} {kpi} {period}: numerator {numerator} -> {num} of {denominator}"
 
 
-def read_results() -> dict[str, Any]:
-    """The figures recorded in results.md (its JSON block), or none yet."""
+Recorded = tuple[dict[str, Figures], dict[str, str]]  # figures by build; where each was measured
+
+
+def read_results() -> Recorded:
+    """The figures recorded in results.md (its JSON block) and, per build, the commit and date
+    they were measured at; none yet when there is no file."""
     try:
         text = RESULTS.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return {}, {}
     found = re.search(r"```json\n(.*?)\n```", text, flags=re.S)
-    return json.loads(found.group(1)) if found else {}
+    recorded = json.loads(found.group(1)) if found else {}
+    if "runs" not in recorded:  # the first format: the figures alone, all from one commit
+        commit = re.search(r"at commit (\w+), (\d{4}-\d\d-\d\d)", text)
+        where = f"{commit.group(1)}, {commit.group(2)}" if commit else "unknown"
+        return recorded, dict.fromkeys(recorded, where)
+    return recorded["runs"], recorded["measured"]
 
 
-def write_results(runs: dict[str, Figures], jobs: int) -> None:
-    """results.md: a table per build, and the same figures as JSON for the next comparison."""
+def write_results(runs: dict[str, Figures], jobs: int, recorded: Recorded) -> None:
+    """results.md: a table per build, and the same figures as JSON for the next comparison.
+
+    Builds this run measured replace their earlier figures; the others stay, with the commit
+    they were measured at, so that a long run (10,000 partners) need not be repeated with
+    every short one.
+    """
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
+    earlier, measured = recorded
+    here = f"{commit or 'unknown'}, {datetime.now(UTC):%Y-%m-%d}"
+    measured = {**measured, **dict.fromkeys(runs, here)}
+    runs = {**earlier, **runs}
     lines = [
         "# Build benchmark results",
         "",
-        f"`benchmarks/bench_build.py --jobs {jobs}` at commit {commit or 'unknown'}, "
-        f"{datetime.now(UTC):%Y-%m-%d}, on a 2-core machine. Each build is a separate "
-        "`sitegen build -q` process; `other` is start-up, input hashing and publishing.",
+        f"`benchmarks/bench_build.py --jobs {jobs}` on a 2-core machine; each section names the "
+        "commit it was measured at. Each build is a separate `sitegen build -q` process; "
+        "`other` is start-up, input hashing and publishing.",
         "The next run of the benchmark prints its ratios to these figures.",
         "",
     ]
     for name, figures in runs.items():
         partners = int(name.split(" ")[0])
-        lines += [f"## {name}", "", "| stage | wall s | share | ms per partner |"]
-        lines.append("|---|---|---|---|")
+        lines += [f"## {name}", "", f"Measured at {measured[name]}.", ""]
+        lines += ["| stage | wall s | share | ms per partner |", "|---|---|---|---|"]
         total = figures["total"]
         for stage, seconds in figures.items():
             if stage not in NOT_STAGES:
@@ -175,7 +193,8 @@ def write_results(runs: dict[str, Figures], jobs: int) -> None:
                 f"drawing charts, {cpu - drawing:.1f} s everything else."
             )
         lines.append("")
-    lines += ["```json", json.dumps(runs, indent=1), "```", ""]
+    block = {"runs": runs, "measured": measured}
+    lines += ["```json", json.dumps(block, indent=1), "```", ""]
     RESULTS.write_text("\n".join(lines), encoding="utf-8")
 
 
@@ -217,12 +236,13 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="write the figures to results.md")
     args = parser.parse_args()
     extra = ["--no-pdf"] if args.no_pdf else []
-    before = read_results()
+    recorded = read_results()
+    before = recorded[0]
     runs: dict[str, Figures] = {}
     for partners in [int(n) for n in args.partners.split(",")]:
         runs |= bench_size(partners, args.jobs, extra, before, args.cold_only)
     if args.record:
-        write_results(runs, args.jobs)
+        write_results(runs, args.jobs, recorded)
         print(f"recorded in {RESULTS}")
 
 
