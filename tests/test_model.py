@@ -75,3 +75,20 @@ def test_composites_and_ranks(model: Model) -> None:
     # South's only KPI is suppressed: no score, no rank.
     south = model.scorecards["south-snf"].composite
     assert (south.score, south.rank, south.counts["suppressed"]) == (None, None, 1)
+
+
+def test_history_points_share_their_period_and_target_objects(model: Model) -> None:
+    """At 10,000 partners the history is 8.64 million points: each holds its own value, and
+    shares the period, status, target and peer band objects with every point like it."""
+    points = [
+        point
+        for card in model.scorecards.values()
+        for series in card.history.values()
+        for point in series
+    ]
+    assert len(points) > len({id(p.period) for p in points})
+    by_period: dict[str, str] = {}
+    for point in points:
+        assert by_period.setdefault(point.period, point.period) is point.period
+    assert len({id(p.status) for p in points}) == len({p.status for p in points})
+    assert len({id(p.target) for p in points}) == len({p.target for p in points})
