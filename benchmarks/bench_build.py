@@ -80,7 +80,7 @@ def report(
     drawing = charts.get("draw_cpu_seconds", 0.0)
     figures = {**stages, "total": wall, "peak MiB": peak, "cpu s": cpu, "drawing cpu s": drawing}
     print_table(figures, partners, before)
-    if charts["drawn"]:
+    if charts["drawn"] and drawing:
         floor = drawing / jobs
         print(
             f"    drawing: {drawing:.1f} CPU s for {charts['drawn']:,} charts "
@@ -162,15 +162,15 @@ def write_results(runs: dict[str, Figures], jobs: int, recorded: Recorded) -> No
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
     earlier, measured = recorded
-    here = f"{commit or 'unknown'}, {datetime.now(UTC):%Y-%m-%d}"
+    here = f"{commit or 'unknown'}, {datetime.now(UTC):%Y-%m-%d}, --jobs {jobs}"
     measured = {**measured, **dict.fromkeys(runs, here)}
     runs = {**earlier, **runs}
     lines = [
         "# Build benchmark results",
         "",
-        f"`benchmarks/bench_build.py --jobs {jobs}` on a 2-core machine; each section names the "
-        "commit it was measured at. Each build is a separate `sitegen build -q` process; "
-        "`other` is start-up, input hashing and publishing.",
+        "`benchmarks/bench_build.py` on a 2-core machine; each section names the commit it was "
+        "measured at and the worker processes (`--jobs`). Each build is a separate "
+        "`sitegen build -q` process; `other` is start-up, input hashing and publishing.",
         "The next run of the benchmark prints its ratios to these figures.",
         "",
     ]
