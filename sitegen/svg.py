@@ -15,11 +15,11 @@ import json
 import math
 import multiprocessing
 import os
+import queue
 import re
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
-from concurrent.futures import wait as futures_wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,10 @@ def _register_fonts() -> None:
 # A spawned worker needs ~0.5 s before its first chart (Python, imports, vl-convert's first
 # call), so a pool only pays for itself from a few dozen trend charts (~35 ms each) upwards.
 POOL_MIN_CHARTS = 64
-EARLY_CHUNK = 32  # missing charts handed to the workers at a time while a build goes on
+# Missing charts are handed to the workers 32 at a time, as one task, while a build goes on: a
+# task is a round trip through the pool's queues and threads, and its ~0.3 s of drawing keeps the
+# last ones from holding up the end. What is left at the end is split into smaller tasks.
+EARLY_CHUNK = 32
 CHUNKS_PER_WORKER = 4  # several chunks per worker even out slow charts without much pickling
 MAX_CHUNK = 200  # and results reach the cache while a big build is still drawing
 
@@ -190,7 +193,11 @@ class SvgRenderer:
         self._drawing: set[str] = set()  # digests missing, waiting or being drawn
         self._waiting: list[tuple[str, str, str]] = []  # missing, not yet handed out
         self._pool: ProcessPoolExecutor | None = None
-        self._futures: set[Future[Drawn]] = set()
+        self._pending = 0  # tasks handed to the workers and not yet taken in
+        # finished tasks, put here by the pool as each one finishes: waiting for the next one
+        # costs the same however many are pending (concurrent.futures.wait registers a waiter
+        # with every pending future, each time it is called)
+        self._done: queue.SimpleQueue[Future[Drawn]] = queue.SimpleQueue()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
 
     def submit(self, key: str, spec: Spec) -> str:
@@ -215,7 +222,7 @@ class SvgRenderer:
                 max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
             )
         if self._pool is not None and len(self._waiting) >= EARLY_CHUNK:
-            self._hand_out()
+            self._hand_out([self._waiting])
         return text
 
     def ready(self, key: str) -> bool:
@@ -238,9 +245,12 @@ class SvgRenderer:
 
     def poll(self) -> None:
         """Take in whatever the workers have finished, without waiting."""
-        for future in [f for f in self._futures if f.done()]:
-            self._futures.discard(future)
-            self._store(future.result())
+        while self._pending:
+            try:
+                future = self._done.get_nowait()
+            except queue.Empty:
+                return
+            self._take(future)
 
     def wait(self) -> None:
         """Draw some missing charts (in-process), or wait until the workers finish some."""
@@ -250,11 +260,10 @@ class SvgRenderer:
                 self._waiting = self._waiting[len(chunk) :]
                 self._store(_draw_chunk(chunk, self.cache_dir))
             return
-        self._hand_out()
-        done, _ = futures_wait(self._futures, return_when=FIRST_COMPLETED)
-        for future in done:
-            self._futures.discard(future)
-            self._store(future.result())
+        self._hand_out(_chunks(self._waiting, self.jobs))
+        if self._pending:
+            self._take(self._done.get())
+            self.poll()
 
     def collect(self) -> dict[str, str]:
         """Wait for every submitted chart; map each key to its SVG."""
@@ -270,7 +279,8 @@ class SvgRenderer:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        self._futures = set()
+        self._pending = 0
+        self._done = queue.SimpleQueue()
 
     def render(self, specs: dict[str, Spec]) -> dict[str, str]:
         """Submit every spec and collect them: identical specs under different keys are drawn
@@ -279,11 +289,18 @@ class SvgRenderer:
             self.submit(key, spec)
         return self.collect()
 
-    def _hand_out(self) -> None:
+    def _hand_out(self, chunks: list[list[tuple[str, str, str]]]) -> None:
+        """Give the workers every waiting chart, as these tasks."""
         assert self._pool is not None
-        for chunk in _chunks(self._waiting, self.jobs):
-            self._futures.add(self._pool.submit(_draw_chunk, chunk, self.cache_dir))
+        for chunk in chunks:
+            future = self._pool.submit(_draw_chunk, chunk, self.cache_dir)
+            future.add_done_callback(self._done.put)
+            self._pending += 1
         self._waiting = []
+
+    def _take(self, future: Future[Drawn]) -> None:
+        self._pending -= 1
+        self._store(future.result())
 
     def _store(self, result: Drawn) -> None:
         drawn, seconds = result

@@ -145,11 +145,13 @@ class InlinePool:
     """Stands in for ProcessPoolExecutor: records how it was made, runs work in this process."""
 
     made: ClassVar[list[dict[str, Any]]] = []
+    tasks: ClassVar[list[int]] = []  # charts per task handed to the pool
 
     def __init__(self, **kwargs: Any) -> None:
         InlinePool.made.append(kwargs)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        InlinePool.tasks.append(len(args[0]))
         done: Future[Any] = Future()
         done.set_result(fn(*args))
         return done
@@ -176,6 +178,20 @@ def test_many_charts_use_one_spawn_pool_per_render(
     assert InlinePool.made[0]["mp_context"].get_start_method() == "spawn"
     assert InlinePool.made[0]["shut down"]
     assert len(out) == 12 and len(list((tmp_path / "many").glob("*.svg"))) == 12
+
+
+def test_charts_go_to_the_workers_in_whole_chunks_while_pages_are_prepared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each task is a round trip through the pool: a build hands out EARLY_CHUNK charts as one
+    # task while it prepares pages, and splits only what is left at the end between workers
+    InlinePool.made, InlinePool.tasks = [], []
+    monkeypatch.setattr(svg, "ProcessPoolExecutor", InlinePool)
+    monkeypatch.setattr(svg, "POOL_MIN_CHARTS", 2)
+    monkeypatch.setattr(svg, "EARLY_CHUNK", 4)
+    out = SvgRenderer(tmp_path, jobs=2).render(many_specs(10))
+    assert InlinePool.tasks == [4, 4, 1, 1]
+    assert len(out) == 10 and len(list(tmp_path.glob("*.svg"))) == 10
 
 
 @pytest.mark.slow
