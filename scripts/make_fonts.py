@@ -3,8 +3,7 @@
 Charts are measured by vl-convert with the font the spec names, pages show them in a browser and
 PDFs embed them, so all three use the same shipped files and no output depends on the fonts a
 machine happens to have. Subsetting to Latin and the symbols the scorecards use keeps the
-files small, which also makes drawing faster: vl-convert maps the font file again for every piece
-of text it measures (a trend chart took 23 ms with the system's DejaVu Sans, 18.6 ms with these).
+files small: the site's stylesheet carries them, and every PDF embeds what it uses.
 
 Usage (fontTools and brotli are needed here only, not at run time):
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -139,6 +140,32 @@ def test_svg_is_marked_not_focusable(tmp_path: Path) -> None:
 def test_a_broken_spec_names_its_chart(tmp_path: Path) -> None:
     with pytest.raises(ChartError, match="kpi-falls"):
         SvgRenderer(tmp_path, 1).render({"kpi-falls": {"mark": "no-such-mark"}})
+
+
+def point_chart(url: str) -> dict[str, Any]:
+    return {"data": {"url": url}, "mark": "point", "encoding": {"x": {"field": "a"}}}
+
+
+def test_a_spec_naming_a_url_is_refused_and_nothing_connects(tmp_path: Path) -> None:
+    # charts carry their data inline: one naming a URL is refused, not fetched
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.settimeout(0.5)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/rows.csv"
+        with pytest.raises(ChartError, match="remote-data") as refused:
+            SvgRenderer(tmp_path, 1).render({"remote-data": point_chart(url)})
+        assert "not allowed" in str(refused.value)
+        with pytest.raises(TimeoutError):
+            server.accept()
+    assert list(tmp_path.glob("*.svg")) == []
+
+
+def test_a_relative_data_path_is_not_resolved_against_a_cdn(tmp_path: Path) -> None:
+    # vl-convert would otherwise fetch "rows.csv" from the vega-datasets CDN
+    with pytest.raises(ChartError, match="relative-data") as refused:
+        SvgRenderer(tmp_path, 1).render({"relative-data": point_chart("rows.csv")})
+    assert "http" not in str(refused.value)
 
 
 class InlinePool:
