@@ -198,6 +198,20 @@ def test_build_not_on_a_terminal_prints_no_progress_bars(mini: Path) -> None:
     assert "Drawing charts" not in result.output and "\x1b[" not in result.output
 
 
+@pytest.mark.slow
+def test_a_first_build_from_cron_prints_only_its_summary(mini: Path) -> None:
+    # a separate process with a new cache, as cron runs it: nothing a library logs or prints
+    # on the way (vl-convert's bundler logs its passes at ERROR level) may reach the mail
+    command = [sys.executable, "-m", "sitegen", "build", "--project", str(mini), "--jobs", "1"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    summary = done.stdout.splitlines()
+    assert summary[0] == "Reference data: 3 partners, 5 KPIs, 2 partner commitments"
+    assert summary[-1].startswith("Wrote 27 files to ")
+    assert not [line for line in summary if "tree-shaker" in line or "extent" in line]
+
+
 def on_a_terminal(*command: str) -> tuple[int, str]:
     """Run a command with its output on a pseudo-terminal, as a person at a shell sees it."""
     leader, follower = pty.openpty()
