@@ -91,8 +91,8 @@ def test_trend_chart_draws_value_target_band_median_and_benchmark() -> None:
 
 def test_trend_chart_breaks_the_line_at_missing_values() -> None:
     spec = trend_chart("t", "rate", FULL, benchmark=None)
-    main = [row for row in spec["datasets"]["lines"] if row["series"] == "partner"]
-    assert [row["y"] for row in main] == [50.0, 52.0, None, 55.0, 57.5, 56.0]  # null, not 0
+    main = next(line for line in spec["datasets"]["lines"] if line["series"] == "partner")
+    assert main["y"] == [50.0, 52.0, None, 55.0, 57.5, 56.0]  # null, not 0
     line = next(p for p in marks(draw(spec), "line") if p.get("stroke") == charts.PARTNER_COLOUR)
     assert line.get("d", "").count("M") == 2  # two runs either side of the gap
 
@@ -151,7 +151,7 @@ def test_trend_chart_description_not_title_and_theme_in_one_place() -> None:
 def test_usd_axis_uses_dollars_and_tooltip_formats_like_tables() -> None:
     spec = trend_chart("Cost", "usd", months([12000.0, 12500.5]), benchmark=None)
     assert any(label.startswith("$") for label in texts(draw(spec)))
-    tooltips = [row["text"] for row in spec["datasets"]["points"]]
+    tooltips = spec["datasets"]["points"][0]["text"]
     assert tooltips == ["$12,000", "$12,501"]  # as the tables write them, half rounded up
 
 

@@ -7,6 +7,7 @@ checker and the internal link checker.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,7 +101,8 @@ def test_charts_become_interactive_with_javascript(browser: Browser, site: Path)
         ) as report,
     ):
         assert report.problems() == []
-        assert report.page.locator("#chart-trend-readmit_30d .vega-embed svg").count() == 1
+        chart = report.page.locator("#chart-trend-readmit_30d .vega-embed svg")
+        assert chart.count() == 1
 
 
 def test_every_page_is_valid_html(site: Path) -> None:
@@ -130,6 +132,34 @@ def test_every_sample_page_is_valid_and_linked(sample_site: Path) -> None:
     assert len(pages) == 1 + 40 + 30 + 2
     assert nu_check([sample_site], root=sample_site) == []
     assert broken_links(sample_site) == []
+
+
+def test_interactive_chart_draws_what_the_static_one_shows(
+    browser: Browser, sample_site: Path
+) -> None:
+    # the interactive chart is drawn from the spec the static SVG was drawn from: a marker for
+    # each month with a value, and a marker's tooltip reads like the data table beside it
+    page = "partners/alderbrook-medical.html"
+    static = (sample_site / page).read_text(encoding="utf-8")
+    figure = static.split('id="chart-trend-readmit_30d"')[1].split("</figure>")[0]
+    markers = re.search(r'<g class="mark-symbol[^>]*>(.*?)</g>', figure)
+    assert markers is not None
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td>', figure)
+    shown = [(period, value) for period, value in rows if value != "–"]
+    assert markers.group(1).count("<path") == len(shown) > 12
+    chart = "#chart-trend-readmit_30d .vega-embed svg"
+    with (
+        serve(sample_site) as served,
+        visit(browser, served.url(page), served, wait_for=chart) as report,
+    ):
+        assert report.problems() == []
+        points = report.page.locator(f"{chart} .mark-symbol path")
+        assert points.count() == len(shown)
+        points.last.hover()
+        tooltip = report.page.locator("#vg-tooltip-element")
+        tooltip.wait_for(state="visible")
+        period, value = shown[-1]
+        assert period in tooltip.inner_text() and value in tooltip.inner_text()
 
 
 def test_sample_dashboard_in_the_browser(browser: Browser, sample_site: Path) -> None:
