@@ -708,7 +708,7 @@ def write_site(
     whose inputs are unchanged. `on_page` is told of each page made, once it is written and
     its charts drawn (the PDFs are made from them)."""
     env = environment(config.project_dir / "templates")
-    # The Vega bundle takes ~1.2 s to produce the first time (then it is cached); vl-convert
+    # The Vega bundle takes ~0.8 s to produce the first time (then it is cached); vl-convert
     # releases the GIL, so it is made in a thread while the pages and charts are prepared.
     with ThreadPoolExecutor(max_workers=1) as background:
         bundle = background.submit(svg.vega_bundle, cache_dir)

@@ -43,17 +43,24 @@ class ChartError(Exception):
     """A spec vl-convert could not draw; the message names the chart's key."""
 
 
+def _no_values_warning(record: logging.LogRecord) -> bool:
+    """Drop Vega's "Infinite extent" warning: a series with no value to plot (a partner whose
+    KPI is suppressed or not yet reported) gives it, and the page and its data table say so.
+    A misspelled field gives it too, so tests draw every chart with full data and let it be
+    seen there; every other warning goes through."""
+    return "Infinite extent" not in record.getMessage()
+
+
 @functools.cache
 def _set_up_vl_convert() -> None:
     """Set vl-convert up, once per process (workers included): the shipped fonts, and no
     access to anything outside the spec. Charts carry their data inline; a spec naming a URL
     or a file is refused rather than fetched (vl-convert allows http and https by default).
 
-    Vega's warnings reach Python's logging through vl-convert; the one charts here give is
-    "Infinite extent" for a KPI with no value to show, which the page already says. A build
-    run from cron prints only its summary, so only errors are let through.
+    Vega's warnings reach Python's logging through vl-convert (a build run from cron mails
+    what reaches stderr). One is expected and dropped: see `_no_values_warning`.
     """
-    logging.getLogger("vl_convert").setLevel(logging.ERROR)
+    logging.getLogger("vl_convert").addFilter(_no_values_warning)
     vl_convert.configure(allowed_base_urls=[], base_url=False, auto_google_fonts=False)
     vl_convert.register_font_directory(str(FONTS))
 
@@ -62,8 +69,9 @@ def _set_up_vl_convert() -> None:
 # call), so a pool only pays for itself from a few dozen trend charts (~8 ms each) upwards.
 POOL_MIN_CHARTS = 64
 # Missing charts are handed to the workers 32 at a time, as one task, while a build goes on: a
-# task is a round trip through the pool's queues and threads, and its ~0.3 s of drawing keeps the
-# last ones from holding up the end. What is left at the end is split into smaller tasks.
+# task is a round trip through the pool's queues and threads, and its ~0.15 s of drawing keeps
+# the last ones from holding up the end. Fewer than 32 left over go out, split between the
+# workers, only once a worker would otherwise be idle.
 EARLY_CHUNK = 32
 CHUNKS_PER_WORKER = 4  # several chunks per worker even out slow charts without much pickling
 MAX_CHUNK = 200  # and results reach the cache while a big build is still drawing
@@ -231,8 +239,9 @@ class SvgRenderer:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
             )
-        if self._pool is not None and len(self._waiting) >= EARLY_CHUNK:
-            self._hand_out([self._waiting])
+        while self._pool is not None and len(self._waiting) >= EARLY_CHUNK:
+            self._send(self._waiting[:EARLY_CHUNK])
+            self._waiting = self._waiting[EARLY_CHUNK:]
         return text
 
     def ready(self, key: str) -> bool:
@@ -270,7 +279,10 @@ class SvgRenderer:
                 self._waiting = self._waiting[len(chunk) :]
                 self._store(_draw_chunk(chunk, self.cache_dir))
             return
-        self._hand_out(_chunks(self._waiting, self.jobs))
+        if self._pending < self.jobs:  # a worker is idle: give it what is left
+            for chunk in _chunks(self._waiting, self.jobs):
+                self._send(chunk)
+            self._waiting = []
         if self._pending:
             self._take(self._done.get())
             self.poll()
@@ -299,14 +311,12 @@ class SvgRenderer:
             self.submit(key, spec)
         return self.collect()
 
-    def _hand_out(self, chunks: list[list[tuple[str, str, str]]]) -> None:
-        """Give the workers every waiting chart, as these tasks."""
+    def _send(self, chunk: list[tuple[str, str, str]]) -> None:
+        """Give the workers one task: these charts (the caller takes them off `_waiting`)."""
         assert self._pool is not None
-        for chunk in chunks:
-            future = self._pool.submit(_draw_chunk, chunk, self.cache_dir)
-            future.add_done_callback(self._done.put)
-            self._pending += 1
-        self._waiting = []
+        future = self._pool.submit(_draw_chunk, chunk, self.cache_dir)
+        future.add_done_callback(self._done.put)
+        self._pending += 1
 
     def _take(self, future: Future[Drawn]) -> None:
         self._pending -= 1
@@ -356,11 +366,16 @@ def vega_bundle(cache_dir: Path) -> str:
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         pass
-    # vl-convert's JavaScript bundler logs each of its passes through Python's logging at
-    # ERROR level ("tree-shaker; pass=1"); nothing is wrong, and a build run from cron must
-    # print only its summary. A bundle that cannot be made raises instead.
-    logging.getLogger("swc_ecma_transforms_optimization").setLevel(logging.CRITICAL + 1)
-    text = "(function(){\n" + vl_convert.javascript_bundle() + "\n})();"
+    # vl-convert's JavaScript bundler logs each of its tree-shaking passes through Python's
+    # logging at ERROR level ("tree-shaker; pass=1"); nothing is wrong, and a build run from
+    # cron must print only its summary. A bundle that cannot be made raises instead.
+    shaker = logging.getLogger("swc_ecma_transforms_optimization.simplify.dce")
+    level = shaker.level
+    shaker.setLevel(logging.CRITICAL + 1)
+    try:
+        text = "(function(){\n" + vl_convert.javascript_bundle() + "\n})();"
+    finally:
+        shaker.setLevel(level)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text)
     return text

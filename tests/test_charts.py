@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import altair as alt
 import pytest
 
-from sitegen import charts
+from sitegen import charts, svg
 from sitegen.charts import (
     STATUS_STYLE,
     TrendPoint,
     distribution_chart,
+    peer_chart,
     ranking_chart,
     sparkline,
+    status_counts_chart,
     status_heatmap,
     trend_chart,
 )
@@ -66,6 +69,8 @@ def builders() -> list[dict[str, Any]]:
         status_heatmap(heatmap_rows(), [], []),
         ranking_chart([("Ash", 50.0)]),
         distribution_chart("t", "count", [1.0, 2.0, 2.0], target=2.0, highlight=1.0),
+        status_counts_chart([("KPI a", "met", 3), ("KPI a", "missed", 1)], ["KPI a"]),
+        peer_chart("t", "percent", 45.0, 50.0, 58.0, own=52.0, target=55.0),
     ]
 
 
@@ -157,8 +162,29 @@ def test_usd_axis_uses_dollars_and_tooltip_formats_like_tables() -> None:
 
 def test_every_builder_makes_a_valid_vega_lite_spec() -> None:
     for spec in builders():  # builders skip Altair's validation for speed; this is where it is
-        alt.TopLevelLayerSpec.validate(spec)
+        alt.TopLevelSpec.validate(spec)
         assert "<svg" in draw(spec)
+
+
+def test_no_chart_with_full_data_makes_vega_warn(caplog: pytest.LogCaptureFixture) -> None:
+    # builds drop Vega's "Infinite extent" warning (a series with no value to plot); with
+    # full data it would mean a field the spec names and the data lack, so none may appear
+    svg._set_up_vl_convert()  # which adds the filter, once per process
+    vega = logging.getLogger("vl_convert")
+    vega.removeFilter(svg._no_values_warning)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for spec in [*builders(), trend_chart("t", "percent", FULL, 60.0, legend=False)]:
+                draw(spec)
+    finally:
+        vega.addFilter(svg._no_values_warning)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("vl_convert")] == []
+
+
+def test_trend_chart_without_periods_draws_an_empty_chart() -> None:
+    # no series, so no legend entry and no benchmark rule over no periods
+    svg_text = draw(trend_chart("t", "rate", [], benchmark=3.0))
+    assert "benchmark" not in texts(svg_text) and "partner" not in texts(svg_text)
 
 
 def test_unknown_unit_is_refused() -> None:

@@ -210,13 +210,20 @@ def test_many_charts_use_one_spawn_pool_per_render(
 def test_charts_go_to_the_workers_in_whole_chunks_while_pages_are_prepared(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # each task is a round trip through the pool: a build hands out EARLY_CHUNK charts as one
-    # task while it prepares pages, and splits only what is left at the end between workers
+    # each task is a round trip through the pool: a build hands out EARLY_CHUNK charts per task
+    # as it prepares pages (from the moment the pool starts), and sends what is left over only
+    # when a worker would otherwise be idle, split between the workers
     InlinePool.made, InlinePool.tasks = [], []
     monkeypatch.setattr(svg, "ProcessPoolExecutor", InlinePool)
-    monkeypatch.setattr(svg, "POOL_MIN_CHARTS", 2)
+    monkeypatch.setattr(svg, "POOL_MIN_CHARTS", 8)
     monkeypatch.setattr(svg, "EARLY_CHUNK", 4)
-    out = SvgRenderer(tmp_path, jobs=2).render(many_specs(10))
+    renderer = SvgRenderer(tmp_path, jobs=2)
+    for key, spec in many_specs(10).items():
+        renderer.submit(key, spec)
+    assert InlinePool.tasks == [4, 4]  # the pool started at the 8th chart; 2 wait
+    renderer.wait()  # two tasks are pending, so both workers are busy: the 2 keep waiting
+    assert InlinePool.tasks == [4, 4] and renderer.outstanding() == 2
+    out = renderer.collect()
     assert InlinePool.tasks == [4, 4, 1, 1]
     assert len(out) == 10 and len(list(tmp_path.glob("*.svg"))) == 10
 
