@@ -173,13 +173,10 @@ def _data(name: str) -> alt.NamedData:
 # each encoded once for its cache key and sent to a worker and embedded as that same text).
 
 
-def _series(points: list[TrendPoint], label: str, attr: str) -> dict[str, Any]:
-    """One line as columns; None stays None so the line breaks there."""
-    return {
-        "series": label,
-        "period": [p.period for p in points],
-        "y": [getattr(p, attr) for p in points],
-    }
+def _series(periods: list[str], points: list[TrendPoint], label: str, attr: str) -> dict[str, Any]:
+    """One line as columns (`periods` are the points' own, made once per chart); None stays
+    None so the line breaks there."""
+    return {"series": label, "period": periods, "y": [getattr(p, attr) for p in points]}
 
 
 def _flattened(name: str, fields: list[str]) -> alt.Chart:
@@ -312,10 +309,10 @@ def _trend_datasets(
     """The columns behind each layer of a trend chart, None kept wherever a value is missing;
     markers (with their tooltip text) only where there is a value."""
     periods = [p.period for p in points]
-    lines = [_series(points, value_label, "value")] if points else []
+    lines = [_series(periods, points, value_label, "value")] if points else []
     if _has(points, "peer_median"):
-        lines.append(_series(points, "peer median", "peer_median"))
-    steps = [_series(points, "target", "target")] if _has(points, "target") else []
+        lines.append(_series(periods, points, "peer median", "peer_median"))
+    steps = [_series(periods, points, "target", "target")] if _has(points, "target") else []
     if benchmark is not None and points:
         steps.append({"series": "benchmark", "period": periods, "y": [benchmark] * len(points)})
     shown = [p for p in points if p.value is not None]
@@ -364,7 +361,8 @@ def sparkline(points: list[TrendPoint], *, description: str = "trend") -> Spec:
     """A word-sized trend for table cells: no axes, the latest value marked."""
     shown = [p for p in points if p.value is not None]
     last = [{"period": p.period, "y": p.value} for p in shown[-1:]]
-    data = {"line": [_series(points, "partner", "value")], "last": last}
+    periods = [p.period for p in points]
+    data = {"line": [_series(periods, points, "partner", "value")], "last": last}
     skeleton = _sparkline_skeleton(tuple(p.period for p in points))
     return {**skeleton, "datasets": data, "description": description}
 
