@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,12 +47,10 @@ TABLE_NOTE = (
 
 @dataclass(frozen=True)
 class Document:
-    """One PDF to make: where it goes, the sources Typst compiles (the template, common.typ and
-    data.json) and the chart SVGs they show, by the names data.json gives them."""
+    """One PDF to make: where it goes and the files Typst compiles it from."""
 
     path: Path
-    sources: dict[str, bytes]
-    images: dict[str, bytes]
+    files: dict[str, bytes]
 
 
 def _status(status: str) -> dict[str, str]:
@@ -102,7 +98,7 @@ def partner_document(
     card: Scorecard = context["card"]
     charts = context["trends"]
     narrative = context["narrative"]
-    images = {f"charts/{c.id}.svg": c.svg.encode("utf-8") for c in charts if c.svg}
+    files = {f"charts/{c.id}.svg": c.svg.encode("utf-8") for c in charts if c.svg}
     data = {
         **common,
         "key": KEY,
@@ -134,7 +130,7 @@ def partner_document(
         },
     }
     pid = card.partner.partner_id
-    return _document(out / "pdf" / f"{pid}.pdf", "scorecard.typ", templates, data, images)
+    return _document(out / "pdf" / f"{pid}.pdf", "scorecard.typ", templates, data, files)
 
 
 def alliance_document(
@@ -177,11 +173,11 @@ def alliance_document(
             ],
         },
     }
-    images = {
+    files = {
         "charts/heatmap.svg": heatmap.svg.encode("utf-8"),
         "charts/ranking.svg": ranking.svg.encode("utf-8"),
     }
-    return _document(out / "pdf" / "alliance.pdf", "alliance.typ", templates, data, images)
+    return _document(out / "pdf" / "alliance.pdf", "alliance.typ", templates, data, files)
 
 
 def _document(
@@ -189,11 +185,11 @@ def _document(
     main: str,
     templates: dict[str, bytes],
     data: dict[str, Any],
-    images: dict[str, bytes],
+    files: dict[str, bytes],
 ) -> Document:
     text = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
     sources = {"main.typ": templates[main], "common.typ": templates["common.typ"]}
-    return Document(path, sources | {"data.json": text}, images)
+    return Document(path, sources | {"data.json": text} | files)
 
 
 def read_templates(project_templates: Path) -> dict[str, bytes]:
@@ -209,10 +205,6 @@ class PdfWriter:
     """Typesets Documents on `jobs` threads as they are submitted, with one Typst compiler per
     thread (a compiler loads the fonts once, and cannot be shared between threads); Typst
     does its work outside Python's lock, so PDFs are made while the site is still written.
-
-    The sources go to Typst in memory, the chart SVGs as files in a folder of the thread's
-    own: Typst spends about 3.5 ms a PDF on 24 SVGs handed to it in memory, even ones the
-    template never shows, and nothing on files until it reads them as images.
 
     A PDF is cached in `cache_dir` under the hash of everything it is made from (template,
     data, charts, creation date, Typst version), so an unchanged partner is never typeset
@@ -234,7 +226,6 @@ class PdfWriter:
         self._pool: ThreadPoolExecutor | None = None  # started by the first PDF
         self.seconds = 0.0  # spent typesetting, summed over the threads
         self._jobs: list[tuple[Path, Future[float | None]]] = []
-        self._folders: list[Path] = []  # each thread's folder for chart SVGs, removed by finish
         cache_dir.mkdir(parents=True, exist_ok=True)
 
     def submit(self, doc: Document) -> None:
@@ -259,9 +250,6 @@ class PdfWriter:
             if self._pool is not None:
                 self._pool.shutdown(cancel_futures=True)
                 self._pool = None
-            for folder in self._folders:
-                shutil.rmtree(folder, ignore_errors=True)
-            self._folders.clear()
         return [path for path, _ in self._jobs]
 
     def _write_one(self, doc: Document) -> float | None:
@@ -281,38 +269,24 @@ class PdfWriter:
         return seconds
 
     def _compile(self, doc: Document) -> bytes:
-        compiler, folder = self._compiler()
-        # Image names come from validated ids (letters, digits, '-', '_'): they stay inside
-        # the folder, which is Typst's root, so a template can read nothing else.
-        for name, content in doc.images.items():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_bytes(content)
         try:
-            return compiler.compile(input=doc.sources, format="pdf", timestamp=self.generated)
+            return self._compiler().compile(input=doc.files, format="pdf", timestamp=self.generated)
         except typst.TypstError as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
             raise ContentError(f"PDF {doc.path.name}: {message}") from None
-        finally:
-            for name in doc.images:
-                (folder / name).unlink()
 
     def _key(self, doc: Document) -> str:
         digest = hashlib.sha256(f"typst {typst.__version__} {self.generated}".encode())
-        files = doc.sources | doc.images
-        for name in sorted(files):
-            content = files[name]
+        for name in sorted(doc.files):
+            content = doc.files[name]
             digest.update(f"\0{name}\0{len(content)}\0".encode())
             digest.update(content)
         return digest.hexdigest()
 
-    def _compiler(self) -> tuple[typst.Compiler, Path]:
-        """This thread's compiler, and the folder (its root) that it reads chart SVGs from."""
+    def _compiler(self) -> typst.Compiler:
         if not hasattr(self._local, "compiler"):
-            folder = Path(tempfile.mkdtemp(prefix="sitegen-pdf-"))
-            self._folders.append(folder)
-            self._local.folder = folder
-            self._local.compiler = typst.Compiler(root=str(folder), font_paths=[str(FONTS)])
-        return self._local.compiler, self._local.folder
+            self._local.compiler = typst.Compiler(font_paths=[str(FONTS)])
+        return self._local.compiler
 
 
 def common_data(config: Config, period: str, generated: datetime) -> dict[str, Any]:

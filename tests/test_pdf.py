@@ -20,8 +20,7 @@ from sitegen.build import read_model
 from sitegen.cli import main
 from sitegen.config import Config, load_config
 from sitegen.model import Model
-from sitegen.narrative import ContentError
-from sitegen.pdf import Document, PdfWriter, common_data, partner_document, read_templates
+from sitegen.pdf import PdfWriter, common_data, partner_document, read_templates
 from sitegen.site import partner_page
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -273,61 +272,3 @@ def test_any_name_compiles_and_prints_literally(
     writer.finish()
     shown = "".join(text(doc.path).split())
     assert "".join(name.split()) in shown
-
-
-SQUARE = (
-    '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="40">'
-    '<rect width="40" height="40"/></svg>'
-)
-
-
-def north_document(
-    north: tuple[Model, Config], out: Path, scorecard: bytes | None = None
-) -> Document:
-    """north-hosp's scorecard document with its trend charts, and a scorecard.typ of the
-    test's own if given."""
-    model, config = north
-    generated = datetime(2026, 1, 1, tzinfo=UTC)
-    templates = read_templates(config.project_dir / "templates")
-    if scorecard is not None:
-        templates["scorecard.typ"] = scorecard
-    context = partner_page(model.scorecards["north-hosp"], None).context
-    for chart in context["trends"]:  # drawn by the build; a square stands in for each here
-        chart.svg = SQUARE
-    return partner_document(context, common_data(config, model.period, generated), templates, out)
-
-
-def test_charts_reach_typst_as_files_that_are_gone_afterwards(
-    north: tuple[Model, Config], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setattr("tempfile.tempdir", str(scratch))
-    doc = north_document(north, tmp_path / "out")
-    shown = [chart["file"] for chart in json.loads(doc.sources["data.json"])["card"]["charts"]]
-    assert shown and sorted(shown) == sorted(doc.images)
-    writer = PdfWriter(datetime(2026, 1, 1, tzinfo=UTC), tmp_path / "cache", jobs=2)
-    writer.submit(doc)
-    writer.finish()
-    assert len(PdfReader(doc.path).pages) >= 2
-    assert list(scratch.iterdir()) == []
-
-
-@pytest.mark.parametrize("path", ["secret.txt", "../" * 12 + "{secret}"])
-def test_a_template_reads_only_the_charts_it_is_given(
-    north: tuple[Model, Config], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
-) -> None:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setattr("tempfile.tempdir", str(scratch))
-    monkeypatch.chdir(tmp_path)  # a file beside the build is out of reach too
-    secret = tmp_path / "secret.txt"
-    secret.write_text("not for PDFs")
-    reads = f'#read("{path.format(secret=secret.relative_to("/"))}")'.encode()
-    doc = north_document(north, tmp_path / "out", scorecard=reads)
-    writer = PdfWriter(datetime(2026, 1, 1, tzinfo=UTC), tmp_path / "cache")
-    writer.submit(doc)
-    with pytest.raises(ContentError, match=r"^PDF north-hosp\.pdf: (file not found|.* escape)"):
-        writer.finish()
-    assert not doc.path.exists()
-    assert list(scratch.iterdir()) == []
