@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -103,23 +103,23 @@ def _trend_points(series: list[SeriesPoint]) -> list[charts.TrendPoint]:
     ]
 
 
+@lru_cache(maxsize=1 << 14)
+def _shared_cells(
+    unit: str, target: float, median: float | None, q1: float | None, q3: float | None
+) -> tuple[str, str, str]:
+    """A period's target, peer median and middle half, formatted. Cached: every partner with
+    the alliance target shows the same ones, so a build formats each about once."""
+    band = f"{value(q1, unit)} to {value(q3, unit)}" if q1 is not None else "withheld"
+    return value(target, unit), value(median, unit), band
+
+
 def _trend_table(caption: str, unit: str, series: list[SeriesPoint]) -> Table:
+    rows = []
+    for p in series:
+        target, median, band = _shared_cells(unit, p.target, p.peer_median, p.peer_q1, p.peer_q3)
+        rows.append([p.period, value(p.value, unit), target, STATUS_WORDS[p.status], median, band])
     return Table(
-        caption,
-        ["Period", "Value", "Target", "Status", "Peer median", "Peer middle half"],
-        [
-            [
-                p.period,
-                value(p.value, unit),
-                value(p.target, unit),
-                STATUS_WORDS[p.status],
-                value(p.peer_median, unit),
-                f"{value(p.peer_q1, unit)} to {value(p.peer_q3, unit)}"
-                if p.peer_q1 is not None
-                else "withheld",
-            ]
-            for p in series
-        ],
+        caption, ["Period", "Value", "Target", "Status", "Peer median", "Peer middle half"], rows
     )
 
 
