@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from sitegen import site as site_module
 from sitegen.cli import main
 from sitegen.downloads import safe_cell
+from sitegen.model import SeriesPoint
 
 PAGES = [
     "index.html",
@@ -303,3 +304,20 @@ def test_a_large_alliance_gets_statuses_per_kpi_and_the_spread_of_scores(
     section = page.split('id="heatmap"')[1].split("</table>")[0]
     header = re.findall(r"<th scope=\"col\">([^<]+)</th>", section)
     assert header == ["KPI", "Met", "At risk", "Missed", "No data", "Suppressed"]
+
+
+def test_a_trend_charts_data_table_reads_its_figures_in_the_kpis_unit() -> None:
+    # Figures by hand: one decimal for percent, half away from zero on the number as written
+    # (14.25 → 14.3, 12.345 → 12.3); whole dollars for usd (12.5 → $13).
+    series = [
+        SeriesPoint("2025-10", 12.345, 15.0, "missed", 10.0, 12.5, 14.25),
+        SeriesPoint("2025-11", None, 15.0, "no_data", None, None, None),
+    ]
+    percent = site_module._trend_table("Readmissions per period", "percent", series)
+    assert percent.rows == [
+        ["2025-10", "12.3%", "15.0%", "missed", "12.5%", "10.0% to 14.3%"],
+        ["2025-11", "–", "15.0%", "no data", "–", "withheld"],
+    ]
+    # the same numbers in another unit are formatted again, not taken from the first table
+    usd = site_module._trend_table("Cost per period", "usd", series)
+    assert usd.rows[0] == ["2025-10", "$12", "$15", "missed", "$13", "$10 to $14"]
