@@ -29,7 +29,7 @@ from typing import Any
 from sitegen.build import read_model
 from sitegen.config import Config, load_config
 from sitegen.pdf import Document, PdfWriter, common_data, partner_document, read_templates
-from sitegen.site import partner_page
+from sitegen.site import Chart, partner_page
 from sitegen.svg import SvgRenderer
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -56,7 +56,7 @@ def drawn_pages(config: Config, jobs: int) -> list[dict[str, Any]]:
     return contexts
 
 
-def trends_shown(context: dict[str, Any], version: str) -> list[Any]:
+def trends_shown(context: dict[str, Any], version: str) -> list[Chart]:
     """The trend charts a version of the PDF shows."""
     if version == "no trend charts":
         return []
