@@ -363,7 +363,7 @@ def sparkline(points: list[TrendPoint], *, description: str = "trend") -> Spec:
     last = [{"period": p.period, "y": p.value} for p in shown[-1:]]
     periods = [p.period for p in points]
     data = {"line": [_series(periods, points, "partner", "value")], "last": last}
-    skeleton = _sparkline_skeleton(tuple(p.period for p in points))
+    skeleton = _sparkline_skeleton(tuple(periods))
     return {**skeleton, "datasets": data, "description": description}
 
 
