@@ -22,8 +22,8 @@ import duckdb
 
 from sitegen import mail, pdf
 from sitegen.config import Config, ConfigError
-from sitegen.kpis import KpiSettings, compute
-from sitegen.load import RULE_LABELS, LoadSummary, load_project
+from sitegen.kpis import KpiSettings, NoDataError, compute
+from sitegen.load import RULE_LABELS, LoadSummary, load_project, partner_rows
 from sitegen.model import Model, load_model, scoped
 from sitegen.narrative import unused_narratives
 from sitegen.publish import (
@@ -59,12 +59,17 @@ class Result:
     killed: str | None = None  # the build whose lock this one took over, if one was killed
     unchanged_since: str | None = None  # when the live site, still current, was built
     warnings: tuple[str, ...] = ()  # what was left out without stopping the build
+    log: tuple[str, ...] = ()  # this run's lines of the build log, written once published
 
 
 def load(config: Config, today: date) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
     """Stage 1: every input file into DuckDB, rows accepted or rejected."""
     con = duckdb.connect()
-    return con, load_project(con, config.data_dir, config.data_label, today)
+    summary = load_project(con, config.data_dir, config.data_label, today)
+    if summary.no_metrics:
+        con.close()
+        raise NoDataError(summary.no_metrics)
+    return con, summary
 
 
 def score(con: duckdb.DuckDBPyConnection, config: Config, today: date) -> str:
@@ -94,13 +99,13 @@ def email(
     output: Path,
     partner: str | None,
     resend: bool,
-    dry_run: bool,
+    outbox: Path | None,
     environ: Mapping[str, str],
 ) -> mail.Report:
-    """Each partner's message for the period the live site was built for, sent (or, dry run,
-    written to output/outbox/). Holds the output's lock, so no build swaps the PDFs meanwhile
-    and no second run sends the same messages."""
-    login = None if dry_run else mail.credentials(config, environ)
+    """Each partner's message for the period the live site was built for, sent, or with an
+    `outbox` (a dry run) written there as .eml files. Holds the output's lock, so no build
+    swaps the PDFs meanwhile and no second run sends the same messages."""
+    login = None if outbox else mail.credentials(config, environ)
     with locked(output, wait=False):
         live = read_manifest(output)
         if not live:
@@ -109,8 +114,8 @@ def email(
         model = read_model(config, date.today())
         now = datetime.now(UTC)
         batch, report = mail.prepare(model, config, output, partner, resend, now)
-        if dry_run:
-            mail.write_outbox(batch, output, report)
+        if outbox:
+            mail.write_outbox(batch, outbox, report)
         else:
             mail.deliver(batch, mail.Courier(config, login), output, report)
     return report
@@ -150,6 +155,7 @@ def run(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        write_log(output, list(result.log))
         prune(output)
     return replace(result, killed=killed)
 
@@ -220,12 +226,14 @@ def _build(
         con, summary = load(config, today)
     with timings.stage("kpis"):
         score(con, config, today)
+    rows = {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected}
     with timings.stage("model"):
         model = load_model(con, summary)
         if partner is not None:
             if partner not in model.scorecards:
                 raise ConfigError([f"--partner: no partner with id {partner!r} in partners.csv"])
             model = scoped(model, partner)
+            rows = partner_rows(con, partner)  # the alliance's totals are not its to see
     con.close()  # the model holds all the rest needs; DuckDB's ~700 MB (1,000 partners) go
     gc.freeze()  # the model lives as long as the build: collections need not walk it again
     cache_dir = config.project_dir / ".sitegen-cache"
@@ -253,8 +261,8 @@ def _build(
     facts = {
         "generated_at": generated.isoformat(),
         "period": model.period,
-        "rows": {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected},
-        "unusable_files": summary.unusable,
+        "rows": rows,
+        **({"unusable_files": summary.unusable} if partner is None else {}),
         "partners": len(model.partners),
         "charts": {
             "drawn": renderer.drawn,
@@ -271,25 +279,32 @@ def _build(
         "inputs": inputs,
         "page_keys": site.keys,
     }
-    written.append(write_log(staging, output, log_lines(config, output, summary, facts)))
     written.append(write_manifest(staging, facts, output))
     warnings = [*summary.warnings, *unused_narratives(config.project_dir / "content", model)]
     problems = summary.rejected + summary.unusable
+    log = log_lines(config, output, summary, facts)
     return Result(
-        model.period, problems, summary, model, written, timings, warnings=tuple(warnings)
+        model.period,
+        problems,
+        summary,
+        model,
+        written,
+        timings,
+        warnings=tuple(warnings),
+        log=tuple(log),
     )
 
 
 def log_lines(
     config: Config, output: Path, summary: LoadSummary, facts: dict[str, Any]
 ) -> list[str]:
-    """This run's part of build.log: what was read, what was made, how long it took."""
-    rows, charts, pdfs = facts["rows"], facts["charts"], facts["pdfs"]
+    """This run's part of the build log: what was read, what was made, how long it took."""
+    charts, pdfs = facts["charts"], facts["pdfs"]
     lines = [
         f"{LOG_START}{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC ==",
         f"project {config.project_dir.resolve()}, output {output.absolute()}",
         f"period {facts['period']}",
-        f"rows read {rows['read']:,}, accepted {rows['accepted']:,}, rejected {rows['rejected']:,}",
+        f"rows read {summary.read:,}, accepted {summary.accepted:,}, rejected {summary.rejected:,}",
         *(f"  {RULE_LABELS.get(rule, rule)}: {count:,}" for rule, count, _ in summary.rules),
         f"partners {facts['partners']:,}; charts drawn {charts['drawn']:,}, reused "
         f"{charts['reused']:,}; PDFs made {pdfs['made']:,}, reused {pdfs['reused']:,}",

@@ -6,6 +6,7 @@ Exit codes: 0 done; 1 data or delivery problems the run reports; 2 usage or conf
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import duckdb
@@ -22,12 +23,12 @@ from click.decorators import FC
 
 from sitegen import project
 from sitegen.config import Config, ConfigError, load_config, period_problem
-from sitegen.kpis import NoDataError
+from sitegen.kpis import NoDataError, PeriodError
 from sitegen.load import RULE_LABELS, InputError, LoadSummary, load_project
-from sitegen.mail import MailError, Report
+from sitegen.mail import MailError, Report, outbox_path
 from sitegen.model import STATUSES, Model
 from sitegen.narrative import ContentError
-from sitegen.publish import BuildLocked, Progress
+from sitegen.publish import BuildLocked, Progress, builds_dir
 from sitegen.serve import start_server, watch
 from sitegen.svg import ChartError
 
@@ -44,6 +45,23 @@ PROJECT_OPTION = click.option(
     show_default="current directory",
     help="Folder holding sitegen.toml.",
 )
+
+
+class ProjectCommand(click.Command):
+    """A command that takes the project as `--project DIR`: a folder given as a plain
+    argument (`sitegen validate alliance`) gets a hint instead of click's bare "unexpected
+    extra argument"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("context_settings", {})["allow_extra_args"] = True
+        super().__init__(*args, **kwargs)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest = super().parse_args(ctx, args)
+        if ctx.args:
+            stray = shlex.quote(ctx.args[0])
+            ctx.fail(f"unexpected argument {stray}: did you mean --project {stray}?")
+        return rest
 
 
 def output_option(help_text: str) -> Callable[[FC], FC]:
@@ -64,7 +82,7 @@ def _pipeline() -> ModuleType:
 
 
 # Mistakes in what the user gave (exit 2), and problems the run reports (exit 1).
-USAGE_ERRORS = (ConfigError, InputError, ContentError)
+USAGE_ERRORS = (ConfigError, InputError, ContentError, PeriodError)
 RUN_ERRORS = (NoDataError, BuildLocked, MailError, ChartError, OSError, duckdb.Error)
 
 
@@ -141,10 +159,15 @@ def init(directory: Path) -> None:
         sys.exit(2)
     copied = project.copy_sample(directory)
     click.echo(f"Created {directory} ({copied} files).")
-    click.echo(f"Next: cd {directory} && sitegen validate && sitegen build")
+    where = shlex.quote(str(directory))
+    click.echo(
+        "Next, check the data and build the site (validate exits 1 on the sample: it has "
+        "bad rows on purpose):"
+    )
+    click.echo(f"  sitegen validate --project {where}; sitegen build --project {where}")
 
 
-@main.command()
+@main.command(cls=ProjectCommand)
 @PROJECT_OPTION
 def validate(project_dir: Path) -> None:
     """Load and check every input file; report what was accepted and rejected.
@@ -157,7 +180,9 @@ def validate(project_dir: Path) -> None:
         summary = load_project(duckdb.connect(), config.data_dir, config.data_label, date.today())
     for line in describe(summary):
         click.echo(line)
-    sys.exit(1 if summary.rejected or summary.unusable else 0)
+    if summary.no_metrics:
+        click.echo(f"Error: {summary.no_metrics}", err=True)
+    sys.exit(1 if summary.rejected or summary.unusable or summary.no_metrics else 0)
 
 
 def rows(count: int) -> str:
@@ -208,7 +233,7 @@ def build_summary(result: Result, output: Path) -> Iterator[str]:
     yield f"Wrote {len(result.written):,} files to {output}"
 
 
-@main.command()
+@main.command(cls=ProjectCommand)
 @PROJECT_OPTION
 @output_option("Where to write the site.")
 @click.option("--period", help="Period to report, e.g. 2025-09; overrides [site] period.")
@@ -289,11 +314,20 @@ def build(
     sys.exit(1 if strict and result.rejected else 0)
 
 
-@main.command()
+@main.command(cls=ProjectCommand)
 @PROJECT_OPTION
 @output_option("The built site whose PDFs to send.")
 @click.option(
-    "--dry-run", is_flag=True, help="Write the messages to outbox/ in the site; send nothing."
+    "--dry-run",
+    is_flag=True,
+    help="Write the messages as .eml files (to --outbox, or .output.outbox/ beside the "
+    "output, never into the site); send nothing.",
+)
+@click.option(
+    "--outbox",
+    "outbox_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where --dry-run writes the messages.",
 )
 @click.option("--partner", "partner_id", metavar="ID", help="Send to this partner only.")
 @click.option("--resend", is_flag=True, help="Send again what was already sent for the period.")
@@ -302,6 +336,7 @@ def email(
     project_dir: Path,
     output_dir: Path | None,
     dry_run: bool,
+    outbox_dir: Path | None,
     partner_id: str | None,
     resend: bool,
     quiet: bool,
@@ -316,20 +351,35 @@ def email(
     with reported_errors():
         config = load_config(project_dir)
         output = output_dir or config.project_dir / "output"
-        report = _pipeline().email(config, output, partner_id, resend, dry_run, os.environ)
+        if outbox_dir and not dry_run:
+            raise ConfigError(["--outbox is where --dry-run writes: add --dry-run"])
+        outbox = dry_run_outbox(output, outbox_dir) if dry_run else None
+        report = _pipeline().email(config, output, partner_id, resend, outbox, os.environ)
     if not quiet:
-        for line in mail_summary(report, output, config):
+        for line in mail_summary(report, outbox, config):
             click.echo(line)
     for line in report.problems:
         click.echo(f"Problem: {line}", err=True)
     sys.exit(1 if report.problems else 0)
 
 
-def mail_summary(report: Report, output: Path, config: Config) -> Iterator[str]:
-    if report.outbox:
+def dry_run_outbox(output: Path, chosen: Path | None) -> Path:
+    """Where a dry run writes: `--outbox`, else beside the output; never inside the published
+    site, where the web server would serve every partner's PDF and contacts."""
+    outbox = chosen or outbox_path(output)
+    site = output.resolve()
+    if outbox.resolve().is_relative_to(site) or outbox.resolve().is_relative_to(
+        builds_dir(output).resolve()
+    ):
+        raise ConfigError([f"--outbox {outbox}: must not be inside the published site"])
+    return outbox
+
+
+def mail_summary(report: Report, outbox: Path | None, config: Config) -> Iterator[str]:
+    if outbox is not None:
         yield (
             f"Dry run: wrote {len(report.outbox):,} messages for {report.period} to "
-            f"{output / 'outbox'}; nothing was sent."
+            f"{outbox}; nothing was sent."
         )
     elif report.sent:
         where = f"{config.email.smtp_host}:{config.email.smtp_port}"
@@ -340,7 +390,7 @@ def mail_summary(report: Report, output: Path, config: Config) -> Iterator[str]:
         yield f"Already sent before: {len(report.already):,} (--resend sends them again)."
 
 
-@main.command()
+@main.command(cls=ProjectCommand)
 @PROJECT_OPTION
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 def serve(project_dir: Path, port: int) -> None:

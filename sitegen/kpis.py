@@ -32,6 +32,10 @@ class NoDataError(Exception):
     """No accepted metric row to report on."""
 
 
+class PeriodError(Exception):
+    """The configured period (`--period` or `[site] period`) has no data: a usage error."""
+
+
 @dataclass(frozen=True)
 class KpiSettings:
     """What a run needs to decide every figure; `today` makes the as-of choice reproducible."""
@@ -66,4 +70,27 @@ def compute(con: duckdb.DuckDBPyConnection, settings: KpiSettings) -> str:
     rows = con.execute("SELECT period FROM as_of").fetchall()
     if not rows:
         raise NoDataError("no period has ended with data in it yet: nothing to report")
+    if explicit is not None:
+        _check_period(con, settings.today)
     return rows[0][0]
+
+
+def _check_period(con: duckdb.DuckDBPyConnection, today: date) -> None:
+    """Refuse a configured period that no partner submitted for, naming the periods that
+    have data, rather than publish a site where every partner has "no submission"."""
+    period, start, submitted, first, last = con.execute(
+        "SELECT period, period_start, submitted, first, last FROM as_of_support"
+    ).fetchall()[0]
+    if submitted:
+        return
+    if start > today:
+        why = f"is in the future (today is {today.isoformat()})"
+    elif first is not None and start < period_start(first):
+        why = "is before the first data"
+    else:
+        why = "has no accepted row from any partner"
+    if first is None:
+        spans = "no period has data"
+    else:
+        spans = f"periods with data: {first}" + (f" to {last}" if last != first else "")
+    raise PeriodError(f"period {period} {why}; {spans}; nothing was published")

@@ -94,6 +94,14 @@ class LoadSummary:
     collapsed: int
     rules: list[tuple[str, int, list[str]]]
     warnings: list[str]  # 'file:line:column: problem' that does not stop a run (bad contacts)
+    metrics_dir: Path  # resolved, for the message when it holds no file
+
+    @property
+    def no_metrics(self) -> str | None:
+        """Why there is nothing to report on when no metrics file was found, else None."""
+        if self.files:
+            return None
+        return f"{self.metrics_dir}: no metrics files (*.csv): nothing to check or report"
 
     @property
     def unusable(self) -> int:
@@ -145,7 +153,7 @@ def read_records(text: str) -> list[tuple[int, list[str]]]:
 def _read_reference(path: Path, label: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and records of a reference file; any encoding problem stops the run."""
     if not path.is_file():
-        raise InputError(label, 1, None, "file not found")
+        raise InputError(str(path.resolve()), 0, None, "file not found")
     text, problem = decode(path.read_bytes())
     if problem:
         raise InputError(label, 0, None, problem)
@@ -597,6 +605,13 @@ def load_project(
     con: duckdb.DuckDBPyConnection, data_dir: Path, label_dir: str, today: date
 ) -> LoadSummary:
     """Load every input of a project. `label_dir` is how file names appear in messages."""
+    if not data_dir.is_dir():
+        raise InputError(
+            str(data_dir.resolve()),
+            0,
+            None,
+            "data folder not found (set [data] dir in sitegen.toml)",
+        )
     bound_memory(con)
     warnings: list[str] = []
     partners = load_partners(con, data_dir / "partners.csv", f"{label_dir}/partners.csv", warnings)
@@ -604,11 +619,16 @@ def load_project(
     targets = load_targets(con, data_dir / "targets.csv", f"{label_dir}/targets.csv")
     run_sql(con, "create_keys.sql")
     load_metrics(con, data_dir / "metrics", f"{label_dir}/metrics", today)
-    return summarise(con, partners, kpis, targets, warnings)
+    return summarise(con, partners, kpis, targets, warnings, (data_dir / "metrics").resolve())
 
 
 def summarise(
-    con: duckdb.DuckDBPyConnection, partners: int, kpis: int, targets: int, warnings: list[str]
+    con: duckdb.DuckDBPyConnection,
+    partners: int,
+    kpis: int,
+    targets: int,
+    warnings: list[str],
+    metrics_dir: Path,
 ) -> LoadSummary:
     """Counts per file and per rejection rule, read back from the tables the load wrote."""
     files = [
@@ -659,7 +679,21 @@ def summarise(
         collapsed,
         rules,
         warnings,
+        metrics_dir,
     )
+
+
+def partner_rows(con: duckdb.DuckDBPyConnection, partner_id: str) -> dict[str, int]:
+    """Rows read, accepted and rejected that name one partner: what its own site counts."""
+    read, accepted, rejected = con.execute(
+        """
+        SELECT count(*), count(*) FILTER (s.rule IS NULL), count(*) FILTER (s.rule IS NOT NULL)
+        FROM row_status s JOIN raw_metrics r USING (file, line)
+        WHERE trim(r.partner_id) = ?
+        """,
+        [partner_id],
+    ).fetchall()[0]
+    return {"read": read, "accepted": accepted, "rejected": rejected}
 
 
 RULE_LABELS = {

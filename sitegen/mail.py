@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import smtplib
 import ssl
 import time
@@ -31,6 +30,7 @@ from sitegen.downloads import scorecard_json
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, num
 from sitegen.model import Model, Scorecard
 from sitegen.narrative import ContentError
+from sitegen.publish import write_atomic
 from sitegen.templating import environment, render
 
 RETRIES = 3  # further tries after a temporary (4xx) reply or a dropped connection
@@ -251,14 +251,24 @@ def _recipients(card: Scorecard, report: Report) -> list[str]:
     return valid
 
 
-def write_outbox(batch: list[Outgoing], output: Path, report: Report) -> None:
-    """--dry-run: the exact messages as .eml files in output/outbox/ (only this run's)."""
-    outbox = output / "outbox"
-    shutil.rmtree(outbox, ignore_errors=True)
-    outbox.mkdir()
+def outbox_path(output: Path) -> Path:
+    """Where a dry run writes by default: beside the output like the ledger, never inside the
+    published site (the messages carry each partner's PDF and its contacts' addresses)."""
+    return output.with_name(f".{output.name}.outbox")
+
+
+def write_outbox(batch: list[Outgoing], outbox: Path, report: Report) -> None:
+    """--dry-run: the exact messages as .eml files in `outbox`, only this run's: an .eml
+    left from an earlier run is removed, nothing else in the folder is touched. A new
+    folder is its owner's alone (0700), since it holds every partner's PDF."""
+    outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+    names = {f"{item.partner_id}.eml" for item in batch}
+    for old in outbox.glob("*.eml"):
+        if old.name not in names:
+            old.unlink()
     for item in batch:
         path = outbox / f"{item.partner_id}.eml"
-        path.write_bytes(item.message.as_bytes())
+        write_atomic(path, item.message.as_bytes())
         report.outbox.append(path)
 
 

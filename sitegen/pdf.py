@@ -28,8 +28,8 @@ from sitegen.config import Config
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, delta, num, value
 from sitegen.model import STATUSES, KpiResult, Model, Scorecard
 from sitegen.narrative import ContentError, document, summary
-from sitegen.publish import Progress
-from sitegen.svg import FONTS, write_atomic
+from sitegen.publish import Progress, write_atomic
+from sitegen.svg import FONTS
 
 PACKAGED = Path(__file__).parent / "templates" / "pdf"
 TEMPLATE_FILES = ("common.typ", "scorecard.typ", "alliance.typ")

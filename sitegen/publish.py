@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,6 +71,20 @@ def fingerprint(sources: list[Path], settings: dict[str, Any]) -> str:
             digest.update(f"\0{path}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write via a temporary file beside it, so a reader never sees half a file.
+
+    The temporary name carries the process id: two builds, or two workers, never share one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_manifest(output: Path) -> dict[str, Any]:
@@ -144,11 +157,18 @@ def builds_dir(output: Path) -> Path:
 
 
 def staging_dir(output: Path) -> Path:
-    """A fresh folder for this build, beside the live ones (same file system, so renames)."""
+    """A fresh folder for this build, beside the live ones (same file system, so renames).
+
+    Made with the umask's mode, like every file the build writes (0755 under the usual 022),
+    not `tempfile.mkdtemp`'s 0700: the web server's workers run as another user and must be
+    able to enter it once it is published. The build lock makes the name this build's own.
+    """
     builds = builds_dir(output)
     builds.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")  # names sort in build order
-    return Path(tempfile.mkdtemp(prefix=f"{stamp}-", suffix=".partial", dir=builds))
+    staging = builds / f"{stamp}-{os.getpid()}.partial"
+    staging.mkdir()
+    return staging
 
 
 def publish(staging: Path, output: Path) -> Path:
@@ -227,18 +247,23 @@ def locked(output: Path, wait: bool) -> Iterator[str | None]:
 
 # ---------------------------------------------------------------------------------------- log
 
-LOG_RUNS = 20  # runs kept in build.log
+LOG_RUNS = 20  # runs kept in the build log
 LOG_START = "== build "
 
 
-def write_log(staging: Path, live: Path, lines: list[str]) -> Path:
-    """build.log: this run's lines after those of the last LOG_RUNS - 1 runs, oldest first."""
+def log_path(output: Path) -> Path:
+    """The build log, beside the output like its lock: a record for whoever runs the builds,
+    not for the site's readers (it names files and counts every rejected row)."""
+    return output.with_name(f".{output.name}.log")
+
+
+def write_log(output: Path, lines: list[str]) -> Path:
+    """This run's lines after those of the last LOG_RUNS - 1 runs, oldest first."""
+    path = log_path(output)
     try:
-        old = (live / "build.log").read_text(encoding="utf-8")
+        old = path.read_text(encoding="utf-8")
     except OSError:
         old = ""
     runs = [LOG_START + run for run in old.split(LOG_START)[1:]]
-    text = "".join(runs[-(LOG_RUNS - 1) :]) + "\n".join(lines) + "\n"
-    path = staging / "build.log"
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, "".join(runs[-(LOG_RUNS - 1) :]) + "\n".join(lines) + "\n")
     return path

@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import multiprocessing
-import os
 import queue
 import re
 import time
@@ -26,7 +25,7 @@ from typing import Any
 
 import vl_convert
 
-from sitegen.publish import Progress
+from sitegen.publish import Progress, write_atomic
 
 Spec = dict[str, Any]
 
@@ -339,20 +338,6 @@ class SvgRenderer:
             return (self.cache_dir / f"{digest}.svg").read_bytes().decode("utf-8")
         except FileNotFoundError:
             return None
-
-
-def write_atomic(path: Path, content: str | bytes) -> None:
-    """Write via a temporary file beside it, so a reader never sees half a file.
-
-    The temporary name carries the process id: two builds, or two workers, never share one.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def vega_bundle(cache_dir: Path) -> str:

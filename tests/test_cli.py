@@ -139,11 +139,58 @@ def test_build_strict_fails_on_rejected_rows(mini: Path) -> None:
 
 
 def test_build_without_any_accepted_row_exits_1(mini: Path) -> None:
-    for path in (mini / "data" / "metrics").glob("*.csv"):
-        path.unlink()
+    (mini / "data" / "metrics" / "2025-09.csv").write_text(
+        HEADER + "ghost,readmit_30d,2025-09,14.2,142,1000\n", encoding="utf-8"
+    )
+    (mini / "data" / "metrics" / "2025-Q3.csv").unlink()
     result = run("build", "--project", str(mini))
     assert result.exit_code == 1
     assert result.stderr == "Error: no accepted metric rows: nothing to report\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "build"])
+def test_no_metrics_file_exits_1_naming_the_folder(mini: Path, command: str) -> None:
+    for path in (mini / "data" / "metrics").glob("*.csv"):
+        path.unlink()
+    result = run(command, "--project", str(mini))
+    assert result.exit_code == 1
+    where = (mini / "data" / "metrics").resolve()
+    assert result.stderr == (
+        f"Error: {where}: no metrics files (*.csv): nothing to check or report\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["validate", "build"])
+def test_a_missing_data_folder_is_named_by_its_resolved_path(
+    mini: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (mini / "sitegen.toml").write_text('[data]\ndir = "../elsewhere/data"\n', encoding="utf-8")
+    monkeypatch.chdir(mini)
+    result = run(command)
+    assert result.exit_code == 2
+    where = (mini.parent / "elsewhere" / "data").resolve()
+    assert result.stderr == (
+        f"Error: {where}: data folder not found (set [data] dir in sitegen.toml)\n"
+    )
+
+
+def test_a_missing_reference_file_is_named_by_its_resolved_path(
+    mini: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (mini / "data" / "kpis.csv").unlink()
+    monkeypatch.chdir(mini)
+    result = run("validate")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {(mini / 'data' / 'kpis.csv').resolve()}: file not found\n"
+
+
+@pytest.mark.parametrize("command", ["validate", "build", "email", "serve"])
+def test_a_folder_given_without_project_gets_a_hint(mini: Path, command: str) -> None:
+    result = run(command, str(mini))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: unexpected argument {mini}: did you mean --project {mini}?"
+    )
 
 
 def test_validate_on_the_sample_reports_every_planted_bad_row(
@@ -208,7 +255,10 @@ def test_a_first_build_from_cron_prints_only_its_summary(mini: Path) -> None:
     assert done.stderr == ""
     summary = done.stdout.splitlines()
     assert summary[0] == "Reference data: 3 partners, 5 KPIs, 2 partner commitments"
-    assert summary[-1].startswith("Wrote 27 files to ")
+    # the dashboard; 3 partners' page, JSON and CSV; 5 KPI pages; data quality, methodology;
+    # 3 + 1 PDFs; 3 static files and the Vega bundle; the manifest
+    files = 1 + 3 * 3 + 5 + 2 + 4 + 4 + 1
+    assert summary[-1] == f"Wrote {files} files to {mini / 'output'}"
     assert not [line for line in summary if "tree-shaker" in line or "extent" in line]
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import shutil
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Iterator
 from email import policy
@@ -26,6 +28,7 @@ from click.testing import CliRunner
 
 from sitegen import mail
 from sitegen.cli import main
+from tests.support import readme
 
 FIXTURES = Path(__file__).parent / "fixtures"
 USER, PASSWORD = "scorecards", "s3cret-Pa55"
@@ -291,8 +294,13 @@ def test_dry_run_writes_the_exact_messages_and_sends_nothing(
 ) -> None:
     result = email(project, "--dry-run")
     assert result.exit_code == 0, result.output
-    outbox = project / "output" / "outbox"
-    assert result.output.startswith("Dry run: wrote 3 messages for 2025-09 to ")
+    # beside the published site, never in it: the web server must not serve them
+    outbox = project / ".output.outbox"
+    assert result.output == (
+        f"Dry run: wrote 3 messages for 2025-09 to {outbox}; nothing was sent.\n"
+    )
+    assert not (project / "output" / "outbox").exists()
+    assert outbox.stat().st_mode & 0o777 == 0o700  # every partner's PDF: the owner's alone
     assert sorted(p.name for p in outbox.iterdir()) == sorted(f"{p}.eml" for p in CONTACTS)
     message = BytesParser(policy=policy.default).parsebytes(
         (outbox / "north-hosp.eml").read_bytes()
@@ -303,6 +311,37 @@ def test_dry_run_writes_the_exact_messages_and_sends_nothing(
         == (project / "output" / "pdf" / "north-hosp.pdf").read_bytes()
     )
     assert mailbox.received == [] and ledger(project) == []
+
+
+def test_dry_run_writes_to_the_outbox_given_and_only_its_own_messages(
+    project: Path, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    chosen = tmp_path / "review"
+    chosen.mkdir()
+    (chosen / "notes.txt").write_text("mine")
+    (chosen / "gone-partner.eml").write_text("from an earlier run")
+    result = email(project, "--dry-run", "--outbox", str(chosen), "--partner", "north-hosp")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in chosen.iterdir()) == ["north-hosp.eml", "notes.txt"]
+    assert mailbox.received == []
+
+
+@pytest.mark.parametrize("inside", ["output/outbox", "output", ".output.builds/x"])
+def test_an_outbox_inside_the_published_site_is_refused(
+    project: Path, mailbox: Mailbox, inside: str
+) -> None:
+    result = email(project, "--dry-run", "--outbox", str(project / inside))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: --outbox {project / inside}: must not be inside the published site\n"
+    )
+
+
+def test_outbox_without_dry_run_is_a_usage_error(project: Path, mailbox: Mailbox) -> None:
+    result = email(project, "--outbox", str(project / "x"))
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --outbox is where --dry-run writes: add --dry-run\n"
+    assert mailbox.received == []
 
 
 def test_partner_option_limits_the_run(project: Path, mailbox: Mailbox) -> None:
@@ -461,3 +500,22 @@ def test_the_subject_is_plain_text_and_a_broken_one_is_one_line(
     broken = email(project, "--partner", "east-clinic", "--resend")
     assert broken.exit_code == 2
     assert broken.output == "Error: [email] subject: 'dict object' has no attribute 'nmae'\n"
+
+
+def test_the_readme_email_commands(project: Path, mailbox: Mailbox) -> None:
+    """The README's email commands, run in a shell as a user types them: a dry run first
+    (what would go), then the nightly pair, then one partner's message again."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    dry = readme.shell(readme.command("sitegen email --dry-run"), project, env)
+    assert dry.returncode == 0, dry.stderr
+    assert sorted(p.name for p in (project / ".output.outbox").iterdir()) == sorted(
+        f"{p}.eml" for p in CONTACTS
+    )
+    assert mailbox.received == []
+    nightly = readme.shell(readme.command("sitegen build -q && sitegen email -q"), project, env)
+    assert (nightly.returncode, nightly.stdout, nightly.stderr) == (0, "", "")
+    assert sorted(mailbox.by_partner()) == sorted(CONTACTS)
+    resend = readme.command("sitegen email --partner north-hosp --resend")
+    again = readme.shell(resend, project, env)
+    assert again.returncode == 0, again.stderr
+    assert len(mailbox.by_partner()["north-hosp"]) == 2 and len(mailbox.received) == 4

@@ -137,7 +137,7 @@ def test_the_emailed_pdf_is_the_partners_own_site_pdf(mini: Path, tmp_path: Path
     assert sent.exit_code == 0, sent.output
     out = tmp_path / "north"
     built(mini, "--jobs", "1", "--partner", "north-hosp", "--output", str(out))
-    eml = (mini / "output" / "outbox" / "north-hosp.eml").read_bytes()
+    eml = (mini / ".output.outbox" / "north-hosp.eml").read_bytes()
     message = BytesParser(policy=policy.default).parsebytes(eml)
     attached = next(message.iter_attachments()).get_content()
     assert attached == (out / "pdf" / "north-hosp.pdf").read_bytes()

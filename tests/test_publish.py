@@ -5,17 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import date
 from importlib import resources
 from pathlib import Path
 
@@ -24,7 +20,7 @@ from click.testing import CliRunner
 
 from sitegen import publish
 from sitegen.cli import main
-from tests.support.browser import chromium, visit
+from tests.conftest import HEADER
 from tests.support.validators import broken_links
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -63,6 +59,13 @@ def new_narrative(project: Path, text: str) -> None:
     (project / "content" / "index.md").write_text(text + "\n")
 
 
+def north_readmissions_in(project: Path, month: str) -> None:
+    """A submission for one more month, so that the project has data for it."""
+    (project / "data" / "metrics" / f"{month}.csv").write_text(
+        f"{HEADER}north-hosp,readmit_30d,{month},14.0,140,1000\n", encoding="utf-8"
+    )
+
+
 def stamps(site: Path) -> dict[str, tuple[int, int]]:
     """Each file's (inode, mtime in ns): both stay when a file is kept, not rewritten."""
     root = site.resolve()
@@ -73,7 +76,7 @@ def stamps(site: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-RUN_RECORDS = {"manifest.json", "build.log"}  # these record the run itself, so always change
+RUN_RECORDS = {"manifest.json"}  # this records the run itself, so always changes
 
 
 def changed(before: dict, after: dict) -> set[str]:
@@ -120,6 +123,7 @@ def test_unchanged_rebuild_rewrites_nothing(project: Path, tmp_path: Path) -> No
 
 
 def test_any_input_or_option_change_builds_again(project: Path, tmp_path: Path) -> None:
+    north_readmissions_in(project, "2025-08")
     out = tmp_path / "site"
     built(project, out)
 
@@ -245,6 +249,33 @@ def test_failed_build_leaves_the_live_site_and_no_leftovers(project: Path, tmp_p
     assert not list(publish.builds_dir(out).glob("*.partial"))
 
 
+@pytest.mark.parametrize(
+    ("period", "why"),
+    [
+        ("2099-01", "is in the future (today is {today})"),
+        ("2020-01", "is before the first data"),
+        ("2025-08", "has no accepted row from any partner"),
+    ],
+)
+def test_a_period_without_data_exits_2_and_publishes_nothing(
+    project: Path, tmp_path: Path, period: str, why: str
+) -> None:
+    north_readmissions_in(project, "2025-07")
+    out = tmp_path / "site"
+    built(project, out)
+    live, before = out.resolve(), stamps(out)
+    builds = sorted(publish.builds_dir(out).iterdir())
+    result = build(project, out, "--period", period)
+    assert result.exit_code == 2, result.output
+    reason = why.format(today=date.today().isoformat())
+    assert result.stderr == (
+        f"Error: period {period} {reason}; periods with data: 2025-07 to 2025-09; "
+        "nothing was published\n"
+    )
+    assert out.resolve() == live and stamps(out) == before
+    assert sorted(publish.builds_dir(out).iterdir()) == builds
+
+
 def test_second_build_while_one_runs_exits_1_or_waits(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     lock = out.with_name(f".{out.name}.lock")
@@ -361,83 +392,38 @@ def test_build_log_keeps_the_last_runs(
     for night in range(4):
         new_narrative(project, f"Night {night}.")
         built(project, out, "--no-pdf")
-    log = (out / "build.log").read_text()
+    # beside the site, for whoever runs the builds: never published
+    assert not (out / "build.log").exists()
+    log = publish.log_path(out).read_text()
+    assert publish.log_path(out) == tmp_path / ".site.log"
     assert log.count("== build ") == 3
     assert "rows read 6, accepted 6, rejected 0" in log
     assert "stages: load " in log and "PDFs made 0, reused 0" in log
 
 
-def readme_nginx_block() -> str:
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```nginx\n(.*?)```", readme, re.S)
-    assert len(blocks) == 1, "the README has one nginx server block"
-    return blocks[0]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def nginx(block: str, scratch: Path) -> Iterator[str]:
-    """Debian's nginx on 127.0.0.1 with the given server block; yields the site's base URL."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).is_file():
-        pytest.fail("nginx is missing: apt-get install -y nginx (see .ci/run)")
-    port = free_port()
-    block = block.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    temp = "\n".join(
-        f"    {kind}_temp_path {scratch}/{kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    conf = scratch / "nginx.conf"
-    conf.write_text(
-        ("user root root;\n" if os.geteuid() == 0 else "")  # workers must read the temp dirs
-        + f"worker_processes 1;\npid {scratch}/nginx.pid;\nerror_log {scratch}/error.log;\n"
-        + "events {}\nhttp {\n    include /etc/nginx/mime.types;\n"
-        + f"    access_log {scratch}/access.log;\n{temp}\n{block}\n}}\n"
-    )
-    server = subprocess.Popen(
-        [binary, "-p", str(scratch), "-c", str(conf), "-g", "daemon off;"],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_what_a_build_writes_honours_the_umask(project: Path, tmp_path: Path, umask: int) -> None:
+    out = tmp_path / "site"
+    before = os.umask(umask)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read() if server.stderr else ""
-                time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/scorecards/"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@pytest.mark.slow
-def test_readme_nginx_block_serves_the_site_and_each_new_build(
-    project: Path, tmp_path: Path
-) -> None:
-    block = readme_nginx_block()
-    assert "alias /srv/alliance/output/;" in block and "listen 80;" in block
-    out = tmp_path / "srv" / "output"
-    built(project, out)
-    scratch = tmp_path / "nginx"
-    scratch.mkdir()
-    with nginx(block.replace("/srv/alliance/output/", f"{out}/"), scratch) as base:
-        with chromium() as browser:
-            for page in ("index.html", "partners/north-hosp.html", "kpis/readmit_30d.html"):
-                with visit(browser, base + page, base) as report:
-                    assert report.problems() == []
-                    assert report.page.locator("figure.chart svg").count() > 0
-        with urllib.request.urlopen(base + "pdf/north-hosp.pdf") as response:
-            assert response.headers["Content-Type"] == "application/pdf"
-            assert response.read().startswith(b"%PDF-")
-        new_narrative(project, "Tonight's build is live.")
         built(project, out)
-        with urllib.request.urlopen(base + "index.html") as response:
-            assert "Tonight's build is live." in response.read().decode("utf-8")
+        new_narrative(project, "Again.")
+        built(project, out)  # the second build keeps files from the first (hard links)
+    finally:
+        os.umask(before)
+    folders, files = 0o777 & ~umask, 0o666 & ~umask
+    written = [
+        publish.builds_dir(out),
+        *publish.builds_dir(out).rglob("*"),
+        publish.log_path(out),
+        out.with_name(f".{out.name}.lock"),
+        project / ".sitegen-cache",
+        *(project / ".sitegen-cache").rglob("*"),
+    ]
+    modes = {
+        str(path): oct(path.stat().st_mode & 0o777)
+        for path in written
+        if path.stat().st_mode & 0o777 != (folders if path.is_dir() else files)
+    }
+    assert modes == {}
+    assert len(written) > 50

@@ -45,3 +45,15 @@ JOIN kpi_grains g USING (kpi_id)
 CROSS JOIN as_of a
 WHERE al.period_start = CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY) - sg_step(g.grain)
                              AS DATE);
+
+-- Whether the as-of period can be reported at all: how many partners submitted for it, and
+-- the first and last periods anybody submitted for. A configured period nobody submitted for
+-- (in the future, before the first data, a gap) would publish a site of "no submission"
+-- everywhere; kpis.py refuses it and names these periods instead.
+CREATE OR REPLACE TABLE as_of_support AS
+SELECT a.period, a.period_start,
+       (SELECT count(*) FROM submissions s WHERE s.period = a.period AND s.submitted)
+           AS submitted,
+       (SELECT sg_label(min(period_start), a.grain) FROM submissions WHERE submitted) AS first,
+       (SELECT sg_label(max(period_start), a.grain) FROM submissions WHERE submitted) AS last
+FROM as_of a;
