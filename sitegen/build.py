@@ -65,7 +65,7 @@ class Result:
 def load(config: Config, today: date) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
     """Stage 1: every input file into DuckDB, rows accepted or rejected."""
     con = duckdb.connect()
-    summary = load_project(con, config.data_dir, config.data_label, today)
+    summary = load_project(con, config.data_dir, config.data_label, today, config.project_dir)
     if summary.no_metrics:
         con.close()
         raise NoDataError(summary.no_metrics)
@@ -174,7 +174,7 @@ def inputs_key(config: Config, today: date, with_pdf: bool, partner: str | None 
         "today": today,
         "date": build_time().date(),
     }
-    return fingerprint(sources, settings)
+    return fingerprint(sources, settings, project)
 
 
 def live_site(config: Config, output: Path, model: Model, today: date, with_pdf: bool) -> Live:
@@ -188,7 +188,7 @@ def live_site(config: Config, output: Path, model: Model, today: date, with_pdf:
         "today": today,
         "date": build_time().date(),
     }
-    shared = fingerprint([config.path, project / "templates", PACKAGE], settings)
+    shared = fingerprint([config.path, project / "templates", PACKAGE], settings, project)
     lists = pickle.dumps((model.scope, model.period, model.partners, model.kpis), protocol=5)
     keys = read_manifest(output).get("page_keys", {})
     return Live(output, hashlib.sha256(shared.encode() + lists).digest(), keys)

@@ -177,7 +177,9 @@ def validate(project_dir: Path) -> None:
     """
     with reported_errors():
         config = load_config(project_dir)
-        summary = load_project(duckdb.connect(), config.data_dir, config.data_label, date.today())
+        summary = load_project(
+            duckdb.connect(), config.data_dir, config.data_label, date.today(), config.project_dir
+        )
     for line in describe(summary):
         click.echo(line)
     if summary.no_metrics:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sitegen import periods
+
 CONFIG_NAME = "sitegen.toml"
 
-PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
 EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
 
 
@@ -109,9 +110,9 @@ def _between(low: float, high: float) -> Check:
 
 
 def _period(value: Any) -> str | None:
-    if value == "latest" or PERIOD_RE.match(value):
+    if value == "latest" or (why := periods.problem(value)) is None:
         return None
-    return f'must be "latest" or a period like "2025-09", "2025-Q3" or "2025" (got {value!r})'
+    return f'must be "latest" or a period: {why}'
 
 
 def _email(value: Any) -> str | None:
@@ -249,9 +250,9 @@ def period_problem(period: str, grain: str) -> str | None:
     """Why `period` cannot be the scorecard period at `grain`, or None when it can."""
     if period == "latest":
         return None
-    if not PERIOD_RE.match(period):
-        return f'must be "latest" or a period like "2025-09", "2025-Q3" or "2025" (got {period!r})'
-    kind = "quarter" if "-Q" in period else "month" if "-" in period else "year"
-    if kind != grain:
-        return f"{period!r} is a {kind} but grain is {grain!r}"
+    why = _period(period)
+    if why:
+        return why
+    if periods.kind(period) != grain:
+        return f"{period!r} is a {periods.kind(period)} but grain is {grain!r}"
     return None

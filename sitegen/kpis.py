@@ -13,7 +13,7 @@ from datetime import date
 
 import duckdb
 
-from sitegen.load import period_start
+from sitegen import periods
 from sitegen.sql import run_sql
 
 STAGES = (
@@ -51,7 +51,7 @@ def compute(con: duckdb.DuckDBPyConnection, settings: KpiSettings) -> str:
     """Run the KPI stages over the loaded tables; return the as-of period label."""
     if not con.execute("SELECT count(*) FROM metrics").fetchall()[0][0]:
         raise NoDataError("no accepted metric rows: nothing to report")
-    explicit = None if settings.period == "latest" else period_start(settings.period)
+    explicit = None if settings.period == "latest" else periods.start(settings.period)
     variables = {
         "grain": settings.grain,
         "period": settings.period,
@@ -85,7 +85,7 @@ def _check_period(con: duckdb.DuckDBPyConnection, today: date) -> None:
         return
     if start > today:
         why = f"is in the future (today is {today.isoformat()})"
-    elif first is not None and start < period_start(first):
+    elif first is not None and start < periods.start(first):
         why = "is before the first data"
     else:
         why = "has no accepted row from any partner"

@@ -10,19 +10,18 @@ with its reason (rules in `sql/validate_metrics.sql`). accepted + rejected = rea
 
 from __future__ import annotations
 
-import codecs
-import csv
 import io
 import os
 import re
-import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
+from typing import BinaryIO
 
 import duckdb
 
+from sitegen import periods, reading
 from sitegen.config import EMAIL_RE
 from sitegen.sql import run_sql
 
@@ -52,12 +51,8 @@ FREQUENCIES = ("monthly", "quarterly", "annual")
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-PERIOD_RE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")
 METRIC_COLUMNS = ("partner_id", "kpi_id", "period", "value", "numerator", "denominator")
 REQUIRED_METRIC_COLUMNS = ("partner_id", "kpi_id", "period", "value")
-BOM = b"\xef\xbb\xbf"
-
-csv.field_size_limit(sys.maxsize)
 
 
 class InputError(Exception):
@@ -110,54 +105,27 @@ class LoadSummary:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading text: one place decides what encodings are accepted.
+# Reference files: small, read whole; any problem stops the run.
 
 
-def decode(data: bytes) -> tuple[str, str | None]:
-    """Return (text, problem). UTF-8 with or without BOM is accepted; anything else is a problem
-    that names the byte offset, and the text is still returned (with replacement characters) so
-    that the file's rows can be kept and counted."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16", errors="replace")
-        return text, "file is UTF-16 encoded (byte offset 0); save it as UTF-8"
-    start = len(BOM) if data.startswith(BOM) else 0
-    try:
-        text = data[start:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        offset = start + exc.start
-        text = data[start:].decode("utf-8", errors="replace")
-        line = data.count(b"\n", 0, offset) + 1
-        return text, (
-            f"not UTF-8: byte 0x{data[offset]:02X} on line {line} (byte offset {offset}); "
-            "save the file as UTF-8"
-        )
-    nul = text.find("\x00")
-    if nul >= 0:
-        offset = start + len(text[:nul].encode("utf-8"))
-        return text.replace("\x00", "\ufffd"), f"NUL byte at byte offset {offset}: not a text file"
-    return text, None
-
-
-def read_records(text: str) -> list[tuple[int, list[str]]]:
-    """Parse CSV text into (line where the record starts, fields); blank lines are not records."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    records: list[tuple[int, list[str]]] = []
-    previous_end = 0
-    for fields in reader:
-        if fields:
-            records.append((previous_end + 1, fields))
-        previous_end = reader.line_num
-    return records
-
-
-def _read_reference(path: Path, label: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and records of a reference file; any encoding problem stops the run."""
-    if not path.is_file():
+def _read_reference(
+    path: Path, label: str, root: Path
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and records of a reference file; any problem reading it stops the run."""
+    if not path.exists() and not path.is_symlink():
         raise InputError(str(path.resolve()), 0, None, "file not found")
-    text, problem = decode(path.read_bytes())
-    if problem:
-        raise InputError(label, 0, None, problem)
-    records = read_records(text)
+    try:
+        data = reading.read_reference(path, root)
+    except OSError as exc:
+        raise InputError(label, 0, None, exc.strerror or str(exc)) from None
+    scanned = reading.scan(io.BytesIO(data))
+    if scanned.problem:
+        raise InputError(label, 0, None, scanned.problem)
+    records = []
+    for line, fields, why in reading.records(io.BytesIO(data), scanned.encoding):
+        if why:
+            raise InputError(label, line, None, why)
+        records.append((line, fields))
     if not records:
         raise InputError(label, 1, None, "empty file: a header row is required")
     header = [name.strip().lower() for name in records[0][1]]
@@ -238,11 +206,11 @@ def _identifier(rows: _Rows, line: int, fields: list[str], name: str, seen: dict
 
 
 def load_partners(
-    con: duckdb.DuckDBPyConnection, path: Path, label: str, warnings: list[str]
+    con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path, warnings: list[str]
 ) -> int:
     """partners.csv → table `partners`; contact addresses that are not addresses go to
     `warnings` (they do not stop a build: only email needs them)."""
-    header, records = _read_reference(path, label)
+    header, records = _read_reference(path, label, root)
     rows = _Rows(
         label, header, ("partner_id", "name", "partner_type", "region", "joined", "contact_emails")
     )
@@ -301,9 +269,9 @@ def _is_date(text: str) -> bool:
 UNIT_DEFAULTS = {"percent": (0.0, 100.0), "score": (None, None)}
 
 
-def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
+def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path) -> int:
     """kpis.csv → table `kpis`, with per-unit defaults for the optional columns filled in."""
-    header, records = _read_reference(path, label)
+    header, records = _read_reference(path, label, root)
     rows = _Rows(
         label,
         header,
@@ -384,11 +352,11 @@ def _default_aggregation(unit: str) -> str:
     return {"percent": "ratio", "rate": "ratio", "count": "sum"}.get(unit, "mean")
 
 
-def load_targets(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
+def load_targets(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path) -> int:
     """targets.csv (optional) → table `targets`: partner commitments with validity windows."""
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return 0
-    header, records = _read_reference(path, label)
+    header, records = _read_reference(path, label, root)
     rows = _Rows(label, header, ("partner_id", "kpi_id", "target"))
     partners = {r[0] for r in con.execute("SELECT partner_id FROM partners").fetchall()}
     kpis = {r[0] for r in con.execute("SELECT kpi_id FROM kpis").fetchall()}
@@ -406,13 +374,12 @@ def load_targets(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
         bounds = []
         for name in ("valid_from", "valid_to"):
             text = rows.get(fields, name)
-            if text and not PERIOD_RE.match(text):
-                raise rows.fail(
-                    line, name, f"{name} {text!r} is not a period (YYYY-MM, YYYY-Qn, YYYY)"
-                )
+            why = periods.problem(text) if text else None
+            if why:
+                raise rows.fail(line, name, f"{name}: {why}")
             bounds.append(text)
-        start = period_start(bounds[0]) if bounds[0] else date.min
-        end = period_end(bounds[1]) if bounds[1] else date.max
+        start = periods.start(bounds[0]) if bounds[0] else date.min
+        end = periods.end(bounds[1]) if bounds[1] else date.max
         if start > end:
             raise rows.fail(line, "valid_to", "valid_to is before valid_from")
         for other_start, other_end, other_line in windows.get((partner_id, kpi_id), []):
@@ -428,95 +395,43 @@ def load_targets(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> int:
     return len(out)
 
 
-def period_start(period: str) -> date:
-    """First day of a period written YYYY-MM, YYYY-Qn or YYYY."""
-    if "-Q" in period:
-        year, quarter = period.split("-Q")
-        return date(int(year), (int(quarter) - 1) * 3 + 1, 1)
-    if "-" in period:
-        year, month = period.split("-")
-        return date(int(year), int(month), 1)
-    return date(int(period), 1, 1)
-
-
-def period_end(period: str) -> date:
-    """Last day of a period: the day before the next one starts."""
-    start = period_start(period)
-    months = 3 if "-Q" in period else 1 if "-" in period else 12
-    month_index = start.month - 1 + months
-    following = date(start.year + month_index // 12, month_index % 12 + 1, 1)
-    return following - timedelta(days=1)
-
-
 # ---------------------------------------------------------------------------------------------
 # Metric files
 
 
-SCAN_CHUNK = 1 << 20  # bytes of a metrics file looked at a time
+BATCH_CHARS = 32 << 20  # characters of parsed records handed to DuckDB at a time
 
 
-def _simple_file(path: Path) -> str | None:
-    """The line ending (as DuckDB spells it) of a file that is valid UTF-8 without NUL bytes,
-    in which every line is one record and every comma a separator (no quotes, no blank lines,
-    one kind of line ending); None for any other file. DuckDB then reads and splits the file
-    itself, much faster, and the file is only ever looked at a chunk at a time, so memory
-    stays bounded whatever its size (a 200 MB file is tested). Other files are read whole by
-    the careful path, which also names whatever is wrong with them."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    counts = {"\r": 0, "\n": 0, "\r\n": 0}
-    previous = ""  # the last characters of the chunk before, for patterns across chunks
-    with path.open("rb") as handle:
-        chunk = handle.read(SCAN_CHUNK)
-        body = chunk[len(BOM) :] if chunk.startswith(BOM) else chunk
-        if chunk.startswith((b"\xff\xfe", b"\xfe\xff")) or body[:1] in (b"", b"\r", b"\n"):
-            return None
-        while chunk:
-            try:
-                text = decoder.decode(chunk)
-            except UnicodeDecodeError:
-                return None
-            joined = previous + text
-            if '"' in text or "\x00" in text or "\n\n" in joined or "\n\r\n" in joined:
-                return None
-            counts["\r"] += text.count("\r")
-            counts["\n"] += text.count("\n")
-            counts["\r\n"] += previous[-1:].count("\r") * text[:1].count("\n") + text.count("\r\n")
-            previous = (previous + text)[-2:]
-            chunk = handle.read(SCAN_CHUNK)
-    try:
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return None
-    if not counts["\r"]:
-        return "\\n"
-    if counts["\r"] == counts["\n"] == counts["\r\n"]:
-        return "\\r\\n"
-    return None
+def _stage_file(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str) -> str | None:
+    """Put one metrics file's records into `staged` as (file, line, fields, why unreadable);
+    return a problem that makes every row of the file rejected, or None.
 
-
-def _stage_file(con: duckdb.DuckDBPyConnection, path: Path, label: str) -> str | None:
-    """Put one metrics file's records into `staged` as (file, line, fields); return a problem
-    that makes every row of the file rejected, or None."""
-    new_line = _simple_file(path)
-    if new_line is not None:
+    A simple file (see reading.Scan) is split by DuckDB itself, read through a name with no
+    glob character in it; any other is parsed by Python's csv a line at a time and handed over
+    in batches. Either way the file is held a bounded amount at a time, whatever its size."""
+    scanned = reading.scan(handle)
+    if scanned.simple:
         con.execute(
             f"""
             INSERT INTO staged
-            SELECT ?, row_number() OVER (), string_split(l, ',')
+            SELECT ?, row_number() OVER (), string_split(l, ','), NULL
             FROM read_csv(?, header = false, auto_detect = false, columns = {{'l': 'VARCHAR'}},
-                          delim = chr(0), quote = '', escape = '', new_line = '{new_line}')
+                          delim = chr(0), quote = '', escape = '', compression = 'none',
+                          new_line = '{scanned.new_line}')
             """,
-            [label, str(path)],
+            [label, reading.fd_path(handle)],
         )
-        return None
-    text, problem = decode(path.read_bytes())
-    records = read_records(text)
-    if records:
-        con.execute(
-            "INSERT INTO staged SELECT ?, unnest(?), unnest(?)",
-            [label, [line for line, _ in records], [fields for _, fields in records]],
-        )
-    return problem
+        return scanned.problem
+    batch: list[reading.Record] = []
+    size = 0
+    for record in reading.records(handle, scanned.encoding):
+        batch.append(record)
+        size += sum(len(field) for field in record[1]) + 1
+        if size > BATCH_CHARS:
+            insert_rows(con, "staged", [(label, *r) for r in batch])
+            batch, size = [], 0
+    insert_rows(con, "staged", [(label, *r) for r in batch])
+    return scanned.problem
 
 
 def _header_problem(header: list[str]) -> str | None:
@@ -550,7 +465,8 @@ def _register_files(con: duckdb.DuckDBPyConnection, problems: dict[str, str | No
     con.execute(
         f"""
         INSERT INTO raw_metrics
-        SELECT s.file, s.line, s.fields, len(s.fields), len(f.header), {columns}, f.problem
+        SELECT s.file, s.line, s.fields, len(s.fields), len(f.header), {columns}, f.problem,
+               s.unreadable
         FROM staged s JOIN files f ON f.file = s.file AND s.line > f.header_line
         """
     )
@@ -560,6 +476,11 @@ def _register_files(con: duckdb.DuckDBPyConnection, problems: dict[str, str | No
         WHERE problem IS NULL AND file NOT IN (SELECT DISTINCT file FROM raw_metrics)
         """
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(text.split())[:300]
 
 
 def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
@@ -572,19 +493,38 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -
 
 
 def load_metrics(
-    con: duckdb.DuckDBPyConnection, metrics_dir: Path, label_dir: str, today: date
+    con: duckdb.DuckDBPyConnection,
+    metrics_dir: Path,
+    label_dir: str,
+    today: date,
+    root: Path,
+    warnings: list[str],
 ) -> None:
-    """Every `*.csv` under the metrics directory → raw_metrics, then validated into metrics and
-    rejected by the rules in sql/validate_metrics.sql."""
+    """Every `*.csv` in the metrics folder → raw_metrics, then validated into metrics and
+    rejected by the rules in sql/validate_metrics.sql. Each file is read apart from the
+    others: one that cannot be read (a folder, a pipe, a link outside the project, anything
+    that fails) is listed as not usable with the reason, and the rest are read as usual."""
     run_sql(con, "create_metric_tables.sql")
-    paths = sorted(metrics_dir.glob("*.csv")) if metrics_dir.is_dir() else []
-    problems = {}
-    for path in paths:
-        label = f"{label_dir}/{path.name}"
-        problems[label] = _stage_file(con, path, label)
+    entries = sorted(metrics_dir.iterdir(), key=lambda p: p.name) if metrics_dir.is_dir() else []
+    problems: dict[str, str | None] = {}
+    for entry in entries:
+        label = f"{label_dir}/{reading.printable(entry.name)}"
+        if not entry.name.endswith(".csv"):
+            warnings.append(f"{label}: not a .csv file; not read")
+            continue
+        problems[label] = reading.refusal(entry, root)
+        if problems[label] is None:
+            try:
+                with reading.opened(entry) as handle:
+                    problems[label] = _stage_file(con, handle, label)
+            except (OSError, duckdb.Error) as exc:
+                con.execute("DELETE FROM staged WHERE file = ?", [label])
+                problems[label] = f"could not be read: {_first_line(exc)}"
     _register_files(con, problems)
     con.execute("DROP TABLE staged")
     con.execute(f"SET VARIABLE today = DATE '{today.isoformat()}'")
+    con.execute(f"SET VARIABLE first_year = {periods.FIRST_YEAR}")
+    con.execute(f"SET VARIABLE last_year = {periods.LAST_YEAR}")
     run_sql(con, "validate_metrics.sql")
 
 
@@ -602,23 +542,32 @@ def bound_memory(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def load_project(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, label_dir: str, today: date
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    label_dir: str,
+    today: date,
+    root: Path | None = None,
 ) -> LoadSummary:
-    """Load every input of a project. `label_dir` is how file names appear in messages."""
+    """Load every input of a project. `label_dir` is how file names appear in messages;
+    nothing outside `root` (the project's folder; by default the data folder) is read."""
+    root = (root or data_dir).resolve()
     if not data_dir.is_dir():
         raise InputError(
-            str(data_dir.resolve()),
+            reading.printable(str(data_dir.resolve())),
             0,
             None,
             "data folder not found (set [data] dir in sitegen.toml)",
         )
     bound_memory(con)
+    label_dir = reading.printable(label_dir)
     warnings: list[str] = []
-    partners = load_partners(con, data_dir / "partners.csv", f"{label_dir}/partners.csv", warnings)
-    kpis = load_kpis(con, data_dir / "kpis.csv", f"{label_dir}/kpis.csv")
-    targets = load_targets(con, data_dir / "targets.csv", f"{label_dir}/targets.csv")
+    partners = load_partners(
+        con, data_dir / "partners.csv", f"{label_dir}/partners.csv", root, warnings
+    )
+    kpis = load_kpis(con, data_dir / "kpis.csv", f"{label_dir}/kpis.csv", root)
+    targets = load_targets(con, data_dir / "targets.csv", f"{label_dir}/targets.csv", root)
     run_sql(con, "create_keys.sql")
-    load_metrics(con, data_dir / "metrics", f"{label_dir}/metrics", today)
+    load_metrics(con, data_dir / "metrics", f"{label_dir}/metrics", today, root, warnings)
     return summarise(con, partners, kpis, targets, warnings, (data_dir / "metrics").resolve())
 
 
@@ -698,6 +647,7 @@ def partner_rows(con: duckdb.DuckDBPyConnection, partner_id: str) -> dict[str, i
 
 RULE_LABELS = {
     "file_problem": "file not usable",
+    "unreadable": "row could not be read",
     "field_count": "wrong number of fields",
     "missing_key": "partner_id, kpi_id or period missing",
     "unknown_partner": "unknown partner_id",

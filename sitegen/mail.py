@@ -25,13 +25,14 @@ from typing import Any
 
 from jinja2 import Environment, TemplateError
 
+from sitegen import sandbox
 from sitegen.config import EMAIL_RE, Config, ConfigError
 from sitegen.downloads import scorecard_json
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, num
 from sitegen.model import Model, Scorecard
 from sitegen.narrative import ContentError
 from sitegen.publish import write_atomic
-from sitegen.templating import environment, render
+from sitegen.templating import mail_environment, render
 
 RETRIES = 3  # further tries after a temporary (4xx) reply or a dropped connection
 BACKOFF = 2.0  # seconds before the first retry; doubled for each one after
@@ -147,7 +148,8 @@ def compose(
     """The message for one partner: plain text and HTML from templates/email/, its PDF."""
     context = message_context(card, config)
     try:  # a subject is plain text: not HTML-escaped
-        subject = env.overlay(autoescape=False).from_string(config.email.subject).render(context)
+        plain = env.overlay(autoescape=False)
+        subject = sandbox.render(plain.from_string(config.email.subject), context)
     except TemplateError as exc:
         raise ContentError(f"[email] subject: {exc.message}") from None
     message = EmailMessage()
@@ -187,7 +189,7 @@ def prepare(
         cards = [model.scorecards[partner]]
     _check_current(cards, output)
     ledger = read_ledger(ledger_path(output))
-    env = environment(config.project_dir / "templates")
+    env = mail_environment(config.project_dir)
     report = Report(model.period)
     batch = []
     for card in cards:

@@ -16,12 +16,12 @@ from typing import Any
 
 import markdown
 import nh3
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError, UndefinedError
 from markdown.extensions.meta import MetaExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 
+from sitegen import periods, reading, sandbox
 from sitegen.filters import delta, num, value
 from sitegen.model import KpiResult, Model, Scorecard
 
@@ -32,7 +32,9 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "th": {"scope"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 
-_templates = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+MAX_NARRATIVE = 1 << 20  # bytes of a narrative file
+
+_templates = sandbox.sandbox()
 
 
 class ContentError(Exception):
@@ -57,31 +59,45 @@ def sanitise(html: str) -> str:
 
 
 def render_markdown(text: str, variables: dict[str, Any], label: str) -> Narrative:
-    """Fill in the variables, convert Markdown (with `---` front matter) and sanitise."""
+    """Fill in the variables (in the sandbox, within its limits), convert Markdown (with `---`
+    front matter) and sanitise. Whatever goes wrong is one ContentError naming the file."""
     try:
-        filled = _templates.from_string(text).render(variables)
+        filled = sandbox.render(_templates.from_string(text), variables)
+        # extension objects, not names: a name is looked up among installed packages' entry
+        # points each time, ~25 ms per narrative
+        converter = markdown.Markdown(
+            extensions=[MetaExtension(), TableExtension(), SaneListExtension()]
+        )
+        with sandbox.time_limit(sandbox.MAX_SECONDS):
+            html = converter.convert(filled)
     except UndefinedError as exc:
         raise ContentError(f"{label}: {exc.message}; see the README for the variables") from None
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f"{label}:{line}" if line else label
-        raise ContentError(f"{where}: {exc.message}") from None
-    # extension objects, not names: a name is looked up among installed packages' entry
-    # points each time, ~25 ms per narrative
-    converter = markdown.Markdown(
-        extensions=[MetaExtension(), TableExtension(), SaneListExtension()]
-    )
-    html = converter.convert(filled)
+        raise ContentError(f"{where}: {_one_line(exc.message or type(exc).__name__)}") from None
+    except Exception as exc:  # a filter given the wrong type, a number too big to print, ...
+        raise ContentError(f"{label}: {type(exc).__name__}: {_one_line(str(exc))}") from None
     meta = getattr(converter, "Meta", {})
     title = " ".join(meta.get("title", [])).strip()
     return Narrative(title=title, html=sanitise(html).strip())
 
 
-def read_narrative(path: Path, variables: dict[str, Any], label: str) -> Narrative | None:
-    """The narrative at `path`, or None when the project has none there (it is optional)."""
-    if not path.is_file():
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def read_narrative(
+    path: Path, variables: dict[str, Any], label: str, root: Path
+) -> Narrative | None:
+    """The narrative at `path`, or None when the project has none there (it is optional).
+    Like every input it must be a regular file inside the project (`root`)."""
+    if not path.exists() and not path.is_symlink():
         return None
-    data = path.read_bytes()
+    try:
+        data = reading.read_reference(path, root, MAX_NARRATIVE)
+    except OSError as exc:
+        raise ContentError(f"{label}: {exc.strerror or exc}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -105,8 +121,7 @@ def _relative_change(result: KpiResult) -> float | None:
 
 def _previous(period: str) -> str:
     """How a change is described: on the previous month, quarter or year."""
-    kind = "quarter" if "-Q" in period else "month" if "-" in period else "year"
-    return f"on the previous {kind}"
+    return f"on the previous {periods.kind(period)}"
 
 
 def _plural(count: int, word: str) -> str:

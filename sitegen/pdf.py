@@ -24,6 +24,7 @@ from typing import Any
 
 import typst
 
+from sitegen import reading
 from sitegen.config import Config
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, delta, num, value
 from sitegen.model import STATUSES, KpiResult, Model, Scorecard
@@ -192,12 +193,19 @@ def _document(
     return Document(path, sources | {"data.json": text} | files)
 
 
-def read_templates(project_templates: Path) -> dict[str, bytes]:
-    """The PDF templates: a project's own copy of each first, the packaged one otherwise."""
+def read_templates(project_dir: Path) -> dict[str, bytes]:
+    """The PDF templates: a project's own copy of each first (read as inputs are: a regular
+    file inside the project), the packaged one otherwise."""
     found = {}
     for name in TEMPLATE_FILES:
-        own = project_templates / "pdf" / name
-        found[name] = (own if own.is_file() else PACKAGED / name).read_bytes()
+        own = project_dir / "templates" / "pdf" / name
+        if not own.exists() and not own.is_symlink():
+            found[name] = (PACKAGED / name).read_bytes()
+            continue
+        try:
+            found[name] = reading.read_reference(own, project_dir)
+        except OSError as exc:
+            raise ContentError(f"templates/pdf/{name}: {exc.strerror or exc}") from None
     return found
 
 
@@ -310,7 +318,7 @@ class PdfStage:
         self.writer = writer
         self.out = out
         self.cards = list(model.scorecards.values())
-        self.templates = read_templates(config.project_dir / "templates")
+        self.templates = read_templates(config.project_dir)
         self.common = common_data(config, model.period, writer.generated)
         self.index: dict[str, Any] | None = None
 

@@ -53,13 +53,17 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(sources: list[Path], settings: dict[str, Any]) -> str:
+def fingerprint(sources: list[Path], settings: dict[str, Any], root: Path) -> str:
     """Everything a build's output depends on, as one hash: each file under `sources` (by
-    path and bytes; folders are walked, compiled-Python caches left out) and the settings.
+    path and bytes, a chunk at a time; folders are walked, compiled-Python caches left out)
+    and the settings. A file of the project (under `root`) that leads outside it is hashed by
+    where it leads, never read (the build refuses it anyway); one that cannot be read, by the
+    reason. Sources outside the project (sitegen's own code) are read as they are.
 
     Reading ~40 MB of metrics for this takes ~0.1 s; building what they make takes minutes.
     """
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    inside = root.resolve()
     for source in sources:
         if source.is_file():
             files = [source]
@@ -67,9 +71,16 @@ def fingerprint(sources: list[Path], settings: dict[str, Any]) -> str:
             files = sorted(
                 p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts
             )
+        ours = source.absolute().is_relative_to(root.absolute())
         for path in files:
             digest.update(f"\0{path}\0".encode())
-            digest.update(path.read_bytes())
+            if ours and not path.resolve().is_relative_to(inside):
+                digest.update(f"outside: {path.resolve()}".encode())
+                continue
+            try:
+                digest.update(sha256(path).encode())
+            except OSError as exc:
+                digest.update(f"unreadable: {exc.strerror}".encode())
     return digest.hexdigest()
 
 

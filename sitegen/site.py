@@ -615,9 +615,11 @@ def pages(model: Model, config: Config) -> Iterator[Page | Planned]:
         yield from _scoped_pages(model, config, model.scorecards[model.scope])
         return
     index_vars = {"period": model.period, "partners": len(model.partners)}
-    yield index_page(model, read_narrative(content / "index.md", index_vars, "content/index.md"))
+    root = config.project_dir
+    index = read_narrative(content / "index.md", index_vars, "content/index.md", root)
+    yield index_page(model, index)
     for card in model.scorecards.values():
-        yield _partner_plan(model, card, content)
+        yield _partner_plan(card, content, root)
     by_kpi: dict[str, list[tuple[Partner, KpiResult]]] = {k.kpi_id: [] for k in model.kpis}
     for card in model.scorecards.values():
         for result in card.results:
@@ -625,7 +627,7 @@ def pages(model: Model, config: Config) -> Iterator[Page | Planned]:
     for kpi in model.kpis:
         kpi_vars = {"period": model.period, "kpi": {"name": kpi.name}}
         narrative = read_narrative(
-            content / "kpis" / f"{kpi.kpi_id}.md", kpi_vars, f"content/kpis/{kpi.kpi_id}.md"
+            content / "kpis" / f"{kpi.kpi_id}.md", kpi_vars, f"content/kpis/{kpi.kpi_id}.md", root
         )
         results = by_kpi[kpi.kpi_id]
         yield Planned(
@@ -637,7 +639,7 @@ def pages(model: Model, config: Config) -> Iterator[Page | Planned]:
     yield methodology_page(model, config)
 
 
-def _partner_plan(model: Model, card: Scorecard, content: Path) -> Planned:
+def _partner_plan(card: Scorecard, content: Path, root: Path) -> Planned:
     """A partner's page with its downloads and PDF, kept while its scorecard and narrative
     are unchanged."""
     pid = card.partner.partner_id
@@ -645,6 +647,7 @@ def _partner_plan(model: Model, card: Scorecard, content: Path) -> Planned:
         content / "partners" / f"{pid}.md",
         _partner_variables(card),
         f"content/partners/{pid}.md",
+        root,
     )
     return Planned(
         path=f"partners/{pid}.html",
@@ -660,7 +663,7 @@ def _scoped_pages(model: Model, config: Config, card: Scorecard) -> Iterator[Pag
     methodology. Narratives written for the alliance (dashboard, KPI pages) are left out, as
     they may name other partners; the partner's own narrative stays."""
     yield scoped_index_page(model, card)
-    yield _partner_plan(model, card, config.project_dir / "content")
+    yield _partner_plan(card, config.project_dir / "content", config.project_dir)
     results = {r.kpi.kpi_id: r for r in card.results}
     for kpi in model.kpis:
         yield scoped_kpi_page(model, kpi, results.get(kpi.kpi_id))
@@ -707,7 +710,7 @@ def write_site(
     """Render every page and download into `out`, keeping the live site's copy of a page
     whose inputs are unchanged. `on_page` is told of each page made, once it is written and
     its charts drawn (the PDFs are made from them)."""
-    env = environment(config.project_dir / "templates")
+    env = environment(config.project_dir)
     # The Vega bundle takes ~0.8 s to produce the first time (then it is cached); vl-convert
     # releases the GIL, so it is made in a thread while the pages and charts are prepared.
     with ThreadPoolExecutor(max_workers=1) as background:

@@ -60,8 +60,8 @@ def test_every_problem_is_reported_in_one_pass(tmp_path: Path) -> None:
     where = str(tmp_path / "sitegen.toml")
     assert found == [
         f"{where}: [site] grian: unknown key (did you mean 'grain'?)",
-        f'{where}: [site] period: must be "latest" or a period like "2025-09", "2025-Q3" '
-        "or \"2025\" (got 'Sep 2025')",
+        f"{where}: [site] period: must be \"latest\" or a period: 'Sep 2025' is not a period "
+        'like "2025-09", "2025-Q3" or "2025"',
         f"{where}: [status] amber_band: must be a number (got '5%')",
         f"{where}: [status] min_denominator: must be a whole number (got True)",
         f"{where}: [pdf] paper: must be one of us-letter, a4 (got 'legal')",

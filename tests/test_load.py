@@ -9,8 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sitegen import load
-from sitegen.load import InputError, load_project, period_end, period_start
+from sitegen.load import InputError, load_project
 from tests.conftest import HEADER, TODAY, Loader
 
 
@@ -429,14 +428,6 @@ def test_reference_file_problems_stop_the_run(
     assert str(caught.value) == message
 
 
-def test_period_bounds() -> None:
-    assert str(period_start("2025-Q3")) == "2025-07-01"
-    assert str(period_end("2025-Q3")) == "2025-09-30"
-    assert str(period_end("2024-02")) == "2024-02-29"
-    assert str(period_end("2025-12")) == "2025-12-31"
-    assert str(period_end("2025")) == "2025-12-31"
-
-
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -453,24 +444,3 @@ def test_any_bytes_as_a_metrics_file_never_crash_and_lose_nothing(mini: Path, da
         "SELECT count(*) FROM rejected WHERE file = 'data/metrics/any.csv'"
     ).fetchone()[0]
     assert rejected == ours.rejected  # every rejected row is kept with its reason
-
-
-@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 13])
-def test_the_chunked_scan_sees_patterns_across_chunk_boundaries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
-) -> None:
-    """The fast path takes a file only if the whole-file rules would: chunks of any size."""
-    monkeypatch.setattr(load, "SCAN_CHUNK", size)
-    cases = {
-        "a,b\r\nc,d\r\n": "\\r\\n",
-        "a,b\nc,d\n": "\\n",
-        "a,b\r\n\r\nc,d\r\n": None,  # a blank line
-        "a,b\n\nc,d\n": None,
-        "a,b\r\nc,d\n": None,  # two kinds of line ending
-        'a,"b"\nc,d\n': None,  # quotes
-        "\na,b\n": None,  # starts with a line break
-    }
-    for text, expected in cases.items():
-        path = tmp_path / "x.csv"
-        path.write_bytes(text.encode())
-        assert load._simple_file(path) == expected, (size, text)

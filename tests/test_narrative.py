@@ -88,7 +88,7 @@ def test_sandbox_blocks_attribute_tricks() -> None:
 
 
 def test_missing_file_is_no_narrative(tmp_path: Path) -> None:
-    assert read_narrative(tmp_path / "none.md", {}, "content/none.md") is None
+    assert read_narrative(tmp_path / "none.md", {}, "content/none.md", tmp_path) is None
 
 
 def test_document_is_the_sanitised_html_as_a_tree_of_text() -> None:

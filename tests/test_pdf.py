@@ -265,7 +265,7 @@ def test_any_name_compiles_and_prints_literally(
     out = tmp_path_factory.mktemp("any-name")
     generated = datetime(2026, 1, 1, tzinfo=UTC)
     common = common_data(config, model.period, generated)
-    templates = read_templates(config.project_dir / "templates")
+    templates = read_templates(config.project_dir)
     doc = partner_document(partner_page(card, None).context, common, templates, out)
     writer = PdfWriter(generated, out / "cache")
     writer.submit(doc)

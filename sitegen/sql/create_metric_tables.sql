@@ -1,5 +1,7 @@
--- staged: every CSV record of every metrics file, header included, as the list of its fields.
-CREATE OR REPLACE TABLE staged (file VARCHAR, line BIGINT, fields VARCHAR[]);
+-- staged: every CSV record of every metrics file, header included, as the list of its fields;
+-- unreadable says why a record could not be read (a line longer than the limit), its fields
+-- then empty.
+CREATE OR REPLACE TABLE staged (file VARCHAR, line BIGINT, fields VARCHAR[], unreadable VARCHAR);
 
 -- files: one row per metrics file with its header (column names, lower case) and the line it is
 -- on; problem is set when the whole file cannot be used (encoding, missing column, empty), in
@@ -24,5 +26,6 @@ CREATE OR REPLACE TABLE raw_metrics (
     value        VARCHAR,
     numerator    VARCHAR,
     denominator  VARCHAR,
-    file_problem VARCHAR
+    file_problem VARCHAR,
+    unreadable   VARCHAR
 );

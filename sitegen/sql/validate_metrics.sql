@@ -23,7 +23,7 @@ CREATE OR REPLACE TEMP MACRO sg_tolerance(t) AS
 CREATE OR REPLACE TABLE checked AS
 WITH cleaned AS (
     SELECT
-        r.file, r.line, r.n_fields, r.n_header, r.file_problem,
+        r.file, r.line, r.n_fields, r.n_header, r.file_problem, r.unreadable,
         trim(r.partner_id) AS pid,
         trim(r.kpi_id) AS kid,
         trim(r.period) AS per,
@@ -56,8 +56,17 @@ numbers AS (
             WHEN regexp_full_match(per, '\d{4}-(0[1-9]|1[0-2])') THEN 'month'
             WHEN regexp_full_match(per, '\d{4}-Q[1-4]') THEN 'quarter'
             WHEN regexp_full_match(per, '\d{4}') THEN 'year'
-        END AS grain
+        END AS written_grain
     FROM normalised
+),
+dated AS (
+    -- A period's year must lie in the range sitegen/periods.py allows (set as variables):
+    -- 0000 or 9999 is a typing mistake, not a period.
+    SELECT *,
+        CASE WHEN written_grain IS NOT NULL AND CAST(per[1:4] AS INT)
+                  BETWEEN getvariable('first_year') AND getvariable('last_year')
+             THEN written_grain END AS grain
+    FROM numbers
 ),
 typed AS (
     SELECT *,
@@ -74,7 +83,7 @@ typed AS (
         coalesce(n_text, '') <> '' AS has_n,
         coalesce(d_text, '') <> '' AS has_d,
         coalesce(v_text, '') <> '' AS has_v
-    FROM numbers
+    FROM dated
 ),
 finite AS (
     -- A value that is written as a number but does not fit a double ("1e309") is not finite.
@@ -92,6 +101,8 @@ ruled AS (
         CASE
             -- The whole file could not be used (encoding, header, empty).
             WHEN file_problem IS NOT NULL THEN 'file_problem'
+            -- A record too long to read (a huge line, a quote never closed) is kept as read.
+            WHEN unreadable IS NOT NULL THEN 'unreadable'
             -- A row must have exactly as many fields as the header.
             WHEN n_fields <> n_header THEN 'field_count'
             WHEN coalesce(pid, '') = '' OR coalesce(kid, '') = '' OR coalesce(per, '') = ''
@@ -137,11 +148,16 @@ SELECT
     rule,
     CASE rule
         WHEN 'file_problem' THEN file_problem
+        WHEN 'unreadable' THEN unreadable
         WHEN 'field_count' THEN format('row has {} fields, the header has {}', n_fields, n_header)
         WHEN 'missing_key' THEN 'partner_id, kpi_id and period are all required'
         WHEN 'unknown_partner' THEN format('unknown partner_id ''{}''', pid)
         WHEN 'unknown_kpi' THEN format('unknown kpi_id ''{}''', kid)
-        WHEN 'bad_period' THEN format('period ''{}'' is not YYYY-MM, YYYY-Qn or YYYY', per)
+        WHEN 'bad_period' THEN
+            CASE WHEN written_grain IS NULL
+                 THEN format('period ''{}'' is not YYYY-MM, YYYY-Qn or YYYY', per)
+                 ELSE format('period ''{}'' is outside the years {} to {}', per,
+                             getvariable('first_year'), getvariable('last_year')) END
         WHEN 'wrong_frequency' THEN format('period ''{}'' is a {} but {} is reported {}',
                                            per, grain, kid, frequency)
         WHEN 'future_period' THEN format('period ''{}'' is in the future', per)
@@ -179,42 +195,46 @@ FROM ruled;
 
 -- Duplicates among rows that passed every rule above, by partner × KPI × period.
 -- Identical copies (same value and counts) collapse into the first one read, counted as such.
--- Copies that disagree are all rejected, each naming the others: never pick one silently.
+-- Copies that disagree are all rejected, each naming up to three of the others: never pick
+-- one silently. Each copy is compared with its group's summary only (its first place, its
+-- number of variants and a few places), so 20,000 copies of one row take linear time.
 CREATE OR REPLACE TABLE duplicate_keys AS
-WITH duplicated AS (
-    SELECT partner_id, kpi_id, period
-    FROM checked
-    WHERE rule IS NULL
-    GROUP BY ALL
-    HAVING count(*) > 1
-)
 SELECT partner_id, kpi_id, period,
        count(DISTINCT concat_ws('|', value, numerator, denominator)) AS variants,
-       list(file || ':' || line ORDER BY file, line) AS places
-FROM checked SEMI JOIN duplicated USING (partner_id, kpi_id, period)
+       count(*) AS copies,
+       arg_min(file || ':' || line, (file, line)) AS first,
+       list(file || ':' || line ORDER BY file, line)[1:4] AS places
+FROM checked
 WHERE rule IS NULL
-GROUP BY ALL;
+GROUP BY ALL
+HAVING count(*) > 1;
 
 -- A reason is one line, whatever a quoted field held: line breaks in it are shown as \n, \r.
 CREATE OR REPLACE TEMP MACRO sg_one_line(t) AS replace(replace(t, chr(13), '\r'), chr(10), '\n');
 
 -- The verdict on every row read: rule and reason when rejected, notes on what was normalised.
 CREATE OR REPLACE TABLE row_status AS
+WITH joined AS (
+    SELECT c.file, c.line, c.rule, c.reason, c.note, k.variants, k.copies, k.first,
+           list_filter(k.places, lambda x: x <> c.file || ':' || c.line)[1:3] AS others
+    FROM checked c
+    LEFT JOIN duplicate_keys k
+        ON c.rule IS NULL
+       AND k.partner_id = c.partner_id AND k.kpi_id = c.kpi_id AND k.period = c.period
+)
 SELECT
-    c.file, c.line,
-    CASE WHEN k.variants > 1 THEN 'conflicting_duplicate' ELSE c.rule END AS rule,
-    CASE WHEN k.variants > 1
-         THEN format('conflicting duplicate of {} (same partner, KPI and period, other figures)',
-                     array_to_string(list_filter(k.places, lambda x: x <> c.file || ':' || c.line),
-                                     ', '))
-         ELSE sg_one_line(c.reason) END AS reason,
-    CASE WHEN k.variants = 1 AND k.places[1] <> c.file || ':' || c.line
-         THEN concat_ws('; ', nullif(c.note, ''), 'identical duplicate of ' || k.places[1])
-         ELSE nullif(c.note, '') END AS note
-FROM checked c
-LEFT JOIN duplicate_keys k
-    ON c.rule IS NULL
-   AND k.partner_id = c.partner_id AND k.kpi_id = c.kpi_id AND k.period = c.period;
+    file, line,
+    CASE WHEN variants > 1 THEN 'conflicting_duplicate' ELSE rule END AS rule,
+    CASE WHEN variants > 1
+         THEN format('conflicting duplicate of {}{} (same partner, KPI and period, other figures)',
+                     array_to_string(others, ', '),
+                     CASE WHEN copies - 1 > len(others)
+                          THEN format(' and {:,} more', copies - 1 - len(others)) ELSE '' END)
+         ELSE sg_one_line(reason) END AS reason,
+    CASE WHEN variants = 1 AND first <> file || ':' || line
+         THEN concat_ws('; ', nullif(note, ''), 'identical duplicate of ' || first)
+         ELSE nullif(note, '') END AS note
+FROM joined;
 
 -- Accepted rows, one per partner × KPI × period: the single source every KPI is computed from.
 -- Of identical copies the first one read stays; conflicting copies are all out.
@@ -226,7 +246,7 @@ FROM checked c
 LEFT JOIN duplicate_keys k
     ON k.partner_id = c.partner_id AND k.kpi_id = c.kpi_id AND k.period = c.period
 WHERE c.rule IS NULL
-  AND (k.variants IS NULL OR (k.variants = 1 AND k.places[1] = c.file || ':' || c.line));
+  AND (k.variants IS NULL OR (k.variants = 1 AND k.first = c.file || ':' || c.line));
 
 DROP TABLE checked;
 DROP TABLE duplicate_keys;
