@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sitegen import periods
+from sitegen.reading import printable
 
 CONFIG_NAME = "sitegen.toml"
 
@@ -115,6 +116,15 @@ def _period(value: Any) -> str | None:
     return f'must be "latest" or a period: {why}'
 
 
+def _base_url(value: Any) -> str | None:
+    """Every email links to it: a web address (http or https) or a path, nothing that runs."""
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", value)
+    plain = not any(ord(c) < 32 or c.isspace() for c in value)
+    if plain and (scheme is None or scheme.group(1).lower() in ("http", "https")):
+        return None  # empty, a web address, or a path (/scorecards/)
+    return f"must be an http:// or https:// address or a path (got {printable(value)!r})"
+
+
 def _email(value: Any) -> str | None:
     return None if value == "" or EMAIL_RE.match(value) else f"is not an email address: {value!r}"
 
@@ -136,7 +146,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Check | None]]] = {
         "organization": (str, _nonempty),
         "grain": (str, _one_of("month", "quarter", "year")),
         "period": (str, _period),
-        "base_url": (str, None),
+        "base_url": (str, _base_url),
     },
     "data": {"dir": (str, _nonempty)},
     "status": {
@@ -212,17 +222,20 @@ def _check_section(where: str, name: str, table: Any, problems: list[str]) -> di
 def load_config(project_dir: Path) -> Config:
     """Read `<project_dir>/sitegen.toml` with defaults; raise ConfigError listing every problem."""
     path = project_dir / CONFIG_NAME
-    where = str(path)
+    where = printable(str(path))
     if not path.is_file():
         raise ConfigError(
             [f"{where}: not found (create a project with `sitegen init DIR`, or pass --project)"]
         )
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        raw = tomllib.loads(data.decode("utf-8-sig"))  # a BOM, as some editors write it, is fine
+    except OSError as exc:
+        raise ConfigError([f"{where}: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{where}: not UTF-8 (byte offset {exc.start})"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{where}: invalid TOML: {exc}"]) from None
+        raise ConfigError([f"{where}: invalid TOML: {printable(str(exc))}"]) from None
 
     problems: list[str] = []
     sections: dict[str, Any] = {}
@@ -241,6 +254,12 @@ def load_config(project_dir: Path) -> Config:
     mismatch = period_problem(site.period, site.grain) if "site" not in failed else None
     if mismatch:
         problems.append(f"{where}: [site] period: {mismatch}")
+    data_dir = (project_dir / sections.get("data", DataConfig()).dir).resolve()
+    if not data_dir.is_relative_to(project_dir.resolve()):
+        problems.append(
+            f"{where}: [data] dir: must be a folder inside the project, since nothing outside "
+            f"it is read (got {sections['data'].dir!r})"
+        )
     if problems:
         raise ConfigError(problems)
     return Config(project_dir=project_dir, path=path, **sections)

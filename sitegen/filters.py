@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
@@ -45,11 +45,16 @@ def _usable(value: float | None) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+# Enough digits for any double written out in full (1.8e308 has 309), so that quantize never
+# runs out of precision (the default 28 digits failed from 1e27 up).
+_EXACT = Context(prec=400)
+
+
 def _rounded(value: float, decimals: int) -> Decimal:
     """Half away from zero, on the number as written (repr), as people round by hand:
     1012.5 → 1013, not the banker's 1012."""
     step = Decimal(1).scaleb(-decimals)
-    return Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP)
+    return Decimal(repr(float(value))).quantize(step, rounding=ROUND_HALF_UP, context=_EXACT)
 
 
 @functools.lru_cache(maxsize=1 << 16)

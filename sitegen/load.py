@@ -343,6 +343,13 @@ def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path
         )
     if not out:
         raise InputError(label, 0, None, "no KPIs listed: at least one row is required")
+    if not any(row[8] for row in out):  # weight
+        raise InputError(
+            label,
+            0,
+            None,
+            "every KPI's weight is 0: the composite score needs at least one weight above 0",
+        )
     insert_rows(con, "kpis", out)
     return len(out)
 

@@ -9,14 +9,18 @@ partners × 24 KPIs is 24,000 of them.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import hashlib
 import json
 import logging
 import math
 import multiprocessing
+import os
 import queue
 import re
+import signal
+import sys
 import time
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -175,6 +179,19 @@ def _draw_chunk(items: list[tuple[str, str, str]], cache_dir: Path) -> Drawn:
     return drawn, time.process_time() - started
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker's first act: end when the build does, however it ends (the OOM killer's
+    SIGKILL included), rather than linger night after night. On Linux the kernel kills the
+    worker when its parent dies; a parent already gone by now means going at once."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
     """Split work into a few chunks per worker: fewer round trips, yet balanced at the end."""
     size = min(MAX_CHUNK, max(1, math.ceil(len(items) / (jobs * CHUNKS_PER_WORKER))))
@@ -236,7 +253,10 @@ class SvgRenderer:
         self._waiting.append((digest, key, text))
         if self._pool is None and self.jobs > 1 and self._to_draw >= POOL_MIN_CHARTS:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
             )
         while self._pool is not None and len(self._waiting) >= EARLY_CHUNK:
             self._send(self._waiting[:EARLY_CHUNK])

@@ -164,11 +164,11 @@ def test_no_metrics_file_exits_1_naming_the_folder(mini: Path, command: str) -> 
 def test_a_missing_data_folder_is_named_by_its_resolved_path(
     mini: Path, command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (mini / "sitegen.toml").write_text('[data]\ndir = "../elsewhere/data"\n', encoding="utf-8")
+    (mini / "sitegen.toml").write_text('[data]\ndir = "inputs/data"\n', encoding="utf-8")
     monkeypatch.chdir(mini)
     result = run(command)
     assert result.exit_code == 2
-    where = (mini.parent / "elsewhere" / "data").resolve()
+    where = (mini / "inputs" / "data").resolve()
     assert result.stderr == (
         f"Error: {where}: data folder not found (set [data] dir in sitegen.toml)\n"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,48 @@ def test_period_must_match_grain(tmp_path: Path) -> None:
     assert problems(tmp_path, '[site]\ngrain = "month"\nperiod = "2025-Q3"\n') == [
         f"{tmp_path / 'sitegen.toml'}: [site] period: '2025-Q3' is a quarter but grain is 'month'"
     ]
+
+
+@pytest.mark.parametrize("folder", ["../elsewhere", "/srv/shared/data", "data/../../x"])
+def test_the_data_folder_must_be_inside_the_project(tmp_path: Path, folder: str) -> None:
+    (tmp_path / "sitegen.toml").write_text(f'[data]\ndir = "{folder}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.problems == [
+        f"{tmp_path / 'sitegen.toml'}: [data] dir: must be a folder inside the project, since "
+        f"nothing outside it is read (got {folder!r})"
+    ]
+
+
+def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "sitegen.toml").write_bytes(b'\xef\xbb\xbf[site]\ntitle = "With BOM"\n')
+    assert load_config(tmp_path).site.title == "With BOM"
+
+
+@pytest.mark.parametrize(
+    ("url", "fine"),
+    [
+        ("", True),
+        ("https://scorecards.alliance.internal/", True),
+        ("HTTP://intranet/scorecards", True),
+        ("/scorecards/", True),
+        ("scorecards", True),
+        ("javascript:alert(1)", False),
+        ("JavaScript:alert(1)", False),
+        ("data:text/html,<script>x</script>", False),
+        ("file:///etc/passwd", False),
+        ("https://x\n.example", False),
+    ],
+)
+def test_base_url_is_a_web_address_or_a_path(tmp_path: Path, url: str, fine: bool) -> None:
+    (tmp_path / "sitegen.toml").write_text(
+        f"[site]\nbase_url = {json.dumps(url)}\n", encoding="utf-8"
+    )
+    if fine:
+        assert load_config(tmp_path).site.base_url == url
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    [problem] = caught.value.problems
+    assert "[site] base_url: must be an http:// or https:// address or a path" in problem
+    assert "\n" not in problem

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from jinja2.utils import htmlsafe_json_dumps
 
 from sitegen.filters import (
+    UNIT_FORMATS,
     delta,
     money,
     num,
@@ -84,3 +87,16 @@ def test_script_json_escapes_already_encoded_json_as_tojson_does() -> None:
     assert "<" not in safe and ">" not in safe and "&" not in safe and "'" not in safe
     assert json.loads(safe) == spec  # the browser's JSON.parse sees the same spec
     assert safe == htmlsafe_json_dumps(spec)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from(sorted(UNIT_FORMATS)))
+def test_every_finite_value_formats_in_every_unit(amount: float, unit: str) -> None:
+    text = value(amount, unit)
+    assert text and text != "–"
+    assert delta(amount, unit)
+
+
+def test_huge_values_are_written_out_in_full() -> None:
+    assert value(1e27, "usd") == "$1,000,000,000,000,000,000,000,000,000"
+    assert value(-1e27, "count") == "−1,000,000,000,000,000,000,000,000,000"
+    assert len(value(1.7e308, "count").replace(",", "")) == 309

@@ -3,7 +3,7 @@
 -- are left out and the remaining weights re-normalised. The score is published only when the
 -- scored KPIs carry at least half of the weight of all the KPIs the partner reports (a partner
 -- that sent nothing this month must not top the ranking on two quarterly KPIs); otherwise it
--- is NULL and the counts say why.
+-- is NULL and the counts say why. KPIs of weight 0 alone give no score.
 --
 -- Each KPI the partner reports is judged at its latest KPI period ending on or before the end
 -- of the scorecard period: on a monthly scorecard for 2025-11 a quarterly KPI counts with its
@@ -36,6 +36,8 @@ WITH scored AS (
     SELECT period, period_start, partner_id,
            CASE WHEN 2 * sum(weight) FILTER (status IN ('met', 'at_risk', 'missed'))
                      >= sum(weight)
+                 -- weights of 0 alone give no score (not 0 ÷ 0)
+                 AND sum(weight) FILTER (status IN ('met', 'at_risk', 'missed')) > 0
                 THEN sum(weight * CASE status WHEN 'met' THEN 100 WHEN 'at_risk' THEN 50
                                               ELSE 0 END)
                          FILTER (status IN ('met', 'at_risk', 'missed'))
