@@ -228,7 +228,7 @@ def _build(
         score(con, config, today)
     rows = {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected}
     with timings.stage("model"):
-        model = load_model(con, summary)
+        model = load_model(con, summary, own_site=partner is not None)
         if partner is not None:
             if partner not in model.scorecards:
                 raise ConfigError([f"--partner: no partner with id {partner!r} in partners.csv"])

@@ -235,7 +235,7 @@ def load_config(project_dir: Path) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError([f"{where}: not UTF-8 (byte offset {exc.start})"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{where}: invalid TOML: {printable(str(exc))}"]) from None
+        raise ConfigError([f"{where}: invalid TOML: {exc}"]) from None
 
     problems: list[str] = []
     sections: dict[str, Any] = {}

@@ -28,6 +28,13 @@ STAGES = (
 )
 
 
+# Peer figures need this many partners with a value, else they are withheld (a median of
+# two would reveal the other partner's value); quartiles in a partner's own site need
+# MIN_PEERS_QUARTILES (of 5 values, they are the 2nd and 4th themselves).
+MIN_PEERS = 5
+MIN_PEERS_QUARTILES = 10
+
+
 class NoDataError(Exception):
     """No accepted metric row to report on."""
 
@@ -59,6 +66,8 @@ def compute(con: duckdb.DuckDBPyConnection, settings: KpiSettings) -> str:
         "amber_band": float(settings.amber_band),
         "min_denominator": int(settings.min_denominator),
         "today": settings.today,
+        "min_peers": MIN_PEERS,
+        "min_peers_quartiles": MIN_PEERS_QUARTILES,
     }
     for name, value in variables.items():
         con.execute(f"SET VARIABLE {name} = ?", [value])

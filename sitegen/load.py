@@ -23,6 +23,7 @@ import duckdb
 
 from sitegen import periods, reading
 from sitegen.config import EMAIL_RE
+from sitegen.filters import UNIT_FORMATS
 from sitegen.sql import run_sql
 
 PARTNER_TYPES = (
@@ -338,6 +339,7 @@ def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path
                 scale if scale is not None else (100.0 if unit == "percent" else 1.0),
                 low if min_value is None else min_value,
                 high if max_value is None else max_value,
+                UNIT_FORMATS[unit][0],
                 line,
             )
         )

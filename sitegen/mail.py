@@ -34,7 +34,9 @@ from sitegen.narrative import ContentError
 from sitegen.publish import write_atomic
 from sitegen.templating import mail_environment, render
 
-RETRIES = 3  # further tries after a temporary (4xx) reply or a dropped connection
+RETRIES = 3  # further tries after a dropped connection
+TEMPORARY_RETRIES = 1  # further tries of a message the server refused for now (4xx)
+TEMPORARY_LIMIT = 3  # messages in a row refused for now before the run stops: try later
 BACKOFF = 2.0  # seconds before the first retry; doubled for each one after
 TIMEOUT = 60.0  # seconds to wait for the server before counting the connection lost
 HEADLINE_STATUSES = ("met", "at_risk", "missed")
@@ -63,6 +65,7 @@ class Report:
     already: list[str] = field(default_factory=list)  # sent before, same PDF
     problems: list[str] = field(default_factory=list)  # one line each
     outbox: list[Path] = field(default_factory=list)  # dry run: the .eml files written
+    last_temporary: str = ""  # the last "refused for now" reply, for the message that stops
 
 
 def ledger_path(output: Path) -> Path:
@@ -71,24 +74,25 @@ def ledger_path(output: Path) -> Path:
 
 
 def read_ledger(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """The last message sent per (partner, period). A line cut short by a crash is skipped:
-    it was written after the server accepted a message, so at worst that one goes again."""
-    sent: dict[tuple[str, str], dict[str, Any]] = {}
+    """The last record per (partner, period): `state` is "sent" (the server accepted it),
+    "sending" (written before the message went; a run that stopped after it may or may not
+    have delivered it) or "not_sent" (refused). A line cut short by a crash is skipped."""
+    last: dict[tuple[str, str], dict[str, Any]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        return sent
+        return last
     for line in lines:
         try:
             record = json.loads(line)
-            sent[(record["partner"], record["period"])] = record
+            last[(record["partner"], record["period"])] = {"state": "sent", **record}
         except (ValueError, KeyError, TypeError):
             continue
-    return sent
+    return last
 
 
 def _record(path: Path, record: dict[str, Any]) -> None:
-    """Append one sent message to the ledger, on disk before the next one is sent."""
+    """Append one record to the ledger, on disk before the run goes on."""
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         handle.flush()
@@ -200,8 +204,14 @@ def prepare(
         pdf = (output / "pdf" / f"{pid}.pdf").read_bytes()
         digest = hashlib.sha256(pdf).hexdigest()
         before = ledger.get((pid, card.period))
-        if before and not resend:
-            if before["pdf_sha256"] == digest:
+        if before and before["state"] != "not_sent" and not resend:
+            if before["state"] == "sending":
+                report.problems.append(
+                    f"{pid}: its message for {card.period} may have been delivered at "
+                    f"{before['sent_at']} (a run stopped while sending it); `sitegen email "
+                    f"--partner {pid} --resend` sends it again"
+                )
+            elif before["pdf_sha256"] == digest:
                 report.already.append(pid)
             else:
                 report.problems.append(
@@ -348,18 +358,30 @@ def deliver(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     sleep: Sleep = time.sleep,
 ) -> None:
-    """Send each message, recording it in the ledger as soon as the server accepts it.
+    """Send each message: the ledger says "sending" before it goes and "sent" the moment
+    the server accepts it, so a run that stops in between never sends it twice unasked.
 
-    Temporary replies (4xx) and dropped connections are retried with backoff; a recipient
-    refused for good is reported and the others still get the message; a connection that
-    cannot be had again stops the run, with what was sent recorded.
+    A dropped connection is picked up again (RETRIES times, with backoff); a message refused
+    for now (4xx) is tried once more; a recipient refused for good (5xx) is reported and the
+    others still get the message. When TEMPORARY_LIMIT messages in a row are refused for
+    now, the server is busy or broken: the run stops rather than try every message.
     """
     ledger = ledger_path(output)
+    refused_for_now = 0
     try:
         if batch:
             _first_connect(courier)
         for done, item in enumerate(batch):
-            _send_one(item, courier, ledger, report, now, sleep, done, len(batch))
+            if _send_one(item, courier, ledger, report, now, sleep, done, len(batch)):
+                refused_for_now = 0
+                continue
+            refused_for_now += 1
+            if refused_for_now >= TEMPORARY_LIMIT:
+                raise MailError(
+                    f"{courier.where} refused {refused_for_now} messages in a row for now "
+                    f"({report.last_temporary}): try again later; {len(report.sent)} sent, "
+                    f"{len(batch) - done - 1} not tried; `sitegen email` sends the rest"
+                )
     finally:
         courier.close()
 
@@ -395,13 +417,16 @@ def _send_one(
     sleep: Sleep,
     done: int,
     total: int,
-) -> None:
+) -> bool:
+    """Send one message; False when the server refused it only for now (nothing delivered,
+    every refusal temporary), True otherwise."""
     pending = list(item.recipients)
     accepted: list[str] = []
-    refused: dict[str, str] = {}
+    refused: dict[str, tuple[int, str]] = {}
     reply = ""
-    for attempt in range(RETRIES + 1):
-        last = attempt == RETRIES
+    drops = temporary = 0
+    _record(ledger, _entry(item, report, "sending", [], {}, "", now))
+    while pending:
         try:
             client = courier.connect()
             bad = client.send_message(item.message, to_addrs=pending)
@@ -409,59 +434,75 @@ def _send_one(
         except smtplib.SMTPRecipientsRefused as exc:
             bad = exc.recipients
         except smtplib.SMTPResponseException as exc:  # the sender or the message refused
-            if _temporary(exc.smtp_code) and not last:
-                sleep(BACKOFF * 2**attempt)
+            if exc.smtp_code == 421:  # the server is closing the connection
+                courier.drop()
+            if _temporary(exc.smtp_code) and temporary < TEMPORARY_RETRIES:
+                sleep(BACKOFF * 2**temporary)
+                temporary += 1
                 continue
-            for address in pending:
-                refused[address] = f"{exc.smtp_code} {_text(exc.smtp_error)}"
-            break
+            bad = dict.fromkeys(pending, (exc.smtp_code, exc.smtp_error))
         except (smtplib.SMTPException, OSError) as exc:  # the connection dropped
             courier.drop()
-            if last:
-                if accepted:  # some recipients have it: record them, never send it twice
-                    lost = {address: f"not sent: {_reason(exc)}" for address in pending}
-                    _record(ledger, _sent(item, report, accepted, refused | lost, reply, now))
+            if drops == RETRIES:
+                lost = {a: (0, f"not sent: {_reason(exc)}") for a in pending}
+                state = "sent" if accepted else "not_sent"
+                _record(ledger, _entry(item, report, state, accepted, refused | lost, reply, now))
                 raise MailError(
                     f"lost the connection to {courier.where} after sending {done} of {total} "
                     f"messages ({_reason(exc)}); those are recorded: run `sitegen email` "
                     "again to send the rest"
                 ) from None
-            sleep(BACKOFF * 2**attempt)
+            sleep(BACKOFF * 2**drops)
+            drops += 1
             continue
         accepted += [address for address in pending if address not in bad]
-        pending = []
-        for address, (code, text) in bad.items():
-            if _temporary(code) and not last:
-                pending.append(address)
-            else:
-                refused[address] = f"{code} {_text(text)}"
-        if not pending:
-            break
-        sleep(BACKOFF * 2**attempt)
-    for address, why in refused.items():
-        report.problems.append(f"{item.partner_id}: {address} refused: {why}")
+        retry = [a for a, (code, _) in bad.items() if _temporary(code)]
+        if retry and temporary < TEMPORARY_RETRIES:
+            sleep(BACKOFF * 2**temporary)
+            temporary += 1
+        else:
+            refused |= {a: (code, _text(text)) for a, (code, text) in bad.items()}
+            retry = []
+        pending = retry
+    for address, (code, why) in refused.items():
+        kind = "for now" if _temporary(code) else "for good"
+        report.problems.append(f"{item.partner_id}: {address} refused {kind}: {code} {why}")
     if not accepted:
-        report.problems.append(f"{item.partner_id}: not sent: every recipient was refused")
-        return
-    _record(ledger, _sent(item, report, accepted, refused, reply, now))
+        _record(ledger, _entry(item, report, "not_sent", [], refused, reply, now))
+        for_now = all(_temporary(code) for code, _ in refused.values())
+        if for_now:
+            report.last_temporary = " ".join(f"{c} {w}" for c, w in list(refused.values())[:1])
+        report.problems.append(
+            f"{item.partner_id}: not sent: "
+            + (
+                "the server refused it for now; run `sitegen email` again later"
+                if for_now
+                else "every recipient was refused for good"
+            )
+        )
+        return not for_now
+    _record(ledger, _entry(item, report, "sent", accepted, refused, reply, now))
     report.sent.append(item.partner_id)
+    return True
 
 
-def _sent(
+def _entry(
     item: Outgoing,
     report: Report,
+    state: str,
     accepted: list[str],
-    refused: dict[str, str],
+    refused: dict[str, tuple[int, str]],
     reply: str,
     now: Callable[[], datetime],
 ) -> dict[str, Any]:
-    """The ledger line of a message the server accepted for `accepted`."""
+    """A ledger line: the message, what became of it, and when."""
     return {
         "partner": item.partner_id,
         "period": report.period,
+        "state": state,
         "pdf_sha256": item.pdf_sha256,
         "recipients": accepted,
-        "refused": refused,
+        "refused": {address: f"{code} {why}".strip() for address, (code, why) in refused.items()},
         "message_id": item.message["Message-ID"],
         "sent_at": now().isoformat(timespec="seconds"),
         "reply": reply,

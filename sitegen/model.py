@@ -215,13 +215,16 @@ def _kpis(con: duckdb.DuckDBPyConnection) -> list[Kpi]:
     return [Kpi(*row) for row in rows]
 
 
-def _results(con: duckdb.DuckDBPyConnection, kpis: dict[str, Kpi]) -> dict[str, list[KpiResult]]:
+def _results(
+    con: duckdb.DuckDBPyConnection, kpis: dict[str, Kpi], own_site: bool
+) -> dict[str, list[KpiResult]]:
+    q1, q3 = ("peer_own_site_q1", "peer_own_site_q3") if own_site else ("peer_q1", "peer_q3")
     rows = con.execute(
-        """
+        f"""
         SELECT s.partner_id::VARCHAR, s.kpi_id::VARCHAR, s.period, s.value, s.numerator,
                s.denominator, s.target, s.target_source, s.status,
                s.change_prev, s.change_prev_label, s.change_yoy, s.change_yoy_label,
-               s.peer_n, s.peer_median, s.peer_q1, s.peer_q3, s.peer_percentile, s.peer_rank,
+               s.peer_n, s.peer_median, s.{q1}, s.{q3}, s.peer_percentile, s.peer_rank,
                s.type_n, s.type_median, s.type_q1, s.type_q3, s.type_percentile, s.type_rank
         FROM scorecard_as_of s JOIN kpis k USING (kpi_id)
         ORDER BY s.partner_id, k.line
@@ -262,22 +265,32 @@ HISTORY_BATCH = 100_000  # history rows fetched from DuckDB at a time
 NO_BAND = (None, None, None)
 
 
-def _bands(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[float | None, ...]]:
+def _quartiles(own_site: bool) -> tuple[str, str]:
+    """The peer_stats columns of the quartiles: a partner's own site needs more partners."""
+    return ("own_site_q1", "own_site_q3") if own_site else ("q1", "q3")
+
+
+def _bands(
+    con: duckdb.DuckDBPyConnection, own_site: bool
+) -> dict[tuple[str, str], tuple[float | None, ...]]:
     """The all-partner peer band (q1, median, q3) of each KPI and period, one tuple each."""
+    q1, q3 = _quartiles(own_site)
     rows = con.execute(
-        "SELECT kpi_id::VARCHAR, period, q1, median, q3 FROM peer_stats WHERE scope = 'all'"
+        f"SELECT kpi_id::VARCHAR, period, {q1}, median, {q3} FROM peer_stats WHERE scope = 'all'"
     ).fetchall()
     return {(row[0], row[1]): row[2:] for row in rows}
 
 
-def _history(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[SeriesPoint]]]:
+def _history(
+    con: duckdb.DuckDBPyConnection, own_site: bool
+) -> dict[str, dict[str, list[SeriesPoint]]]:
     """Every partner's KPI series up to the as-of period, with the all-partner peer band.
 
     Memory grows with the number of points (36 months x 24 KPIs x partners: 8.64 million at
     10,000 partners), so a point holds only its own value: its period, status, target and peer
     band are objects shared with every other point that has the same ones.
     """
-    bands = _bands(con)
+    bands = _bands(con, own_site)
     periods: dict[str, str] = {}  # each distinct period, status and target: one object
     statuses: dict[str, str] = {}
     targets: dict[float, float] = {}
@@ -312,13 +325,14 @@ def _history(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[SeriesP
 
 
 def _alliance(
-    con: duckdb.DuckDBPyConnection, table: str = "alliance"
+    con: duckdb.DuckDBPyConnection, own_site: bool, table: str = "alliance"
 ) -> dict[str, list[AlliancePoint]]:
     """Alliance-wide figures per KPI (`table` is alliance or alliance_as_of), with peer bands."""
+    q1, q3 = _quartiles(own_site)
     rows = con.execute(
         f"""
         SELECT a.kpi_id::VARCHAR, a.period, a.value, a.target, a.status, a.partners,
-               p.q1, p.median, p.q3
+               p.{q1}, p.median, p.{q3}
         FROM {table} a
         LEFT JOIN peer_stats p
             ON p.kpi_id = a.kpi_id AND p.period_start = a.period_start AND p.scope = 'all'
@@ -376,19 +390,22 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_model(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int = 12) -> Model:
-    """Everything the renderers need for the as-of period, read in bulk."""
+def load_model(
+    con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int = 12, own_site: bool = False
+) -> Model:
+    """Everything the renderers need for the as-of period, read in bulk; with `own_site`,
+    the peer figures a partner's own site may show (see kpi_peers.sql)."""
     with _collector_paused():
-        return _read(con, load, recent)
+        return _read(con, load, recent, own_site)
 
 
-def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int) -> Model:
+def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_site: bool) -> Model:
     period, grain = con.execute("SELECT period, grain FROM as_of").fetchall()[0]
     partners = _partners(con)
     kpis = _kpis(con)
-    results = _results(con, {k.kpi_id: k for k in kpis})
+    results = _results(con, {k.kpi_id: k for k in kpis}, own_site)
     composites = _composites(con)
-    history = _history(con)
+    history = _history(con, own_site)
     submitted = dict(
         con.execute(
             "SELECT partner_id::VARCHAR, submitted FROM submissions JOIN as_of USING (period)"
@@ -406,14 +423,16 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int) -> Mod
         )
         for p in partners
     }
-    current = {kpi_id: points[0] for kpi_id, points in _alliance(con, "alliance_as_of").items()}
+    current = {
+        kpi_id: points[0] for kpi_id, points in _alliance(con, own_site, "alliance_as_of").items()
+    }
     return Model(
         period,
         grain,
         partners,
         kpis,
         scorecards,
-        _alliance(con),
+        _alliance(con, own_site),
         current,
         _quality(con, load, recent),
     )

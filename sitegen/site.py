@@ -29,8 +29,18 @@ from sitegen import charts, svg
 from sitegen.config import Config
 from sitegen.downloads import scorecard_csv, scorecard_json
 from sitegen.filters import STATUS_WORDS, delta, num, pct, value
+from sitegen.kpis import MIN_PEERS_QUARTILES
 from sitegen.load import CATEGORIES, RULE_LABELS
-from sitegen.model import STATUSES, Kpi, KpiResult, Model, Partner, Scorecard, SeriesPoint
+from sitegen.model import (
+    STATUSES,
+    Kpi,
+    KpiResult,
+    Model,
+    Partner,
+    Peers,
+    Scorecard,
+    SeriesPoint,
+)
 from sitegen.narrative import Narrative, read_narrative, summary
 from sitegen.templating import environment, render
 
@@ -493,7 +503,7 @@ def scoped_kpi_page(model: Model, kpi: Kpi, result: KpiResult | None) -> Page:
                     ["You", value(result.value, kpi.unit)],
                     ["Your percentile (best 100)", num(p.percentile, 0)],
                     ["Peer median", value(p.median, kpi.unit)],
-                    ["Peer middle half", f"{value(p.q1, kpi.unit)} to {value(p.q3, kpi.unit)}"],
+                    ["Peer middle half", _middle_half(p, kpi.unit)],
                     ["Target", value(result.target, kpi.unit)],
                 ],
             ),
@@ -510,6 +520,13 @@ def scoped_kpi_page(model: Model, kpi: Kpi, result: KpiResult | None) -> Page:
         )
     period_label = result.period if result else model.period
     return _kpi_page(kpi, None, trend, [], period_label, peers)
+
+
+def _middle_half(peers: Peers, unit: str) -> str:
+    """The peer quartiles in a partner's own site, which need more partners than the median."""
+    if peers.q1 is None or peers.q3 is None:
+        return f"withheld (fewer than {MIN_PEERS_QUARTILES} partners report it)"
+    return f"{value(peers.q1, unit)} to {value(peers.q3, unit)}"
 
 
 def _rank_key(row: dict[str, Any]) -> tuple[float, str]:

@@ -604,14 +604,15 @@ def test_peer_stats_quantiles_interpolate(peers: Run) -> None:
     # all, sorted: 8, 10, 12, 12, 15, 20 (n = 6, positions (n − 1) × q = 5q)
     #   median: pos 2.5 → 12 + 0.5 × (12 − 12) = 12
     #   q1:     pos 1.25 → 10 + 0.25 × (12 − 10) = 10.5
-    #   q3:     pos 3.75 → 12 + 0.75 × (15 − 12) = 14.25
+    #   q3:     pos 3.75 → 12 + 0.75 × (15 − 12) = 14.25, published as days are shown, to
+    #           one decimal, half away from zero: 14.3
     expect(
         peers.peer("wait_days", "2025-06", "all"),
         n=6,
         withheld=False,
         median=12.0,
         q1=10.5,
-        q3=14.25,
+        q3=14.3,
     )
     # hospital, sorted: 10, 12, 12, 15, 20 (n = 5, exactly the minimum; positions 4q)
     #   q1 pos 1 → 12; median pos 2 → 12; q3 pos 3 → 15
@@ -704,7 +705,7 @@ def test_peer_figures_on_the_scorecard(peers: Run) -> None:
         value=12.0,
         peer_median=12.0,
         peer_q1=10.5,
-        peer_q3=14.25,
+        peer_q3=14.3,  # 14.25 published to one decimal
         type_median=12.0,
         type_q1=12.0,
         type_q3=15.0,
@@ -725,19 +726,20 @@ def test_peer_figures_on_the_scorecard(peers: Run) -> None:
 
 def test_alliance_ratio_sums_counts_and_skips_suppressed(month: Run) -> None:
     # readmit 2025-11: alpha 160/1000, beta 60/500; gamma (0/8) and delta (5/500) suppressed
-    # → (160 + 60) / (1000 + 500) × 100 = 220/1500 × 100 = 14.6667 (mean of 16 and 12 is 14)
+    # → (160 + 60) / (1000 + 500) × 100 = 220/1500 × 100 = 14.6667 (mean of 16 and 12 is 14),
+    # published as percentages are shown, to one decimal: 14.7
     expect(
         month.alliance("readmit", "2025-11"),
-        value=220 / 1500 * 100,
+        value=14.7,
         numerator=220,
         denominator=1500,
         partners=2,
     )
     # screening 2025-11: (160 + 152 + 759 + 170) / (200 + 200 + 1000 + 200) = 1241/1600
-    # = 77.5625 (the mean of 80, 76, 75.9, 85 would be 79.225)
+    # = 77.5625 (the mean of 80, 76, 75.9, 85 would be 79.225), published as 77.6
     expect(
         month.alliance("screening", "2025-11"),
-        value=77.5625,
+        value=77.6,
         numerator=1241,
         denominator=1600,
         partners=4,
@@ -747,10 +749,11 @@ def test_alliance_ratio_sums_counts_and_skips_suppressed(month: Run) -> None:
 
 
 def test_alliance_mean_kpi_averages_partner_values(month: Run) -> None:
-    # wait_days 2025-11: gamma 14.5, delta 16.0 (beta missing) → (14.5 + 16) / 2 = 15.25
+    # wait_days 2025-11: gamma 14.5, delta 16.0 (beta missing) → (14.5 + 16) / 2 = 15.25,
+    # published to one decimal, half away from zero: 15.3
     expect(
         month.alliance("wait_days", "2025-11"),
-        value=15.25,
+        value=15.3,
         numerator=None,
         denominator=None,
         partners=2,
@@ -758,8 +761,8 @@ def test_alliance_mean_kpi_averages_partner_values(month: Run) -> None:
 
 
 def test_alliance_mean_in_peers(peers: Run) -> None:
-    # (10 + 12 + 12 + 15 + 20 + 8) / 6 = 77/6 = 12.8333
-    expect(peers.alliance("wait_days", "2025-06"), value=77 / 6, partners=6)
+    # (10 + 12 + 12 + 15 + 20 + 8) / 6 = 77/6 = 12.8333, published as 12.8
+    expect(peers.alliance("wait_days", "2025-06"), value=12.8, partners=6)
 
 
 # --------------------------------------------------------------------------- rule 8: composite

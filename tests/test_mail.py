@@ -199,11 +199,13 @@ def email(project: Path, *extra: str) -> Any:
     return CliRunner().invoke(main, ["email", "--project", str(project), *extra])
 
 
-def ledger(project: Path) -> list[dict[str, Any]]:
+def ledger(project: Path, state: str = "sent") -> list[dict[str, Any]]:
+    """The ledger's records in one state (every record for state=None)."""
     path = project / ".output.sent.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    return [r for r in records if state is None or r["state"] == state]
 
 
 def test_each_partner_gets_its_own_message_and_pdf(project: Path, mailbox: Mailbox) -> None:
@@ -242,7 +244,8 @@ def test_each_partner_gets_its_own_message_and_pdf(project: Path, mailbox: Mailb
     assert "KPIs met: 0, at risk: 2, missed: 2" in text
     html = received["north-hosp"][0][1].get_body(("html",)).get_content()
     assert "30.0" in html and "1 of 2" in html
-    # the ledger: one line per message, with the server's reply
+    # the ledger: "sending" before each message went, "sent" with the server's reply after
+    assert [r["state"] for r in ledger(project, None)] == ["sending", "sent"] * 3
     records = ledger(project)
     assert sorted(r["partner"] for r in records) == sorted(CONTACTS)
     for record in records:
@@ -310,7 +313,7 @@ def test_dry_run_writes_the_exact_messages_and_sends_nothing(
         next(message.iter_attachments()).get_content()
         == (project / "output" / "pdf" / "north-hosp.pdf").read_bytes()
     )
-    assert mailbox.received == [] and ledger(project) == []
+    assert mailbox.received == [] and ledger(project, None) == []
 
 
 def test_dry_run_writes_to_the_outbox_given_and_only_its_own_messages(
@@ -380,8 +383,8 @@ def test_a_refused_recipient_is_reported_and_the_others_still_get_it(
     result = email(project)
     assert result.exit_code == 1
     assert (
-        "Problem: north-hosp: quality@north.example.org refused: 550 5.1.1 No such user here"
-        in result.output
+        "Problem: north-hosp: quality@north.example.org refused for good: 550 5.1.1 No such "
+        "user here" in result.output
     )
     received = mailbox.by_partner()
     assert received["north-hosp"][0][0] == ["ceo@north.example.org"]
@@ -392,12 +395,77 @@ def test_a_refused_recipient_is_reported_and_the_others_still_get_it(
     assert email(project).exit_code == 0 and len(mailbox.received) == 3  # nothing twice
 
 
-def test_temporary_replies_are_retried(project: Path, mailbox: Mailbox) -> None:
-    mailbox.busy = 2  # the first message is answered 451 twice, then accepted
+def test_a_temporary_reply_is_retried(project: Path, mailbox: Mailbox) -> None:
+    mailbox.busy = 1  # the first message is answered 451 once, then accepted
     result = email(project)
     assert result.exit_code == 0, result.output
     assert sorted(mailbox.by_partner()) == sorted(CONTACTS)
     assert len(mailbox.received) == 3
+
+
+def test_a_message_refused_for_now_is_told_apart_and_sent_by_the_next_run(
+    project: Path, mailbox: Mailbox
+) -> None:
+    mailbox.busy = 2  # the first message is answered 451 twice: refused for now
+    result = email(project)
+    assert result.exit_code == 1
+    first = ledger(project, "not_sent")[0]["partner"]
+    assert (
+        f"Problem: {first}: not sent: the server refused it for now; run `sitegen email` "
+        "again later" in result.output
+    )
+    assert len(mailbox.received) == 2
+    again = email(project)
+    assert again.exit_code == 0, again.output
+    assert {pid: len(m) for pid, m in mailbox.by_partner().items()} == dict.fromkeys(CONTACTS, 1)
+
+
+def test_a_server_that_refuses_everything_for_now_stops_the_run(
+    project: Path, mailbox: Mailbox, server: Server
+) -> None:
+    mailbox.busy = 1_000  # 451 to everything, as a server over its quota answers
+    result = email(project)
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        f"Error: 127.0.0.1:{server.port} refused 3 messages in a row for now (451 4.3.0 Try "
+        "again later): try again later; 0 sent, 0 not tried; `sitegen email` sends the rest"
+    ]
+    assert mailbox.busy == 1_000 - 3 * 2  # each message tried twice, no more
+    assert mailbox.received == [] and len(ledger(project, "not_sent")) == 3
+
+
+def test_a_run_killed_while_sending_does_not_send_that_message_twice(
+    project: Path, mailbox: Mailbox
+) -> None:
+    """As a SIGKILL between the server's 250 and the ledger's "sent" leaves it: the message
+    may have been delivered. The next run says so and sends it only when asked."""
+    assert email(project, "--partner", "north-hosp").exit_code == 0
+    path = project / ".output.sent.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n")  # the "sent" line never got written
+    rerun = email(project)
+    assert rerun.exit_code == 1
+    problem = [line for line in rerun.output.splitlines() if "north-hosp" in line]
+    sending = json.loads(lines[0])
+    assert problem == [
+        f"Problem: north-hosp: its message for 2025-09 may have been delivered at "
+        f"{sending['sent_at']} (a run stopped while sending it); `sitegen email --partner "
+        "north-hosp --resend` sends it again"
+    ]
+    assert len(mailbox.by_partner()["north-hosp"]) == 1  # not sent again
+    assert email(project, "--partner", "north-hosp", "--resend").exit_code == 0
+    assert len(mailbox.by_partner()["north-hosp"]) == 2
+
+
+def test_a_421_is_a_temporary_refusal_and_the_connection_is_opened_again(
+    project: Path, mailbox: Mailbox
+) -> None:
+    mailbox.drop_at = 1  # the server answers 421 to the first message and hangs up
+    result = email(project)
+    assert result.exit_code == 0, result.output
+    assert "connect()" not in result.output
+    assert {pid: len(m) for pid, m in mailbox.by_partner().items()} == dict.fromkeys(CONTACTS, 1)
 
 
 def test_a_dropped_connection_is_picked_up_again(project: Path, mailbox: Mailbox) -> None:
@@ -436,7 +504,7 @@ def test_wrong_password_is_one_line_and_nothing_sent(
     assert result.output.startswith("Error: 127.0.0.1:")
     assert "refused the login of 'scorecards': 535" in result.output
     assert "nothing was sent" in result.output and "wrong-guess" not in result.output
-    assert mailbox.received == [] and ledger(project) == []
+    assert mailbox.received == [] and ledger(project, None) == []
 
 
 def test_unreachable_server_is_one_line_and_nothing_recorded(project: Path, server: Server) -> None:

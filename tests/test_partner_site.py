@@ -189,3 +189,56 @@ def test_a_partner_site_never_replaces_the_alliances(mini: Path) -> None:
     result = build(mini, "--partner", "north-hosp", "--output", str(mini / "output"))
     assert result.exit_code == 2
     assert result.output == "Error: --partner: --output must not be the alliance's site (output/)\n"
+
+
+def five_reporters(root: Path, values: list[float], months: int = 13) -> Path:
+    """A project of len(values) partners reporting a mean KPI (days, shown to one decimal):
+    partner i reports values[i] + month / 1000 each month, so that every figure has three
+    decimals and its exact form would show on a page or in a chart only if it leaked."""
+    project = root / "five"
+    shutil.copytree(FIXTURES / "mini", project)
+    ids = [f"p{i}" for i in range(len(values))]
+    (project / "data" / "partners.csv").write_text(
+        "partner_id,name,partner_type,region,joined,contact_emails\n"
+        + "".join(f"{pid},Partner {pid},hospital,North,2020-01-01,\n" for pid in ids)
+    )
+    (project / "data" / "targets.csv").unlink()
+    metrics = project / "data" / "metrics"
+    shutil.rmtree(metrics)
+    metrics.mkdir()
+    rows = ["partner_id,kpi_id,period,value,numerator,denominator"]
+    for month in range(months):
+        period = f"{2024 + (month + 8) // 12}-{(month + 8) % 12 + 1:02d}"
+        rows += [
+            f"{pid},appt_lead_days,{period},{value + month / 1000:.3f},,"
+            for pid, value in zip(ids, values, strict=True)
+        ]
+    (metrics / "wait.csv").write_text("\n".join(rows) + "\n")
+    return project
+
+
+def test_at_five_reporters_a_partners_site_shows_no_quartile_and_no_exact_figure(
+    tmp_path: Path,
+) -> None:
+    """With 5 reporters the quartiles are the 2nd and 4th values themselves, and the mean at
+    full precision gives the sum of the other four: a partner's own site shows neither, only
+    the median (5 contributors) and the mean, each to the one decimal days are shown with."""
+    values = [3.140, 4.270, 5.380, 6.490, 7.510]
+    project = five_reporters(tmp_path, values)
+    out = tmp_path / "p0"
+    built(project, "--jobs", "1", "--partner", "p0", "--output", str(out))
+    found = texts(out)
+    others = [f"{value + month / 1000:.3f}" for value in values[1:] for month in range(13)]
+    for name, text in found.items():
+        numbers = set(re.findall(r"(?<![\d.])\d+\.\d+(?![\d])", text))  # not 235.385 of a path
+        assert sorted(numbers & set(others)) == [], name
+        mean = [n for n in numbers if n.startswith("5.35") and len(n) > 4]  # 5.358 + m/1000
+        assert mean == [], (name, mean)
+    page = found["partners/p0.html"]
+    assert "Peer middle half" in page and " days to " not in page  # no band: 5 < 10
+    assert "<td>5.4 days</td><td>withheld</td>" in page  # 2025-08: the median, not the band
+    data = json.loads((out / "partners" / "p0.json").read_text())
+    assert data["kpis"][0]["peer_median"] == 5.4  # 5.392 (the 13th month), shown as 5.4
+    # the alliance's own site still shows the band: quartiles need 5 partners there
+    built(project, "--jobs", "1")
+    assert "4.3 days to 6.5 days" in (project / "output" / "partners" / "p0.html").read_text()

@@ -32,6 +32,7 @@ CREATE OR REPLACE TABLE kpis (
     scale            DOUBLE NOT NULL,
     min_value        DOUBLE,
     max_value        DOUBLE,
+    decimals         INTEGER NOT NULL,  -- as the unit is shown (sitegen/filters.py)
     line             INTEGER NOT NULL
 );
 

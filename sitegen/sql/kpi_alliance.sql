@@ -1,7 +1,8 @@
 -- Alliance-wide value per KPI and KPI period, from the partners' shown values only (a
 -- suppressed partner's counts could otherwise be derived by subtraction). Ratio KPIs pool
 -- numerators and denominators, never averaging partner rates; sum KPIs add up; mean and last
--- KPIs average the partners' values. Judged against the KPI's own target like a partner.
+-- KPIs average the partners' values. Judged against the KPI's own target like a partner;
+-- published rounded to its unit's decimals (sg_shown).
 CREATE OR REPLACE TABLE alliance AS
 WITH pooled AS (
     SELECT
@@ -22,11 +23,12 @@ WITH pooled AS (
     WHERE NOT v.suppressed
     GROUP BY v.kpi_id, v.grain, v.period_start
 )
-SELECT kpi_id, grain, sg_label(period_start, grain) AS period, period_start,
-       sg_end(period_start, grain) AS period_end,
-       value, numerator, denominator, partners, target,
-       sg_judge(value, target, sign, amber_band) AS status
-FROM pooled;
+SELECT p.kpi_id, p.grain, sg_label(p.period_start, p.grain) AS period, p.period_start,
+       sg_end(p.period_start, p.grain) AS period_end,
+       sg_shown(p.value, k.decimals) AS value, p.numerator, p.denominator, p.partners, p.target,
+       sg_judge(p.value, p.target, p.sign, p.amber_band) AS status
+FROM pooled p
+JOIN kpis k USING (kpi_id);
 
 -- Everything below reads the scorecard; the per-partner values are no longer needed.
 DROP TABLE kpi_values;

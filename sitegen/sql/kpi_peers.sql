@@ -1,7 +1,7 @@
 -- Peers: how each partner compares with the others reporting the same KPI in the same period,
 -- over all partners and within its own partner_type. Only shown values take part (suppressed
--- ones count for nothing). A group of fewer than 5 partners is withheld: a median of 2 would
--- reveal the other partner's value.
+-- ones count for nothing). A group of fewer than min_peers (5) partners is withheld: a median
+-- of 2 would reveal the other partner's value.
 
 CREATE OR REPLACE TABLE peer_values AS
 SELECT v.partner_id, v.kpi_id, v.grain, v.period_start, v.value,
@@ -25,12 +25,23 @@ WITH groups AS (
     FROM peer_values
     GROUP BY kpi_id, grain, period_start, partner_type
 )
-SELECT kpi_id, sg_label(period_start, grain) AS period, period_start, scope, n,
-       CASE WHEN n >= 5 THEN median END AS median,
-       CASE WHEN n >= 5 THEN q1 END AS q1,
-       CASE WHEN n >= 5 THEN q3 END AS q3,
-       n < 5 AS withheld
-FROM groups;
+-- Published figures are rounded to the decimals the KPI's unit is shown with (sg_shown), in
+-- charts and JSON as on the page, so that a handful of anonymous values cannot be read back
+-- exactly. In a partner's own site the quartiles need min_peers_quartiles (10) contributors,
+-- the median min_peers (5): of 5 values the quartiles are the 2nd and 4th values themselves,
+-- and with its own value a partner could work the others out (own_site_q1, own_site_q3).
+SELECT g.kpi_id, sg_label(g.period_start, g.grain) AS period, g.period_start, g.scope, g.n,
+       CASE WHEN g.n >= getvariable('min_peers') THEN sg_shown(g.median, k.decimals) END
+           AS median,
+       CASE WHEN g.n >= getvariable('min_peers') THEN sg_shown(g.q1, k.decimals) END AS q1,
+       CASE WHEN g.n >= getvariable('min_peers') THEN sg_shown(g.q3, k.decimals) END AS q3,
+       CASE WHEN g.n >= getvariable('min_peers_quartiles') THEN sg_shown(g.q1, k.decimals) END
+           AS own_site_q1,
+       CASE WHEN g.n >= getvariable('min_peers_quartiles') THEN sg_shown(g.q3, k.decimals) END
+           AS own_site_q3,
+       g.n < getvariable('min_peers') AS withheld
+FROM groups g
+JOIN kpis k USING (kpi_id);
 
 -- Percentile, direction-aware: 100 × (position − 1) ÷ (n − 1), positions counted from the
 -- worst, ties taking the lowest position (SQL percent_rank): best 100, worst 0.
@@ -52,10 +63,12 @@ WITH counted AS (
            own_type AS (PARTITION BY kpi_id, period_start, partner_type ORDER BY goodness)
 )
 SELECT partner_id, kpi_id, period_start,
-       CASE WHEN everyone_n >= 5
+       CASE WHEN everyone_n >= getvariable('min_peers')
             THEN 100.0 * (everyone_position - 1) / (everyone_n - 1) END AS peer_percentile,
-       CASE WHEN everyone_n >= 5 THEN everyone_n - everyone_at_or_below + 1 END AS peer_rank,
-       CASE WHEN type_n >= 5
+       CASE WHEN everyone_n >= getvariable('min_peers')
+            THEN everyone_n - everyone_at_or_below + 1 END AS peer_rank,
+       CASE WHEN type_n >= getvariable('min_peers')
             THEN 100.0 * (type_position - 1) / (type_n - 1) END AS type_percentile,
-       CASE WHEN type_n >= 5 THEN type_n - type_at_or_below + 1 END AS type_rank
+       CASE WHEN type_n >= getvariable('min_peers') THEN type_n - type_at_or_below + 1 END
+           AS type_rank
 FROM counted;

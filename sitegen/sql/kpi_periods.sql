@@ -20,6 +20,16 @@ CREATE OR REPLACE TEMP MACRO sg_label(d, g) AS
 -- The last day of the period that starts on d.
 CREATE OR REPLACE TEMP MACRO sg_end(d, g) AS CAST(d + sg_step(g) - INTERVAL 1 DAY AS DATE);
 
+-- A figure as published: rounded half away from zero to the decimals its unit is shown with
+-- (0 to 2), on the number as written (2.675 → 2.68, as by hand and as sitegen/filters.py
+-- rounds), so that what a chart's data or a JSON file holds is what the page shows.
+CREATE OR REPLACE TEMP MACRO sg_decimal(x) AS CAST(CAST(x AS VARCHAR) AS DECIMAL(38, 12));
+CREATE OR REPLACE TEMP MACRO sg_shown(x, decimals) AS
+    CASE WHEN x IS NULL OR NOT isfinite(x) OR abs(x) >= 1e24 THEN x
+         WHEN decimals = 0 THEN CAST(round(sg_decimal(x), 0) AS DOUBLE)
+         WHEN decimals = 1 THEN CAST(round(sg_decimal(x), 1) AS DOUBLE)
+         ELSE CAST(round(sg_decimal(x), 2) AS DOUBLE) END;
+
 -- Improving or worsening: a change read in the KPI's direction (sign +1 higher, -1 lower).
 CREATE OR REPLACE TEMP MACRO sg_change_label(change, sign) AS
     CASE WHEN change IS NULL THEN NULL

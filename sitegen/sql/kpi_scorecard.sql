@@ -89,6 +89,7 @@ SELECT
     c.change_prev, sg_change_label(c.change_prev, c.sign) AS change_prev_label,
     c.change_yoy, sg_change_label(c.change_yoy, c.sign) AS change_yoy_label,
     coalesce(a.n, 0) AS peer_n, a.median AS peer_median, a.q1 AS peer_q1, a.q3 AS peer_q3,
+    a.own_site_q1 AS peer_own_site_q1, a.own_site_q3 AS peer_own_site_q3,
     pos.peer_percentile, pos.peer_rank,
     coalesce(t.n, 0) AS type_n, t.median AS type_median, t.q1 AS type_q1, t.q3 AS type_q3,
     pos.type_percentile, pos.type_rank
