@@ -232,8 +232,8 @@ def _build(
         if partner is not None:
             if partner not in model.scorecards:
                 raise ConfigError([f"--partner: no partner with id {partner!r} in partners.csv"])
-            model = scoped(model, partner)
             rows = partner_rows(con, partner)  # the alliance's totals are not its to see
+            model = scoped(model, partner, rows)
     con.close()  # the model holds all the rest needs; DuckDB's ~700 MB (1,000 partners) go
     gc.freeze()  # the model lives as long as the build: collections need not walk it again
     cache_dir = config.project_dir / ".sitegen-cache"

@@ -408,7 +408,7 @@ def load_targets(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: P
 # Metric files
 
 
-BATCH_CHARS = 32 << 20  # characters of parsed records handed to DuckDB at a time
+BATCH_CHARS = 8 << 20  # characters of parsed records handed to DuckDB at a time
 
 
 def _stage_file(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str) -> str | None:
@@ -431,16 +431,33 @@ def _stage_file(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str) ->
             [label, reading.fd_path(handle)],
         )
         return scanned.problem
-    batch: list[reading.Record] = []
+    # Each record crosses to DuckDB as one string, its line and fields joined by NUL (which
+    # no field holds: reading turns NULs into replacement characters): a flat list of strings
+    # crosses several times faster than lists of lists, or than several lists at once.
+    batch: list[str] = []
+    unreadable: list[tuple[str, int, list[str], str]] = []
     size = 0
-    for record in reading.records(handle, scanned.encoding):
-        batch.append(record)
-        size += sum(len(field) for field in record[1]) + 1
+    for line, fields, why in reading.records(handle, scanned.encoding, scanned.bounded):
+        if why:
+            unreadable.append((label, line, [], why))
+            continue
+        batch.append(f"{line}\x00" + "\x00".join(fields))
+        size += len(batch[-1])
         if size > BATCH_CHARS:
-            insert_rows(con, "staged", [(label, *r) for r in batch])
+            _insert_records(con, label, batch)
             batch, size = [], 0
-    insert_rows(con, "staged", [(label, *r) for r in batch])
+    _insert_records(con, label, batch)
+    insert_rows(con, "staged", unreadable)
     return scanned.problem
+
+
+def _insert_records(con: duckdb.DuckDBPyConnection, label: str, batch: list[str]) -> None:
+    if batch:
+        con.execute(
+            "INSERT INTO staged SELECT ?, CAST(s[1] AS BIGINT), s[2:], NULL "
+            "FROM (SELECT string_split(unnest(?), chr(0)) AS s)",
+            [label, batch],
+        )
 
 
 def _header_problem(header: list[str]) -> str | None:

@@ -174,15 +174,28 @@ def _pooled(point: AlliancePoint) -> AlliancePoint:
     return point if point.partners >= MIN_POOLED else replace(point, value=None, status="no_data")
 
 
-def scoped(model: Model, partner_id: str) -> Model:
+def scoped(model: Model, partner_id: str, rows: dict[str, int]) -> Model:
     """The model as one partner may see it: its own scorecard, and of everyone else only the
     alliance-wide figures pooled over at least MIN_POOLED partners (peer statistics are already
-    withheld below 5 in SQL). No partner list, rejected rows or submissions of others."""
+    withheld below 5 in SQL). No partner list, file names, rejected rows, warnings or
+    submissions of others: of the load, only `rows`, the counts of its own rows."""
     card = model.scorecards[partner_id]
     alliance = {kpi_id: [_pooled(p) for p in points] for kpi_id, points in model.alliance.items()}
     current = {kpi_id: _pooled(p) for kpi_id, p in model.alliance_as_of.items()}
-    quality = DataQuality(
+    load = replace(
         model.quality.load,
+        partners=1,
+        files=[],
+        read=rows["read"],
+        accepted=rows["accepted"],
+        rejected=rows["rejected"],
+        normalised=0,
+        collapsed=0,
+        rules=[],
+        warnings=[],
+    )
+    quality = DataQuality(
+        load,
         [],
         model.quality.periods,
         {partner_id: model.quality.submitted.get(partner_id, [])},

@@ -289,7 +289,8 @@ def unused_narratives(content: Path, model: Model) -> list[str]:
         for path in sorted((content / folder).glob("*.md")):
             if path.stem not in ids:
                 found.append(
-                    f"content/{folder}/{path.name}: no {folder[:-1]} with id {path.stem!r}; "
+                    f"content/{folder}/{reading.printable(path.name)}: no {folder[:-1]} with "
+                    f"id {reading.printable(path.stem)!r}; "
                     "not shown"
                 )
     return found

@@ -117,6 +117,7 @@ class Scan:
     encoding: str
     simple: bool
     new_line: str
+    bounded: bool = False  # no line longer than MAX_RECORD and no NUL: no need to look
 
 
 def scan(handle: BinaryIO) -> Scan:
@@ -181,8 +182,9 @@ def scan(handle: BinaryIO) -> Scan:
         new_line = "\\r\\n"
     else:
         new_line = ""  # mixed or old Mac line endings
-    simple = not (problem or quote or blank) and bool(new_line) and 0 < longest <= MAX_RECORD
-    return Scan(problem, "utf-8-sig" if start else "utf-8", simple, new_line)
+    bounded = longest <= MAX_RECORD and not nul
+    simple = not (problem or quote or blank) and bool(new_line) and bounded and longest > 0
+    return Scan(problem, "utf-8-sig" if start else "utf-8", simple, new_line, bounded)
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -191,14 +193,15 @@ _LINE_END = re.compile(r"\r\n|\r|\n")
 Record = tuple[int, list[str], str | None]  # (line it starts on, fields, why unreadable)
 
 
-def records(handle: BinaryIO, encoding: str) -> Iterator[Record]:
+def records(handle: BinaryIO, encoding: str, bounded: bool = False) -> Iterator[Record]:
     """Every CSV record of a file as (line it starts on, fields, None), a line at a time, so
     that memory is bounded by MAX_RECORD whatever the file. A line or field longer than
-    MAX_RECORD is not kept: it is given as (line, [], why). Blank lines are not records."""
+    MAX_RECORD is not kept: it is given as (line, [], why). Blank lines are not records.
+    A file `bounded` by its scan is read as it is, without looking at each line first."""
     handle.seek(0)
     text = io.TextIOWrapper(handle, encoding=encoding, errors="replace", newline="")
     long_lines: set[int] = set()
-    reader = csv.reader(_bounded_lines(text, long_lines))
+    reader = csv.reader(text if bounded else _bounded_lines(text, long_lines))
     previous_end = 0
     while True:
         why = None

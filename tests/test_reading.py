@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +114,54 @@ def test_only_regular_files_inside_the_project_may_be_read(tmp_path: Path) -> No
         "real.csv": None,
         "up.csv": "a link to a file outside the project: not read",
     }
+
+
+def traced_opens(command: list[str], cwd: Path, trace: Path) -> tuple[int, list[str]]:
+    """Run a command under strace; its exit code and every path any of its processes opened."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.fail("strace is missing: apt-get install -y strace (see .ci/run)")
+    done = subprocess.run(
+        [strace, "-f", "-qq", "-e", "trace=open,openat,openat2", "-o", str(trace), *command],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    opened = re.findall(r'open(?:at2?)?\((?:[^,]*, )?"([^"]*)"', trace.read_text())
+    return done.returncode, opened
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("link", "command", "code"),
+    [
+        ("data/metrics/outside.csv", "build", 0),
+        ("data/partners.csv", "validate", 2),
+        ("content/partners/north-hosp.md", "build", 2),
+        ("content/partners/nobody.md", "build", 0),
+        ("templates/site/partner.html", "build", 2),
+        ("templates/pdf/scorecard.typ", "build", 2),
+    ],
+)
+def test_nothing_outside_the_project_is_ever_opened(
+    tmp_path: Path, link: str, command: str, code: int
+) -> None:
+    """Whatever a link in data/, content/ or templates/ points at, no process of the run opens
+    a file outside the project (strace sees every open, DuckDB's and the workers' too)."""
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "mini", project)
+    outside.mkdir()
+    secret = outside / "secret"
+    secret.write_text("partner_id,kpi_id,period,value,numerator,denominator\n")
+    (project / link).parent.mkdir(parents=True, exist_ok=True)
+    (project / link).unlink(missing_ok=True)
+    (project / link).symlink_to(secret)
+    sitegen = [sys.executable, "-m", "sitegen", command, "--project", str(project)]
+    returncode, opened = traced_opens(sitegen, tmp_path, tmp_path / "trace")
+    assert returncode == code
+    assert len(opened) > 100  # the trace saw the run
+    # by where each path leads: a file opened through a link in the project is outside too
+    reached = {os.path.realpath(path, strict=False) for path in opened if path.startswith("/")}
+    reached |= {os.path.realpath(tmp_path / path) for path in opened if not path.startswith("/")}
+    assert [p for p in reached if p == str(outside) or p.startswith(f"{outside}/")] == []
