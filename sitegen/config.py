@@ -19,6 +19,7 @@ from sitegen import periods
 from sitegen.reading import printable
 
 CONFIG_NAME = "sitegen.toml"
+MAX_CONFIG = 1 << 20  # bytes
 
 EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
 
@@ -223,12 +224,17 @@ def load_config(project_dir: Path) -> Config:
     """Read `<project_dir>/sitegen.toml` with defaults; raise ConfigError listing every problem."""
     path = project_dir / CONFIG_NAME
     where = printable(str(path))
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(
             [f"{where}: not found (create a project with `sitegen init DIR`, or pass --project)"]
         )
     try:
-        data = path.read_bytes()
+        if not path.is_file():  # a folder or a pipe would be read forever
+            raise OSError(0, "not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG + 1)
+        if len(data) > MAX_CONFIG:
+            raise OSError(0, f"larger than {MAX_CONFIG >> 20} MB: not a configuration file")
         raw = tomllib.loads(data.decode("utf-8-sig"))  # a BOM, as some editors write it, is fine
     except OSError as exc:
         raise ConfigError([f"{where}: {exc.strerror}"]) from None
