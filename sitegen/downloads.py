@@ -56,6 +56,9 @@ def _kpi_json(r: KpiResult) -> dict[str, Any]:
         "peer_median": _finite(r.peers.median),
         "peer_percentile": _finite(r.peers.percentile),
         "status": r.status,
+        "suppression": r.suppression,
+        "footnote": r.footnote,
+        "partial": {"periods": r.parts, "of": r.parts_of} if r.partial else None,
         "change_prev": _finite(r.change_prev),
         "change_yoy": _finite(r.change_yoy),
     }

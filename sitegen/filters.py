@@ -36,6 +36,12 @@ STATUS_WORDS = {
     "no_data": "no data",
     "suppressed": "suppressed",
 }
+# Why an alliance-wide figure is withheld (kpi_alliance.sql), in words.
+WITHHELD_WORDS = {
+    "fewer_than_5": "withheld: fewer than 5 partners report it",
+    "one_suppressed": "withheld: one partner's figure is suppressed and could be worked out",
+    "small_counts": "withheld: its counts are too small to publish",
+}
 # Glyphs shown beside the word, never instead of it (status is not told by colour alone).
 STATUS_ICONS = {"met": "✓", "at_risk": "!", "missed": "✗", "no_data": "–", "suppressed": "S"}
 MISSING = "–"

@@ -52,7 +52,10 @@ FREQUENCIES = ("monthly", "quarterly", "annual")
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-METRIC_COLUMNS = ("partner_id", "kpi_id", "period", "value", "numerator", "denominator")
+METRIC_COLUMNS = (
+    "partner_id", "kpi_id", "period", "value", "numerator", "denominator", "flag", "footnote",
+)  # fmt: skip
+YES_NO = {"yes": True, "no": False}
 REQUIRED_METRIC_COLUMNS = ("partner_id", "kpi_id", "period", "value")
 
 
@@ -314,6 +317,11 @@ def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path
         min_den = _number(rows, line, fields, "min_denominator", required=False)
         if min_den is not None and (min_den < 1 or min_den != int(min_den)):
             raise rows.fail(line, "min_denominator", "min_denominator must be a whole number >= 1")
+        small_cell = rows.get(fields, "small_cell_rule").lower() or _default_small_cell(unit)
+        if small_cell not in YES_NO:
+            raise rows.fail(
+                line, "small_cell_rule", f"small_cell_rule {small_cell!r} is not yes or no"
+            )
         scale = _number(rows, line, fields, "scale", required=False)
         if scale is not None and scale <= 0:
             raise rows.fail(line, "scale", "scale must be greater than 0")
@@ -340,6 +348,7 @@ def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path
                 low if min_value is None else min_value,
                 high if max_value is None else max_value,
                 UNIT_FORMATS[unit][0],
+                YES_NO[small_cell],
                 line,
             )
         )
@@ -354,6 +363,12 @@ def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path
         )
     insert_rows(con, "kpis", out)
     return len(out)
+
+
+def _default_small_cell(unit: str) -> str:
+    """Percentages and rates count people (readmissions of patients); an observed count over
+    an expected one (an SIR), money or a score does not."""
+    return "yes" if unit in ("percent", "rate") else "no"
 
 
 def _default_aggregation(unit: str) -> str:
@@ -688,6 +703,8 @@ RULE_LABELS = {
     "negative_numerator": "negative numerator",
     "numerator_exceeds_denominator": "numerator greater than denominator",
     "value_mismatch": "value does not match numerator/denominator",
+    "bad_flag": "flag not suppressed or not_available",
+    "flag_with_figures": "flagged row with figures",
     "out_of_range": "value out of range",
     "conflicting_duplicate": "conflicting duplicates",
 }

@@ -81,6 +81,16 @@ class KpiResult:
     change_yoy_label: str | None
     peers: Peers
     type_peers: Peers
+    suppression: str | None  # why only its owner may see it: small_cell, min_denominator, source
+    footnote: str | None  # a submission's own note, shown where the value would be
+    parts: int  # sub-periods it is rolled up from (two months of a quarter)
+    parts_of: int  # sub-periods the KPI period has
+    own: tuple[float | None, float | None, float | None] | None = None  # owner's figures
+
+    @property
+    def partial(self) -> bool:
+        """Rolled up from fewer sub-periods than the period has (labelled "2 of 3 months")."""
+        return 0 < self.parts < self.parts_of
 
 
 class SeriesPoint(NamedTuple):
@@ -101,14 +111,19 @@ class SeriesPoint(NamedTuple):
 
 @dataclass(frozen=True)
 class AlliancePoint:
-    """The alliance-wide value of a KPI for one period (partners' shown values pooled); None
-    when withheld from a partner's view (fewer than MIN_POOLED partners)."""
+    """The alliance-wide figure of a KPI for one period, pooled from every accepted row;
+    value, numerator and denominator are None when it is withheld, and `withheld` says why
+    (fewer_than_5, one_suppressed, small_counts; see kpi_alliance.sql)."""
 
     period: str
     value: float | None
+    numerator: float | None
+    denominator: float | None
     target: float
     status: str
     partners: int
+    suppressed_partners: int
+    withheld: str | None
     peer_q1: float | None
     peer_median: float | None
     peer_q3: float | None
@@ -165,23 +180,14 @@ class Model:
     scope: str | None = None  # the partner whose eyes this model is for; None: the alliance's
 
 
-# An alliance-wide figure pooled over fewer partners than this could reveal one of them.
-MIN_POOLED = 5
-
-
-def _pooled(point: AlliancePoint) -> AlliancePoint:
-    """The point, its value withheld (None) when too few partners make it up."""
-    return point if point.partners >= MIN_POOLED else replace(point, value=None, status="no_data")
-
-
 def scoped(model: Model, partner_id: str, rows: dict[str, int]) -> Model:
-    """The model as one partner may see it: its own scorecard, and of everyone else only the
-    alliance-wide figures pooled over at least MIN_POOLED partners (peer statistics are already
-    withheld below 5 in SQL). No partner list, file names, rejected rows, warnings or
-    submissions of others: of the load, only `rows`, the counts of its own rows."""
+    """The model as one partner may see it: its own scorecard with its own figures, small ones
+    included (it owns them), and of everyone else only the alliance-wide and peer figures,
+    which SQL has already withheld where they could reveal a partner. No partner list, file
+    names, rejected rows, warnings or submissions of others: of the load, only `rows`, the
+    counts of its own rows. Read the model with own_site=True for it (load_model)."""
     card = model.scorecards[partner_id]
-    alliance = {kpi_id: [_pooled(p) for p in points] for kpi_id, points in model.alliance.items()}
-    current = {kpi_id: _pooled(p) for kpi_id, p in model.alliance_as_of.items()}
+    card = replace(card, results=[owned(result) for result in card.results])
     load = replace(
         model.quality.load,
         partners=1,
@@ -204,11 +210,18 @@ def scoped(model: Model, partner_id: str, rows: dict[str, int]) -> Model:
         model,
         partners=[card.partner],
         scorecards={partner_id: card},
-        alliance=alliance,
-        alliance_as_of=current,
         quality=quality,
         scope=partner_id,
     )
+
+
+def owned(result: KpiResult) -> KpiResult:
+    """A result as its owner sees it: its own value and counts, even those suppressed for
+    everyone else (the status stays suppressed: too small to judge or to publish)."""
+    if result.own is None:
+        return result
+    value, numerator, denominator = result.own
+    return replace(result, value=value, numerator=numerator, denominator=denominator)
 
 
 def _partners(con: duckdb.DuckDBPyConnection) -> list[Partner]:
@@ -232,13 +245,15 @@ def _results(
     con: duckdb.DuckDBPyConnection, kpis: dict[str, Kpi], own_site: bool
 ) -> dict[str, list[KpiResult]]:
     q1, q3 = ("peer_own_site_q1", "peer_own_site_q3") if own_site else ("peer_q1", "peer_q3")
+    own = "s.own_value, s.own_numerator, s.own_denominator" if own_site else "NULL, NULL, NULL"
     rows = con.execute(
         f"""
         SELECT s.partner_id::VARCHAR, s.kpi_id::VARCHAR, s.period, s.value, s.numerator,
                s.denominator, s.target, s.target_source, s.status,
                s.change_prev, s.change_prev_label, s.change_yoy, s.change_yoy_label,
                s.peer_n, s.peer_median, s.{q1}, s.{q3}, s.peer_percentile, s.peer_rank,
-               s.type_n, s.type_median, s.type_q1, s.type_q3, s.type_percentile, s.type_rank
+               s.type_n, s.type_median, s.type_q1, s.type_q3, s.type_percentile, s.type_rank,
+               s.suppression, s.footnote, s.parts, s.parts_of, {own}
         FROM scorecard_as_of s JOIN kpis k USING (kpi_id)
         ORDER BY s.partner_id, k.line
         """
@@ -246,7 +261,14 @@ def _results(
     results: dict[str, list[KpiResult]] = defaultdict(list)
     for row in rows:
         results[row[0]].append(
-            KpiResult(kpis[row[1]], *row[2:13], Peers(*row[13:19]), Peers(*row[19:25]))
+            KpiResult(
+                kpis[row[1]],
+                *row[2:13],
+                Peers(*row[13:19]),
+                Peers(*row[19:25]),
+                *row[25:29],
+                own=tuple(row[29:32]) if own_site else None,
+            )
         )
     return results
 
@@ -307,9 +329,10 @@ def _history(
     periods: dict[str, str] = {}  # each distinct period, status and target: one object
     statuses: dict[str, str] = {}
     targets: dict[float, float] = {}
+    value = "own_value" if own_site else "value"  # its owner sees its own small values
     rows = con.execute(
-        """
-        SELECT partner_id::VARCHAR, kpi_id::VARCHAR, period, value, target, status
+        f"""
+        SELECT partner_id::VARCHAR, kpi_id::VARCHAR, period, {value}, target, status
         FROM scorecard
         WHERE period_end <= (SELECT period_end FROM as_of)
         ORDER BY partner_id, kpi_id, period_start
@@ -344,8 +367,8 @@ def _alliance(
     q1, q3 = _quartiles(own_site)
     rows = con.execute(
         f"""
-        SELECT a.kpi_id::VARCHAR, a.period, a.value, a.target, a.status, a.partners,
-               p.{q1}, p.median, p.{q3}
+        SELECT a.kpi_id::VARCHAR, a.period, a.value, a.numerator, a.denominator, a.target,
+               a.status, a.partners, a.suppressed_partners, a.withheld, p.{q1}, p.median, p.{q3}
         FROM {table} a
         LEFT JOIN peer_stats p
             ON p.kpi_id = a.kpi_id AND p.period_start = a.period_start AND p.scope = 'all'
@@ -424,13 +447,12 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
             "SELECT partner_id::VARCHAR, submitted FROM submissions JOIN as_of USING (period)"
         ).fetchall()
     )
-    empty = Composite(None, None, 0, 0, dict.fromkeys(STATUSES, 0), None, None)
     scorecards = {
         p.partner_id: Scorecard(
             partner=p,
             period=period,
             submitted=submitted.get(p.partner_id, False),
-            composite=composites.get(p.partner_id, empty),
+            composite=composites[p.partner_id],  # every partner has one (kpi_composite.sql)
             results=results.get(p.partner_id, []),
             history=dict(history.get(p.partner_id, {})),
         )

@@ -28,7 +28,7 @@ from jinja2 import (
 from sitegen import charts, svg
 from sitegen.config import Config
 from sitegen.downloads import scorecard_csv, scorecard_json
-from sitegen.filters import STATUS_WORDS, delta, num, pct, value
+from sitegen.filters import STATUS_WORDS, WITHHELD_WORDS, delta, num, pct, value
 from sitegen.kpis import MIN_PEERS_QUARTILES
 from sitegen.load import CATEGORIES, RULE_LABELS
 from sitegen.model import (
@@ -260,9 +260,10 @@ def _headline(model: Model) -> list[dict[str, Any]]:
                 "kpi": kpi,
                 "period": point.period if point else "–",
                 "value": point.value if point else None,
-                "withheld": point is not None and point.value is None,
+                "withheld": WITHHELD_WORDS[point.withheld] if point and point.withheld else None,
                 "status": point.status if point else "no_data",
                 "partners": point.partners if point else 0,
+                "suppressed_partners": point.suppressed_partners if point else 0,
             }
         )
     return rows

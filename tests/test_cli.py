@@ -209,7 +209,7 @@ def test_validate_on_the_sample_reports_every_planted_bad_row(
         f"{resubmission}:8: numerator 45 is greater than denominator 40",
         f"{resubmission}:9: denominator 0 must be greater than 0",
         f"{resubmission}:10: value 59.4 does not match numerator/denominator "
-        "(122 / 197 × 100 = 61.9289)",
+        "(122 / 197 × 100 = 61.929)",
         f"{resubmission}:11: conflicting duplicate of data/metrics/2026-09.csv:148 "
         "(same partner, KPI and period, other figures)",
     ]

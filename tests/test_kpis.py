@@ -267,9 +267,10 @@ def test_as_of_latest_quarter(quarter: Run) -> None:
 # --------------------------------------------------------------------------- scorecard rows
 
 
-def test_scorecard_rows_span_alliance_range_from_joined_period(month: Run) -> None:
-    # screening has alliance data 2024-10 .. 2025-12 → 15 monthly rows for alpha,
-    # including the missing 2025-10
+def test_scorecard_rows_span_from_the_first_submission_and_joining(month: Run) -> None:
+    # a partner's rows run from its first row for the KPI (or the month it joined) to the
+    # calendar's last month, 2025-12: alpha screening 2024-10 .. 2025-12 → 15 rows, including
+    # the missing 2025-10
     alpha = month.periods("scorecard", "alpha", "screening")
     assert alpha == [f"2024-{m}" for m in ("10", "11", "12")] + [
         f"2025-{m:02d}" for m in range(1, 13)
@@ -278,14 +279,20 @@ def test_scorecard_rows_span_alliance_range_from_joined_period(month: Run) -> No
     assert month.periods("scorecard", "delta", "screening") == [
         f"2025-{m:02d}" for m in range(3, 13)
     ]
-    # navigators: alliance data 2025-07..2025-11 (gamma only); 2025-09 is a no_data row
+    # navigators: gamma from its first row, 2025-07, to the calendar's last month, 2025-12;
+    # 2025-09 and 2025-12 are no_data rows
     assert month.periods("scorecard", "gamma", "navigators") == [
         "2025-07",
         "2025-08",
         "2025-09",
         "2025-10",
         "2025-11",
+        "2025-12",
     ]
+    assert month.card("gamma", "navigators", "2025-12")["status"] == "no_data"
+    # beta's first screening row is 2024-11: its scorecard starts there, not at the alliance's
+    # first month (2024-10)
+    assert month.periods("scorecard", "beta", "screening")[0] == "2024-11"
     assert month.card("gamma", "navigators", "2025-09")["status"] == "no_data"
     # only KPIs a partner reports get rows: alpha never sends wait_days or navigators
     assert month.periods("scorecard", "alpha", "wait_days") == []
@@ -724,45 +731,46 @@ def test_peer_figures_on_the_scorecard(peers: Run) -> None:
 # --------------------------------------------------------------------------- rule 7: alliance
 
 
-def test_alliance_ratio_sums_counts_and_skips_suppressed(month: Run) -> None:
-    # readmit 2025-11: alpha 160/1000, beta 60/500; gamma (0/8) and delta (5/500) suppressed
-    # → (160 + 60) / (1000 + 500) × 100 = 220/1500 × 100 = 14.6667 (mean of 16 and 12 is 14),
-    # published as percentages are shown, to one decimal: 14.7
+def test_alliance_figures_of_fewer_than_5_partners_are_withheld(month: Run) -> None:
+    # This fixture has 4 partners: every alliance figure pools fewer than 5 and is withheld,
+    # suppressed partners counted among the contributors.
+    # readmit 2025-11: alpha 160/1000, beta 60/500, gamma 0/8 (denominator 8 < 11: suppressed)
+    # and delta 5/500 (numerator 5 in 1..10: suppressed) → 4 contributors, 2 suppressed
     expect(
         month.alliance("readmit", "2025-11"),
-        value=14.7,
-        numerator=220,
-        denominator=1500,
-        partners=2,
-    )
-    # screening 2025-11: (160 + 152 + 759 + 170) / (200 + 200 + 1000 + 200) = 1241/1600
-    # = 77.5625 (the mean of 80, 76, 75.9, 85 would be 79.225), published as 77.6
-    expect(
-        month.alliance("screening", "2025-11"),
-        value=77.6,
-        numerator=1241,
-        denominator=1600,
-        partners=4,
-    )
-    # hcahps 2025-Q3: (130 + 144 + 140 + 134) / (4 × 200) = 548/800 = 68.5
-    expect(month.alliance("hcahps", "2025-Q3"), value=68.5, partners=4)
-
-
-def test_alliance_mean_kpi_averages_partner_values(month: Run) -> None:
-    # wait_days 2025-11: gamma 14.5, delta 16.0 (beta missing) → (14.5 + 16) / 2 = 15.25,
-    # published to one decimal, half away from zero: 15.3
-    expect(
-        month.alliance("wait_days", "2025-11"),
-        value=15.3,
+        value=None,
         numerator=None,
         denominator=None,
-        partners=2,
+        partners=4,
+        suppressed_partners=2,
+        withheld="fewer_than_5",
+        status="suppressed",
     )
+    # screening 2025-11: alpha, beta, gamma, delta → 4, none suppressed
+    expect(
+        month.alliance("screening", "2025-11"),
+        partners=4,
+        suppressed_partners=0,
+        withheld="fewer_than_5",
+        value=None,
+    )
+    # wait_days (mean) 2025-11: gamma 14.5, delta 16.0 → 2 contributors
+    expect(month.alliance("wait_days", "2025-11"), partners=2, withheld="fewer_than_5")
 
 
 def test_alliance_mean_in_peers(peers: Run) -> None:
     # (10 + 12 + 12 + 15 + 20 + 8) / 6 = 77/6 = 12.8333, published as 12.8
-    expect(peers.alliance("wait_days", "2025-06"), value=12.8, partners=6)
+    expect(
+        peers.alliance("wait_days", "2025-06"),
+        value=12.8,
+        numerator=None,
+        denominator=None,
+        partners=6,
+        withheld=None,
+        status="met",  # 12.83 against the target 14, lower is better
+    )
+    # 2025-05, h5 missing: (11 + 13 + 14 + 16 + 9) / 5 = 63/5 = 12.6, exactly 5 contributors
+    expect(peers.alliance("wait_days", "2025-05"), value=12.6, partners=5, withheld=None)
 
 
 # --------------------------------------------------------------------------- rule 8: composite
@@ -1043,3 +1051,238 @@ def test_coverage(month: Run) -> None:
         "SELECT count(*) AS n, count(*) FILTER (WHERE present) AS present FROM coverage "
         "WHERE partner_id::VARCHAR = 'alpha' AND kpi_id::VARCHAR = 'screening'"
     ) == {"n": 15, "present": 14}
+
+
+# --------------------------------------------------------------- small numbers (DESIGN, revised)
+#
+# tests/fixtures/kpi_small/ — 7 hospitals (h7 joined 2025-09-01 and sent nothing), 3 KPIs:
+#   readmit  percent, monthly, lower, target 15 [2]; small-cell rule by default (percent)
+#            2025-04, 05: h1 150/1000, h2 60/400, h3 120/900, h4 80/700, h5 140/1000, h6 90/600
+#            2025-06: as 04, but h1 flagged not_available ("Not Available: data under review")
+#            2025-07: as 04, but h2 3/400              (h2: numerator 3 → suppressed)
+#            2025-08: as 04, but h2 4/400, h3 5/300    (two suppressed)
+#            2025-09: h2 0/100, h3 1/50, h4 2/50, h5 0/60, h6 0/40; h1 nothing
+#   clabsi   ratio (an SIR: observed ÷ predicted), quarterly, lower, target 1.0 [1], band 0.10,
+#            min_denominator 1 (predicted infections), no small-cell rule (not a head count)
+#            Q1: h1 2/1.0, h2 1/1.2, h3 0/0.9, h4 3/2.5, h5 0/1.5, h6 1/0.95
+#            Q2: h1 1/1.1, h2 0/1.3, h3 1/0.8, h4 2/2.4, h5 1/1.6, h6 0/1.0
+#            Q3: h1 1/1.0, h2 flagged suppressed ("Too Few to Report"), h3 0/1.2, h4 2/2.2,
+#                h5 0/1.4, h6 1/1.1
+#   stars    score, quarterly, mean, higher, target 3 [3]: h1 only, first in 2025-Q3 (4)
+
+SMALL = FIXTURES / "kpi_small"
+
+
+@pytest.fixture(scope="module")
+def small_months() -> Iterator[Run]:
+    """Small-numbers fixture, monthly scorecard, 'latest' (→ 2025-09: 5 of 7 submitted)."""
+    result = run(SMALL)
+    yield result
+    result.con.close()
+
+
+@pytest.fixture(scope="module")
+def small_quarters() -> Iterator[Run]:
+    """Small-numbers fixture, quarterly scorecard, 'latest' (→ 2025-Q3: 6 of 7 submitted)."""
+    result = run(SMALL, grain="quarter")
+    yield result
+    result.con.close()
+
+
+def test_alliance_pools_every_accepted_row_suppressed_partners_included(
+    small_quarters: Run,
+) -> None:
+    """Finding 1: the alliance figure pooled only the partners whose values are shown."""
+    # clabsi 2025-Q1: h3 (0.9) and h6 (0.95) predict fewer than 1 infection → suppressed, and
+    # still counted: Σ observed 2 + 1 + 0 + 3 + 0 + 1 = 7, Σ predicted 1.0 + 1.2 + 0.9 + 2.5 +
+    # 1.5 + 0.95 = 8.05 → 7 / 8.05 = 0.8696, published 0.87 (the shown four alone: 6/6.2 = 0.97)
+    expect(
+        small_quarters.alliance("clabsi", "2025-Q1"),
+        value=0.87,
+        numerator=7,
+        denominator=8.05,
+        partners=6,
+        suppressed_partners=2,
+        withheld=None,
+        status="met",
+    )
+    # clabsi 2025-Q3: h2 is suppressed at source, so not a contributor: 1 + 0 + 2 + 0 + 1 = 4
+    # over 1.0 + 1.2 + 2.2 + 1.4 + 1.1 = 6.9 → 0.5797, published 0.58
+    expect(
+        small_quarters.alliance("clabsi", "2025-Q3"),
+        value=0.58,
+        numerator=4,
+        denominator=6.9,
+        partners=5,
+        suppressed_partners=0,
+        withheld=None,
+    )
+    # readmit 2025-Q2, each partner's months summed first (h1: 04 and 05, June was flagged):
+    # (300 + 180 + 360 + 240 + 420 + 270) / (2000 + 1200 + 2700 + 2100 + 3000 + 1800)
+    # = 1770 / 12800 = 13.828 → 13.8, met (lower than 15)
+    expect(
+        small_quarters.alliance("readmit", "2025-Q2"),
+        value=13.8,
+        numerator=1770,
+        denominator=12800,
+        partners=6,
+        status="met",
+    )
+
+
+def test_alliance_figures_are_withheld_with_the_first_reason_that_applies(
+    small_months: Run, small_quarters: Run
+) -> None:
+    # readmit 2025-07: h2's 3/400 alone is suppressed → its counts would be the total less the
+    # five others': withheld, complementary suppression
+    expect(
+        small_months.alliance("readmit", "2025-07"),
+        value=None,
+        numerator=None,
+        denominator=None,
+        partners=6,
+        suppressed_partners=1,
+        withheld="one_suppressed",
+        status="suppressed",
+    )
+    # readmit 2025-08: two suppressed (h2 4/400, h3 5/300) → shown: (150 + 4 + 5 + 80 + 140 +
+    # 90) / (1000 + 400 + 300 + 700 + 1000 + 600) = 469 / 4000 = 11.725 → 11.7
+    expect(
+        small_months.alliance("readmit", "2025-08"),
+        value=11.7,
+        numerator=469,
+        denominator=4000,
+        partners=6,
+        suppressed_partners=2,
+        withheld=None,
+        status="met",
+    )
+    # readmit 2025-09: 5 contributors, 2 suppressed, pooled numerator 0 + 1 + 2 + 0 + 0 = 3 is
+    # itself a small cell → small_counts
+    expect(
+        small_months.alliance("readmit", "2025-09"),
+        value=None,
+        partners=5,
+        suppressed_partners=2,
+        withheld="small_counts",
+        status="suppressed",
+    )
+    # clabsi 2025-Q2: h3 (0.8 predicted) alone suppressed → one_suppressed
+    expect(
+        small_quarters.alliance("clabsi", "2025-Q2"),
+        partners=6,
+        suppressed_partners=1,
+        withheld="one_suppressed",
+    )
+    # readmit 2025-Q3: h2's quarter, 3 + 4 + 0 = 7 of 900, is a small cell; h3's 126/1250 is
+    # not → exactly one suppressed
+    expect(
+        small_quarters.alliance("readmit", "2025-Q3"),
+        partners=6,
+        suppressed_partners=1,
+        withheld="one_suppressed",
+    )
+
+
+def test_the_small_cell_rule_counts_people_not_infections(small_quarters: Run) -> None:
+    """Finding 2: an SIR's observed count is small by nature; only predicted < 1 withholds it."""
+    # h1 clabsi 2025-Q1: 2 observed of 1.0 predicted → shown 2.0; missed (gap −1 < −0.1)
+    expect(
+        small_quarters.card("h1", "clabsi", "2025-Q1"),
+        value=2.0,
+        numerator=2,
+        denominator=1.0,
+        suppression=None,
+        status="missed",
+    )
+    # h3 clabsi 2025-Q1: 0.9 predicted < min_denominator 1 → suppressed, the owner still sees it
+    expect(
+        small_quarters.card("h3", "clabsi", "2025-Q1"),
+        value=None,
+        numerator=None,
+        own_value=0.0,
+        own_denominator=0.9,
+        suppression="min_denominator",
+        status="suppressed",
+    )
+    # readmit counts people: h2's quarter 7/900 → suppressed for everyone but h2, who sees
+    # 7 / 900 × 100 = 0.7778
+    expect(
+        small_quarters.card("h2", "readmit", "2025-Q3"),
+        value=None,
+        own_value=7 / 900 * 100,
+        own_numerator=7,
+        own_denominator=900,
+        suppression="small_cell",
+        status="suppressed",
+    )
+
+
+def test_rows_suppressed_at_source_are_submissions_with_their_footnote(
+    small_months: Run, small_quarters: Run
+) -> None:
+    """Finding 3: "Too Few to Report" was only leaving the row out: "no submission"."""
+    expect(
+        small_quarters.card("h2", "clabsi", "2025-Q3"),
+        value=None,
+        own_value=None,
+        suppression="source",
+        status="suppressed",
+        footnote="Too Few to Report",
+    )
+    expect(
+        small_months.card("h1", "readmit", "2025-06"),
+        value=None,
+        suppression=None,
+        status="no_data",
+        footnote="Not Available: data under review",
+    )
+    assert small_months.flag("submissions", "submitted", "h1", "2025-06") is True
+
+
+def test_the_page_and_the_composite_count_the_same_kpis(small_quarters: Run) -> None:
+    """Finding 4 and 5: a KPI first submitted after a period is not on that period's
+    scorecard, nor in its composite."""
+    q2 = small_quarters.rows(
+        "SELECT kpi_id::VARCHAR AS kpi FROM scorecard WHERE partner_id::VARCHAR = 'h1' "
+        "AND period = '2025-Q2' ORDER BY kpi"
+    )
+    assert [r["kpi"] for r in q2] == ["clabsi", "readmit"]  # stars starts in 2025-Q3
+    # h1 2025-Q2: readmit 300/2000 = 15.0 on target 15 → met ×2; clabsi 1/1.1 = 0.91 → met ×1
+    # → (200 + 100) / 3 = 100, scored 2 (stars is not a no_data there)
+    expect(
+        small_quarters.composite("h1", "2025-Q2"),
+        score=100.0,
+        scored=2,
+        met=2,
+        no_data=0,
+    )
+    # h1 2025-Q3: readmit 15.0 met, clabsi 1/1.0 = 1.0 met, stars 4 ≥ 3 met → 3 scored
+    expect(small_quarters.composite("h1", "2025-Q3"), score=100.0, scored=3, met=3)
+
+
+def test_an_unranked_partner_is_told_how_many_are_ranked(small_quarters: Run) -> None:
+    """Finding 6: `of` was 0 for partners with no composite row."""
+    # 2025-Q2: h1..h6 each score 100 (every KPI met, or readmit alone for h3, whose clabsi is
+    # suppressed: weight 2 of 3, more than half) → 6 ranked, all 1st; h7 had not joined
+    expect(small_quarters.composite("h7", "2025-Q2"), score=None, rank=None, of=6)
+    expect(small_quarters.composite("h3", "2025-Q2"), score=100.0, rank=1, of=6)
+
+
+def test_a_period_rolled_up_from_fewer_months_is_partial(small_quarters: Run) -> None:
+    """Finding 8: a quarter rolled up from two of its three months, unlabelled."""
+    # h1 readmit 2025-Q3: July and August, nothing in September → 2 of 3; 300/2000 = 15.0
+    expect(
+        small_quarters.card("h1", "readmit", "2025-Q3"),
+        value=15.0,
+        parts=2,
+        parts_of=3,
+    )
+    # 2025-Q2: April and May; June came flagged not_available → 2 of 3, with its footnote
+    expect(
+        small_quarters.card("h1", "readmit", "2025-Q2"),
+        parts=2,
+        parts_of=3,
+        footnote="Not Available: data under review",
+    )
+    expect(small_quarters.card("h2", "readmit", "2025-Q2"), parts=3, parts_of=3)

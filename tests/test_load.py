@@ -157,7 +157,7 @@ def test_raw_table_keeps_original_strings(mini: Path, load: Loader) -> None:
         (
             "north-hosp,readmit_30d,2025-08,9.5,120,1000",
             "value_mismatch",
-            "value 9.5 does not match numerator/denominator (120 / 1000 × 100 = 12)",
+            "value 9.5 does not match numerator/denominator (120 / 1000 × 100 = 12.000)",
         ),
         (
             "east-clinic,appt_lead_days,2025-08,-3,,",
@@ -171,6 +171,99 @@ def test_row_rules(mini: Path, load: Loader, row: str, rule: str, reason: str) -
     con, summary = load()
     assert rejected(con, "data/metrics/bad.csv") == [(2, rule, reason)]
     assert summary.read == summary.accepted + summary.rejected == 7
+
+
+FLAGGED = "partner_id,kpi_id,period,value,numerator,denominator,flag,footnote\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "rule", "reason"),
+    [
+        (
+            "north-hosp,readmit_30d,2025-08,,,,masked,",
+            "bad_flag",
+            "flag 'masked' is not suppressed or not_available",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,14.0,140,1000,suppressed,Too Few to Report",
+            "flag_with_figures",
+            "a row flagged suppressed leaves value, numerator and denominator empty",
+        ),
+        (
+            "north-hosp,readmit_30d,2025-08,,,4,not_available,",
+            "flag_with_figures",
+            "a row flagged not_available leaves value, numerator and denominator empty",
+        ),
+        (
+            "ghost,readmit_30d,2025-08,,,,suppressed,",
+            "unknown_partner",
+            "unknown partner_id 'ghost'",
+        ),
+    ],
+)
+def test_flag_rules(mini: Path, load: Loader, row: str, rule: str, reason: str) -> None:
+    add_metrics(mini, "flags.csv", FLAGGED + row + "\n")
+    con, _ = load()
+    assert rejected(con, "data/metrics/flags.csv") == [(2, rule, reason)]
+
+
+def test_rows_suppressed_at_source_are_accepted_with_their_footnote(
+    mini: Path, load: Loader
+) -> None:
+    add_metrics(
+        mini,
+        "flags.csv",
+        FLAGGED
+        + "north-hosp,readmit_30d,2025-08,,,,Suppressed,Too Few to Report\n"
+        + "south-snf,readmit_30d,2025-08, , , ,not_available,Not Available (footnote 5)\n",
+    )
+    con, summary = load()
+    assert summary.rejected == 0
+    rows = con.execute(
+        "SELECT partner_id::VARCHAR, value, numerator, denominator, flag, footnote FROM metrics "
+        "WHERE period = '2025-08' ORDER BY partner_id"
+    ).fetchall()
+    assert rows == [
+        ("north-hosp", None, None, None, "suppressed", "Too Few to Report"),
+        ("south-snf", None, None, None, "not_available", "Not Available (footnote 5)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        # 45138735 / 299379778 × 100 = 15.0774161507 (by hand, to 10 decimals): the MSSP PUF's
+        # aco_savings_rate for A1095, 2018, as written there
+        ("15.0774161", False),  # off by 5.07e-8, over the 5e-8 that 7 decimals allow
+        ("15.07741615", True),  # off by 7e-10, under the 5e-9 that 8 decimals allow
+        ("15.077416", True),  # off by 1.5e-7, under the 5e-7 that 6 decimals allow
+        ("15.0774", True),
+        ("15.0775", False),  # off by 8.5e-5, over 5e-5
+    ],
+)
+def test_the_value_check_allows_half_a_unit_of_the_last_decimal_and_no_more(
+    mini: Path, load: Loader, value: str, accepted: bool
+) -> None:
+    """Finding 7: a flat 1e-9 on top of half a unit accepted a wrong seventh decimal."""
+    add_metrics(
+        mini, "many.csv", HEADER + f"north-hosp,readmit_30d,2025-08,{value},45138735,299379778\n"
+    )
+    con, _ = load()
+    found = rejected(con, "data/metrics/many.csv")
+    if accepted:
+        assert found == []
+        return
+    digits = len(value.split(".")[1]) + 2
+    implied = f"{45138735 / 299379778 * 100:.{digits}f}"
+    assert found == [
+        (
+            2,
+            "value_mismatch",
+            f"value {value} does not match numerator/denominator (45138735 / 299379778 × 100 "
+            f"= {implied})",
+        )
+    ]
+    assert implied != value  # the gap shows
 
 
 def test_negative_numerator_allowed_where_values_can_be_negative(mini: Path, load: Loader) -> None:

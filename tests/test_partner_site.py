@@ -95,12 +95,15 @@ def test_small_peer_groups_are_withheld(mini: Path, tmp_path: Path) -> None:
     assert "Peer figures withheld" in kpi and 'id="chart-peers"' not in kpi
     index = (out / "index.html").read_text()
     rows = re.findall(r"<tr><th scope=\"row\">.*?</tr>", index, flags=re.S)
-    assert len(rows) == 5 and all(row.count("withheld") == 2 for row in rows)
-    # readmissions in 2025-09: north-hosp 142 / 1000; south-snf's 8 / 40 is suppressed (a
-    # numerator of 1 to 10), so the full site's pooled figure is north-hosp's own 14.2 %: to
-    # another partner's eyes that would be north-hosp's value
+    assert len(rows) == 5
+    assert all("withheld: fewer than 5 partners report it" in row for row in rows)
+    # readmissions in 2025-09: north-hosp 142 / 1000, south-snf 8 / 40 (suppressed: a numerator
+    # of 1 to 10): 2 contributors, withheld in every site (the full site used to pool the shown
+    # values only and publish north-hosp's own 14.2 % as the alliance's)
     full = (mini / "output" / "index.html").read_text()
-    assert re.search(r"30-day readmission rate</a></th>\s*<td>2025-09</td><td>14.2%", full)
+    assert re.search(
+        r"30-day readmission rate</a></th>\s*<td>2025-09</td><td>withheld: fewer than 5", full
+    )
     [readmit] = [row for row in rows if "30-day readmission rate" in row]
     assert "14.2%" not in readmit
     # nor in the KPI page's alliance series: its table, or the chart's data (a y-axis tick may
@@ -114,13 +117,32 @@ def test_small_peer_groups_are_withheld(mini: Path, tmp_path: Path) -> None:
     assert "Data quality" not in page and "for North General Hospital only" in page
 
 
-def test_each_partner_json_equals_the_full_sites(mini: Path, tmp_path: Path) -> None:
+def test_each_partner_json_is_the_full_sites_with_its_own_small_figures(
+    mini: Path, tmp_path: Path
+) -> None:
+    """A partner sees its own figures, suppressed ones included (it owns them); everything
+    else in its JSON is what the alliance's site says."""
     for pid in ("north-hosp", "south-snf", "east-clinic"):
         out = tmp_path / pid
         built(mini, "--jobs", "1", "--partner", pid, "--output", str(out))
         own = json.loads((out / "partners" / f"{pid}.json").read_text())
         full = json.loads((mini / "output" / "partners" / f"{pid}.json").read_text())
-        assert own == full
+        figures = ("value", "numerator", "denominator")
+        for mine, alliance in zip(own["kpis"], full["kpis"], strict=True):
+            if alliance["suppression"] is None:
+                assert mine == alliance
+            else:
+                assert [alliance[f] for f in figures] == [None, None, None]
+                assert {k: v for k, v in mine.items() if k not in figures} == {
+                    k: v for k, v in alliance.items() if k not in figures
+                }
+        assert {k: v for k, v in own.items() if k != "kpis"} == {
+            k: v for k, v in full.items() if k != "kpis"
+        }
+        if pid == "south-snf":  # readmissions 8 / 40 in 2025-09: a small cell, its own
+            [readmit] = [k for k in own["kpis"] if k["kpi_id"] == "readmit_30d"]
+            assert (readmit["value"], readmit["numerator"], readmit["denominator"]) == (20, 8, 40)
+            assert readmit["suppression"] == "small_cell" and readmit["status"] == "suppressed"
         others = {"north-hosp", "south-snf", "east-clinic"} - {pid}
         for name, text in texts(out).items():
             for other in others:

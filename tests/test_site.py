@@ -115,7 +115,7 @@ def test_suppressed_value_is_never_shown(site: Path) -> None:
     data = json.loads((site / "partners/south-snf.json").read_text(encoding="utf-8"))
     readmit = data["kpis"][0]
     assert (readmit["value"], readmit["numerator"], readmit["denominator"]) == (None, None, None)
-    assert readmit["status"] == "suppressed"
+    assert readmit["status"] == "suppressed" and readmit["suppression"] == "small_cell"
 
 
 def test_json_download_matches_the_schema(site: Path) -> None:
@@ -131,7 +131,7 @@ def test_json_download_matches_the_schema(site: Path) -> None:
     keys = {
         "kpi_id", "name", "category", "unit", "direction", "value", "numerator", "denominator",
         "target", "target_source", "benchmark", "peer_median", "peer_percentile", "status",
-        "change_prev", "change_yoy",
+        "suppression", "footnote", "partial", "change_prev", "change_yoy",
     }  # fmt: skip
     for kpi in data["kpis"]:
         assert set(kpi) == keys
@@ -228,14 +228,18 @@ def test_same_input_same_bytes(mini: Path, tmp_path: Path, monkeypatch) -> None:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
-def test_dashboard_headline_is_the_as_of_alliance_figure(site: Path) -> None:
+def test_dashboard_headline_withholds_figures_of_fewer_than_5_partners(site: Path) -> None:
     text = page_text(site, "index.html")
-    # readmit_30d 2025-09: south-snf's 8/40 is suppressed, so only north's 142/1000 pools:
-    # 14.2% against the KPI target 15 (lower is better) → met, 1 partner.
-    assert "30-day readmission rate 2025-09 14.2% 15.0% 13.9% ✓ met 1" in text
-    # appt_lead_days 2025-09: east-clinic's 18.5 days (mean KPI) against 14 → missed.
+    # readmit_30d 2025-09: north's 142/1000 and south-snf's 8/40 (suppressed) both pool, but 2
+    # partners are fewer than 5: withheld (it used to pool north alone and show its 14.2 %)
     assert (
-        "Days to new-patient appointment 2025-09 18.5 days 14.0 days 31.0 days ✗ missed 1" in text
+        "30-day readmission rate 2025-09 withheld: fewer than 5 partners report it 15.0% 13.9% "
+        "S suppressed 2 (1 suppressed)" in text
+    )
+    # appt_lead_days 2025-09: east-clinic's 18.5 days alone → withheld too
+    assert (
+        "Days to new-patient appointment 2025-09 withheld: fewer than 5 partners report it "
+        "14.0 days 31.0 days S suppressed 1" in text
     )
 
 

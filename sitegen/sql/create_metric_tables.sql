@@ -26,6 +26,8 @@ CREATE OR REPLACE TABLE raw_metrics (
     value        VARCHAR,
     numerator    VARCHAR,
     denominator  VARCHAR,
+    flag         VARCHAR,
+    footnote     VARCHAR,
     file_problem VARCHAR,
     unreadable   VARCHAR
 );

@@ -33,6 +33,7 @@ CREATE OR REPLACE TABLE kpis (
     min_value        DOUBLE,
     max_value        DOUBLE,
     decimals         INTEGER NOT NULL,  -- as the unit is shown (sitegen/filters.py)
+    small_cell_rule  BOOLEAN NOT NULL,  -- a numerator of 1-10 counts people: privacy applies
     line             INTEGER NOT NULL
 );
 

@@ -5,15 +5,13 @@
 -- that sent nothing this month must not top the ranking on two quarterly KPIs); otherwise it
 -- is NULL and the counts say why. KPIs of weight 0 alone give no score.
 --
--- Each KPI the partner reports is judged at its latest KPI period ending on or before the end
--- of the scorecard period: on a monthly scorecard for 2025-11 a quarterly KPI counts with its
--- 2025-Q3 status, for 2025-12 with 2025-Q4.
+-- Each KPI on the partner's scorecard for the period is judged at its latest KPI period
+-- ending on or before the end of the scorecard period: on a monthly scorecard for 2025-11 a
+-- quarterly KPI counts with its 2025-Q3 status, for 2025-12 with 2025-Q4. The KPIs are those
+-- of the scorecard itself (scorecard_grid): the composite counts exactly what the page shows.
 
 CREATE OR REPLACE TABLE composite_inputs AS
-WITH reported AS (
-    SELECT DISTINCT partner_id, kpi_id FROM metrics
-),
-judged_at AS (
+WITH judged_at AS (
     -- Scorecard period × KPI → the KPI period it is judged at.
     SELECT c.period, c.period_start, c.period_end, g.kpi_id,
            CAST(date_trunc(g.grain, c.period_end + INTERVAL 1 DAY) - sg_step(g.grain) AS DATE)
@@ -21,16 +19,13 @@ judged_at AS (
     FROM calendar c
     CROSS JOIN kpi_grains g
 )
-SELECT j.period, j.period_start, r.partner_id, r.kpi_id, k.weight,
-       coalesce(s.status, 'no_data') AS status
-FROM reported r
-JOIN judged_at j USING (kpi_id)
-JOIN partners p ON p.partner_id = r.partner_id AND p.joined <= j.period_end
-JOIN kpis k ON k.kpi_id = r.kpi_id
-LEFT JOIN scorecard s
-    ON s.partner_id = r.partner_id AND s.kpi_id = r.kpi_id
-   AND s.period_start = j.kpi_period_start;
+SELECT j.period, j.period_start, s.partner_id, s.kpi_id, k.weight, s.status
+FROM judged_at j
+JOIN scorecard s ON s.kpi_id = j.kpi_id AND s.period_start = j.kpi_period_start
+JOIN kpis k ON k.kpi_id = s.kpi_id;
 
+-- Every partner has a row for every scorecard period, scored or not, so that "of" (how many
+-- partners are ranked) is the same for all of them.
 CREATE OR REPLACE TABLE composite AS
 WITH scored AS (
     SELECT period, period_start, partner_id,
@@ -52,13 +47,22 @@ WITH scored AS (
     FROM composite_inputs
     GROUP BY period, period_start, partner_id
 ),
+everyone AS (
+    SELECT c.period, c.period_start, p.partner_id, s.score,
+           coalesce(s.scored, 0) AS scored, coalesce(s.met, 0) AS met,
+           coalesce(s.at_risk, 0) AS at_risk, coalesce(s.missed, 0) AS missed,
+           coalesce(s.no_data, 0) AS no_data, coalesce(s.suppressed, 0) AS suppressed
+    FROM calendar c
+    CROSS JOIN partners p
+    LEFT JOIN scored s USING (period, period_start, partner_id)
+),
 ranked AS (
     -- Rank among partners with a score in the same period: highest first, ties share.
     SELECT *,
            CASE WHEN score IS NOT NULL
                 THEN rank() OVER (PARTITION BY period ORDER BY score DESC NULLS LAST) END AS rank,
            count(score) OVER (PARTITION BY period) AS "of"
-    FROM scored
+    FROM everyone
 )
 SELECT r.partner_id, r.period, r.period_start, r.score, r.scored, r.met, r.at_risk, r.missed,
        r.no_data, r.suppressed, r.rank, r."of",

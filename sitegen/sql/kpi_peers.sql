@@ -8,7 +8,7 @@ SELECT v.partner_id, v.kpi_id, v.grain, v.period_start, v.value,
        v.sign * v.value AS goodness, p.partner_type
 FROM kpi_values v
 JOIN partners p USING (partner_id)
-WHERE NOT v.suppressed;
+WHERE NOT v.suppressed AND v.value IS NOT NULL;
 
 -- Median and quartiles by linear interpolation between values (quantile_cont).
 CREATE OR REPLACE TABLE peer_stats AS

@@ -11,52 +11,66 @@ CREATE OR REPLACE TEMP MACRO sg_judge(value, target, sign, amber_band) AS
          WHEN sign * (value - target) >= -(amber_band * abs(target)) - 1e-9 THEN 'at_risk'
          ELSE 'missed' END;
 
--- The grid: a partner is expected to report a KPI once it has submitted it at least once.
--- It is expected in every period from the first to the last one in which anybody reported the
--- KPI, from the period in which the partner joined. A missing value is a finding (no_data).
+-- The grid: a partner is expected to report a KPI from the first KPI period it submitted the
+-- KPI for (a row suppressed at source is a submission), in every KPI period after it, to the
+-- one the calendar's last period is judged at, and from the period in which it joined. So the
+-- KPIs on a scorecard for period P are exactly those the partner submitted for a period ending
+-- on or before P: the page, its JSON and PDF and the composite all count this one set, and
+-- data for later periods never change what an earlier period's scorecard shows. A missing
+-- value is a finding (no_data).
 CREATE OR REPLACE TABLE scorecard_grid AS
 WITH reported AS (
-    SELECT DISTINCT partner_id, kpi_id FROM metrics
+    SELECT m.partner_id, m.kpi_id, g.grain,
+           min(date_trunc(g.grain, m.period_start))::DATE AS first
+    FROM metrics m
+    JOIN kpi_grains g USING (kpi_id)
+    GROUP BY ALL
 ),
 spans AS (
-    SELECT kpi_id, grain, min(period_start) AS first, max(period_start) AS last
-    FROM kpi_values
-    GROUP BY kpi_id, grain
+    SELECT r.*,
+           CAST(date_trunc(r.grain, (SELECT max(period_end) FROM calendar) + INTERVAL 1 DAY)
+                - sg_step(r.grain) AS DATE) AS last
+    FROM reported r
 ),
 periods AS (
-    SELECT kpi_id, grain,
+    SELECT partner_id, kpi_id, grain,
            CAST(unnest(generate_series(first, last, sg_step(grain))) AS DATE) AS period_start
     FROM spans
+    WHERE first <= last
 )
-SELECT r.partner_id, r.kpi_id, s.grain, s.period_start,
+SELECT s.partner_id, s.kpi_id, s.grain, s.period_start,
        sg_end(s.period_start, s.grain) AS period_end,
        CAST(s.period_start - sg_step(s.grain) AS DATE) AS previous_start,
        CAST(s.period_start - INTERVAL 1 YEAR AS DATE) AS year_ago_start
-FROM reported r
-JOIN periods s USING (kpi_id)
+FROM periods s
 JOIN partners p USING (partner_id)
 WHERE sg_end(s.period_start, s.grain) >= p.joined;
 
 -- Values that may be shown, by partner × KPI × period: the other side of every change.
 CREATE OR REPLACE TABLE shown_values AS
-SELECT partner_id, kpi_id, period_start, value FROM kpi_values WHERE NOT suppressed;
+SELECT partner_id, kpi_id, period_start, value
+FROM kpi_values
+WHERE NOT suppressed AND value IS NOT NULL;
 
 CREATE OR REPLACE TABLE scorecard AS
 WITH judged AS (
     SELECT
         g.partner_id, g.kpi_id, g.grain, sg_label(g.period_start, g.grain) AS period,
         g.period_start, g.period_end, g.previous_start, g.year_ago_start,
-        -- Suppressed values and their counts are never shown.
+        -- Suppressed values and their counts are shown to no one but their owner: `value`
+        -- is what everyone may see, `own_value` what the partner's own site and PDF show.
         CASE WHEN NOT v.suppressed THEN v.value END AS value,
         CASE WHEN NOT v.suppressed THEN v.numerator END AS numerator,
         CASE WHEN NOT v.suppressed THEN v.denominator END AS denominator,
+        v.value AS own_value, v.numerator AS own_numerator, v.denominator AS own_denominator,
+        v.suppression, v.footnote, v.parts, v.parts_of,
         -- Target: the partner's commitment in force on the last day of the period, else the
         -- KPI's own target.
         coalesce(t.target, k.target) AS target,
         CASE WHEN t.target IS NOT NULL THEN 'partner' ELSE 'kpi' END AS target_source,
         CASE
-            WHEN v.value IS NULL THEN 'no_data'
             WHEN v.suppressed THEN 'suppressed'
+            WHEN v.value IS NULL THEN 'no_data'
             ELSE sg_judge(v.value, coalesce(t.target, k.target),
                           CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END,
                           coalesce(k.amber_band, getvariable('amber_band')))
@@ -85,6 +99,8 @@ changed AS (
 SELECT
     c.partner_id, c.kpi_id, c.grain, c.period, c.period_start, c.period_end,
     c.value, c.numerator, c.denominator, c.target, c.target_source, c.status,
+    c.own_value, c.own_numerator, c.own_denominator, c.suppression, c.footnote,
+    c.parts, c.parts_of,
     -- The label follows the KPI's direction: a falling readmission rate is improving.
     c.change_prev, sg_change_label(c.change_prev, c.sign) AS change_prev_label,
     c.change_yoy, sg_change_label(c.change_yoy, c.sign) AS change_yoy_label,

@@ -3,12 +3,23 @@
 -- Rollup of accepted rows. Rates are never averaged: ratio KPIs sum numerators and
 -- denominators first, then divide (a quarter is Σ of its months, not the mean of three monthly
 -- rates). `mean` KPIs average their values, `sum` KPIs add them, `last` KPIs take the latest
--- sub-period submitted.
+-- sub-period submitted. A row suppressed at source (flag) is a submission without a value: it
+-- adds nothing to the rollup.
 --
--- Small cells (the CMS rule): a value whose denominator is below the minimum (the KPI's own,
--- else [status] min_denominator), or whose numerator is 1 to 10, is suppressed. Rollups are
--- judged on their summed counts. A suppressed value counts for nothing: no status, no change,
--- no peer figure, no alliance total, and its counts are never shown.
+-- A period rolled up from fewer sub-periods than it has (two of a quarter's three months) is
+-- partial: `parts` of `parts_of`, shown wherever the value is.
+--
+-- Suppression: `suppression` says why a value may be shown to its owner only, and is judged
+-- on a rollup's summed counts:
+--   small_cell       the KPI counts people (kpis.csv small_cell_rule) and the numerator is
+--                    1 to 10 (the CMS small-cell rule: privacy);
+--   min_denominator  the denominator is below the minimum (the KPI's own min_denominator, else
+--                    [status] min_denominator; for an SIR the predicted count, 1): too few to
+--                    judge reliably;
+--   source           every row of the period came suppressed at source (flag = suppressed).
+-- A suppressed value counts for nothing: no status, no change, no peer figure, and its counts
+-- are never shown to anyone but its owner. It still adds to the alliance's pooled figure (see
+-- kpi_alliance.sql), which is judged by the same thresholds.
 CREATE OR REPLACE TABLE kpi_values AS
 WITH rolled AS (
     SELECT m.partner_id, m.kpi_id, g.grain,
@@ -17,23 +28,43 @@ WITH rolled AS (
            sum(m.denominator) AS denominators,
            avg(m.value) AS mean,
            sum(m.value) AS total,
-           arg_max(m.value, m.period_start) AS latest
+           arg_max(m.value, m.period_start) FILTER (m.value IS NOT NULL) AS latest,
+           count(m.value) AS parts,
+           count(*) FILTER (m.flag = 'suppressed') AS flagged_suppressed,
+           string_agg(DISTINCT m.footnote, '; ' ORDER BY m.footnote) AS footnote
     FROM metrics m
     JOIN kpi_grains g USING (kpi_id)
     GROUP BY ALL
+),
+valued AS (
+    SELECT r.*, k.aggregation, k.scale, k.direction, k.small_cell_rule,
+           coalesce(k.min_denominator, getvariable('min_denominator')) AS min_denominator,
+           -- sub-periods a KPI period holds: 3 months in a quarter, 12 in a year, 4 quarters
+           CASE WHEN g.native = g.grain THEN 1
+                WHEN g.native = 'month' AND g.grain = 'quarter' THEN 3
+                WHEN g.native = 'month' THEN 12
+                ELSE 4 END AS parts_of,
+           CASE WHEN r.parts = 0 THEN NULL
+                WHEN k.aggregation = 'ratio' THEN r.numerators / r.denominators * k.scale
+                WHEN k.aggregation = 'mean' THEN r.mean
+                WHEN k.aggregation = 'sum' THEN r.total
+                WHEN k.aggregation = 'last' THEN r.latest
+           END AS value
+    FROM rolled r
+    JOIN kpis k USING (kpi_id)
+    JOIN kpi_grains g USING (kpi_id)
+),
+judged AS (
+    SELECT partner_id, kpi_id, grain, period_start, value,
+           CASE WHEN aggregation = 'ratio' AND parts > 0 THEN numerators END AS numerator,
+           CASE WHEN aggregation = 'ratio' AND parts > 0 THEN denominators END AS denominator,
+           CASE direction WHEN 'higher' THEN 1 ELSE -1 END AS sign,
+           parts, parts_of, footnote,
+           CASE WHEN parts = 0 AND flagged_suppressed > 0 THEN 'source'
+                WHEN parts = 0 OR aggregation <> 'ratio' THEN NULL
+                WHEN small_cell_rule AND numerators BETWEEN 1 AND 10 THEN 'small_cell'
+                WHEN denominators < min_denominator THEN 'min_denominator'
+           END AS suppression
+    FROM valued
 )
-SELECT r.partner_id, r.kpi_id, r.grain, r.period_start,
-       CASE k.aggregation
-           WHEN 'ratio' THEN r.numerators / r.denominators * k.scale
-           WHEN 'mean' THEN r.mean
-           WHEN 'sum' THEN r.total
-           WHEN 'last' THEN r.latest
-       END AS value,
-       CASE WHEN k.aggregation = 'ratio' THEN r.numerators END AS numerator,
-       CASE WHEN k.aggregation = 'ratio' THEN r.denominators END AS denominator,
-       CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign,
-       k.aggregation = 'ratio'
-           AND (r.denominators < coalesce(k.min_denominator, getvariable('min_denominator'))
-                OR r.numerators BETWEEN 1 AND 10) AS suppressed
-FROM rolled r
-JOIN kpis k USING (kpi_id);
+SELECT *, suppression IS NOT NULL AS suppressed FROM judged;

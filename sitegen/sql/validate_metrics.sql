@@ -14,11 +14,18 @@ CREATE OR REPLACE TEMP MACRO sg_is_number(t) AS
 CREATE OR REPLACE TEMP MACRO sg_has_thousands(t) AS
     contains(t, ',') AND regexp_full_match(t, '[+-]?\d{1,3}(,\d{3})+(\.\d+)?');
 
--- Half a unit of the last decimal written: how far a rounded value may be from the exact one.
--- (Counted as the characters after the point; an exponent, rare, only makes it more lenient.)
-CREATE OR REPLACE TEMP MACRO sg_tolerance(t) AS
-    0.5 * pow(10, -CASE WHEN contains(t, '.') THEN length(t) - strpos(t, '.') ELSE 0 END)
-    + 1e-9;
+-- The decimals a number is written with: the digits after its point, less its exponent
+-- ("15.0774161" has 7, "1.5e-3" has 4, "1e27" has -27).
+CREATE OR REPLACE TEMP MACRO sg_decimals_written(t) AS
+    length(regexp_extract(t, '\.(\d*)', 1))
+    - coalesce(TRY_CAST(nullif(regexp_extract(t, '[eE]([+-]?\d+)', 1), '') AS INTEGER), 0);
+
+-- How far a written value may be from numerator ÷ denominator × scale: half a unit of its
+-- last written decimal (it was rounded to that), plus what doubles themselves get wrong, a few
+-- units in their 16th digit (1e-15 of the size). Never a flat amount: a flat 1e-9 accepted a
+-- seventh decimal off by 5.07e-8 where half a unit is 5e-8.
+CREATE OR REPLACE TEMP MACRO sg_tolerance(t, v, implied) AS
+    0.5 * pow(10, -sg_decimals_written(t)) + 1e-15 * greatest(abs(v), abs(implied));
 
 CREATE OR REPLACE TABLE checked AS
 WITH cleaned AS (
@@ -30,6 +37,8 @@ WITH cleaned AS (
         trim(r.value) AS value_text,
         trim(r.numerator) AS num_text,
         trim(r.denominator) AS den_text,
+        lower(trim(coalesce(r.flag, ''))) AS flag_text,
+        nullif(trim(r.footnote), '') AS footnote,
         k.kpi_id IS NOT NULL AS kpi_known,
         p.partner_id IS NOT NULL AS partner_known,
         k.unit, k.aggregation, k.frequency, k.scale, k.min_value, k.max_value
@@ -115,6 +124,11 @@ ruled AS (
             WHEN grain IS NULL THEN 'bad_period'
             WHEN grain <> kpi_grain THEN 'wrong_frequency'
             WHEN period_start > getvariable('today') THEN 'future_period'
+            -- Suppressed at source ("Too Few to Report", "Not Available"): the row says so in
+            -- flag and leaves the figures empty; it is a submission, with no value.
+            WHEN flag_text NOT IN ('', 'suppressed', 'not_available') THEN 'bad_flag'
+            WHEN flag_text <> '' AND (has_v OR has_n OR has_d) THEN 'flag_with_figures'
+            WHEN flag_text <> '' THEN NULL
             -- Value: a finite number; it may be left empty when the counts are given.
             WHEN has_v AND NOT sg_is_number(v_text) THEN 'bad_value'
             WHEN has_v AND NOT v_ok THEN 'bad_value'
@@ -132,7 +146,8 @@ ruled AS (
                 THEN 'numerator_exceeds_denominator'
             -- A written value must agree with numerator ÷ denominator × scale, to the
             -- precision it was written with.
-            WHEN has_v AND implied IS NOT NULL AND abs(v - implied) > sg_tolerance(v_text)
+            WHEN has_v AND implied IS NOT NULL
+                 AND abs(v - implied) > sg_tolerance(v_text, v, implied)
                 THEN 'value_mismatch'
             WHEN coalesce(v, implied) < min_value OR coalesce(v, implied) > max_value
                 THEN 'out_of_range'
@@ -145,6 +160,8 @@ SELECT
     period_start, value_final AS value,
     CASE WHEN has_n THEN n END AS numerator,
     CASE WHEN has_d THEN d END AS denominator,
+    nullif(flag_text, '') AS flag,
+    footnote,
     rule,
     CASE rule
         WHEN 'file_problem' THEN file_problem
@@ -176,9 +193,14 @@ SELECT
         WHEN 'negative_numerator' THEN format('numerator {} is negative', num_text)
         WHEN 'numerator_exceeds_denominator' THEN
             format('numerator {} is greater than denominator {}', num_text, den_text)
+        WHEN 'bad_flag' THEN format('flag ''{}'' is not suppressed or not_available', flag_text)
+        WHEN 'flag_with_figures' THEN
+            format('a row flagged {} leaves value, numerator and denominator empty', flag_text)
         WHEN 'value_mismatch' THEN
-            format('value {} does not match numerator/denominator ({} / {} × {:g} = {:g})',
-                   value_text, num_text, den_text, scale, round(implied, 4))
+            -- implied written with two decimals more than the value, so the gap shows
+            format('value {} does not match numerator/denominator ({} / {} × {:g} = {:.{}f})',
+                   value_text, num_text, den_text, scale, implied,
+                   greatest(sg_decimals_written(v_text), 0) + 2)
         WHEN 'out_of_range' THEN
             format('value {:g} is outside the range {} to {} for {}', round(value_final, 4),
                    coalesce(format('{:g}', min_value), '-∞'),
@@ -200,7 +222,7 @@ FROM ruled;
 -- number of variants and a few places), so 20,000 copies of one row take linear time.
 CREATE OR REPLACE TABLE duplicate_keys AS
 SELECT partner_id, kpi_id, period,
-       count(DISTINCT concat_ws('|', value, numerator, denominator)) AS variants,
+       count(DISTINCT concat_ws('|', value, numerator, denominator, flag)) AS variants,
        count(*) AS copies,
        arg_min(file || ':' || line, (file, line)) AS first,
        list(file || ':' || line ORDER BY file, line)[1:4] AS places
@@ -241,7 +263,7 @@ FROM joined;
 CREATE OR REPLACE TABLE metrics AS
 SELECT CAST(c.partner_id AS partner_key) AS partner_id, CAST(c.kpi_id AS kpi_key) AS kpi_id,
        c.period, c.period_grain, c.period_start, c.value, c.numerator, c.denominator,
-       c.file, c.line
+       c.flag, c.footnote, c.file, c.line
 FROM checked c
 LEFT JOIN duplicate_keys k
     ON k.partner_id = c.partner_id AND k.kpi_id = c.kpi_id AND k.period = c.period
