@@ -41,6 +41,12 @@ Planted stories (names are partner_ids):
 - line 13 (j) good: no_show_rate written "19.3%" (its own counts, 847 / 4398).
 - line 14 (j) good: tcoc_pmpm written "1,069" (its own counts, 60067561 / 56195).
 Rows a-h are the bad ones; the keys of d-g have no other valid row for greywater in 2026-09.
+
+2026-Q3-high-tamber-hospital-cms.csv: high-tamber-hospital's hcahps_recommend for 2026-Q3 as CMS
+publishes a small hospital's figure, suppressed at source: no value or counts, flag
+`suppressed` and a footnote (its generated row is left out of 2026-Q3.csv).
+SIR KPIs (clabsi_sir, cdi_sir) set small_cell_rule = no: their numerators count infections,
+not people, and min_denominator = 1: NHSN computes no SIR below one predicted infection.
 """
 
 from __future__ import annotations
@@ -65,6 +71,15 @@ MIN_COUNT_DENOMINATOR = 12  # keeps every count denominator clear of the default
 
 Row = tuple[str, str, str, str, str, str]
 METRIC_HEADER = ("partner_id", "kpi_id", "period", "value", "numerator", "denominator")
+FlaggedRow = tuple[str, str, str, str, str, str, str, str]
+FLAGGED_HEADER = (*METRIC_HEADER, "flag", "footnote")
+# partner, KPI, period: delivered suppressed at source, with the footnote CMS gives
+SOURCE_SUPPRESSED = (
+    "high-tamber-hospital",
+    "hcahps_recommend",
+    "2026-Q3",
+    "Too Few to Report: fewer than 50 completed surveys",
+)
 
 IMPROVING = "alderbrook-medical"
 DECLINING = "marrowvale-regional"
@@ -296,13 +311,14 @@ class Kpi:
     scale: str = ""
     min_value: str = ""
     max_value: str = ""
+    small_cell_rule: str = ""
 
 
 # fmt: off
 KPI_COLUMNS = (
     "kpi_id", "name", "category", "unit", "direction", "target", "benchmark", "benchmark_source",
     "weight", "description", "aggregation", "frequency", "amber_band", "min_denominator", "scale",
-    "min_value", "max_value",
+    "min_value", "max_value", "small_cell_rule",
 )
 # fmt: on
 
@@ -330,13 +346,13 @@ KPIS = [
         "predicts for the hospital's patients.",
         Gen("sir", 0.3, 1.4, (2, 6), (0.2, 0.8), decimals=2, wander=0.08),
         benchmark="0.69", benchmark_source=NHSN_2019, amber_band="0.10", min_denominator="1",
-        scale="1"),
+        scale="1", small_cell_rule="no"),
     Kpi("cdi_sir", "Hospital-onset C. difficile SIR", "quality", "ratio", "lower", "0.7", "1",
         "ratio", "quarterly",
         "Observed hospital-onset C. difficile events divided by the number NHSN predicts.",
         Gen("sir", 0.2, 1.2, (3, 9), (0.3, 1.0), decimals=2, wander=0.08),
         benchmark="0.58", benchmark_source=NHSN_2019, amber_band="0.10", min_denominator="1",
-        scale="1"),
+        scale="1", small_cell_rule="no"),
     Kpi("mortality_30d_hf", "30-day mortality, heart failure", "quality", "percent", "lower",
         "11", "1.5", "ratio", "annual",
         "Heart-failure admissions with death from any cause within 30 days of admission, per "
@@ -831,10 +847,20 @@ def resubmission(rows: list[Row]) -> tuple[list[Row], list[Row]]:
     return remaining, resub
 
 
+def source_suppressed(rows: list[Row]) -> tuple[list[Row], list[FlaggedRow]]:
+    """Take SOURCE_SUPPRESSED's generated row out; return (remaining rows, the flagged row that
+    replaces it, as CMS files deliver it: no figures, a flag and a footnote)."""
+    partner_id, kpi_id, period, footnote = SOURCE_SUPPRESSED
+    remaining = [r for r in rows if r[:3] != (partner_id, kpi_id, period)]
+    assert len(remaining) == len(rows) - 1
+    return remaining, [(partner_id, kpi_id, period, "", "", "", "suppressed", footnote)]
+
+
 def metric_files(rng: random.Random, rows: list[Row]) -> dict[str, list[Row]]:
     """File name -> rows, with the late and absent latest-month partners applied."""
     rows = plant_small_denominator(rng, drop_gaps(rows))
     rows, resub = resubmission(rows)
+    rows, flagged = source_suppressed(rows)
     files: dict[str, list[Row]] = {}
     for row in rows:
         partner_id, period = row[0], row[2]
@@ -845,6 +871,7 @@ def metric_files(rng: random.Random, rows: list[Row]) -> dict[str, list[Row]]:
             name = f"{LATEST}-{LATE_LATEST}-late"
         files.setdefault(f"{name}.csv", []).append(row)
     files[f"{RESUBMISSION_PERIOD}-{RESUBMITTER}-resubmission.csv"] = resub
+    files[f"{SOURCE_SUPPRESSED[2]}-{SOURCE_SUPPRESSED[0]}-cms.csv"] = flagged
     return dict(sorted(files.items()))
 
 
@@ -861,9 +888,11 @@ def write_csv(path: Path, rows: Iterable[Iterable[str]]) -> None:
 
 
 def write_metrics(files: dict[str, list[Row]]) -> None:
-    """Write every metrics file and delete any other file left in data/metrics/."""
+    """Write every metrics file and delete any other file left in data/metrics/; a file of
+    flagged rows has the flag and footnote columns too."""
     for name, rows in files.items():
-        write_csv(METRICS / name, [METRIC_HEADER, *rows])
+        header = FLAGGED_HEADER if rows and len(rows[0]) == len(FLAGGED_HEADER) else METRIC_HEADER
+        write_csv(METRICS / name, [header, *rows])
     for path in sorted(METRICS.iterdir()):
         if path.is_file() and path.name not in files:
             path.unlink()

@@ -9,7 +9,7 @@ import io
 import math
 from typing import Any
 
-from sitegen.model import KpiResult, Scorecard
+from sitegen.model import KpiResult, Model, Scorecard
 
 # A spreadsheet treats a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -32,6 +32,31 @@ def scorecard_json(card: Scorecard) -> dict[str, Any]:
         },
         "kpis": [_kpi_json(r) for r in card.results],
     }
+
+
+def alliance_json(model: Model) -> dict[str, Any]:
+    """alliance.json: each KPI's alliance-wide figure for the as-of period, as DESIGN.md
+    specifies; value, numerator and denominator are null when the figure is withheld."""
+    kpis = []
+    for kpi in model.kpis:
+        point = model.alliance_as_of.get(kpi.kpi_id)
+        if point is None:
+            continue
+        kpis.append(
+            {
+                "kpi_id": kpi.kpi_id,
+                "period": point.period,
+                "value": _finite(point.value),
+                "numerator": _finite(point.numerator),
+                "denominator": _finite(point.denominator),
+                "partners": point.partners,
+                "suppressed_partners": point.suppressed_partners,
+                "target": _finite(point.target),
+                "status": point.status,
+                "withheld": point.withheld,
+            }
+        )
+    return {"period": model.period, "kpis": kpis}
 
 
 def _finite(number: float | None) -> float | None:

@@ -124,6 +124,29 @@ def _previous(period: str) -> str:
     return f"on the previous {periods.kind(period)}"
 
 
+SUPPRESSION_WORDS = {
+    "small_cell": "1 to 10 people: too few to publish",
+    "min_denominator": "too few cases to judge",
+    "source": "suppressed at source",
+}
+PART_WORDS = {"monthly": "months", "quarterly": "quarters", "annual": "years"}
+
+
+def value_note(result: KpiResult) -> str:
+    """What limits how a KPI's value can be read, in words, for beside it on the page and in
+    the PDF: a partial period, why it is suppressed (and, in a partner's own site, that the
+    figure is shown to it alone), a footnote that came with the data."""
+    notes = []
+    if result.partial:
+        notes.append(f"{result.parts} of {result.parts_of} {PART_WORDS[result.kpi.frequency]}")
+    if result.suppression:
+        why = SUPPRESSION_WORDS[result.suppression]
+        notes.append(f"shown to you only: {why}" if result.value is not None else why)
+    if result.footnote:
+        notes.append(result.footnote)
+    return "; ".join(notes)
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 

@@ -28,7 +28,7 @@ from sitegen import reading
 from sitegen.config import Config
 from sitegen.filters import STATUS_ICONS, STATUS_WORDS, delta, num, value
 from sitegen.model import STATUSES, KpiResult, Model, Scorecard
-from sitegen.narrative import ContentError, document, summary
+from sitegen.narrative import ContentError, document, summary, value_note
 from sitegen.publish import Progress, write_atomic
 from sitegen.svg import FONTS
 
@@ -82,6 +82,7 @@ def _kpi_row(result: KpiResult) -> dict[str, Any]:
         "name": result.kpi.name,
         "status": _status(result.status),
         "value": value(result.value, unit),
+        "value_note": value_note(result),
         "target": value(result.target, unit) + own,
         "benchmark": value(result.kpi.benchmark, unit),
         "change_prev": _change(result, result.change_prev, result.change_prev_label),

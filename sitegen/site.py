@@ -27,7 +27,7 @@ from jinja2 import (
 
 from sitegen import charts, svg
 from sitegen.config import Config
-from sitegen.downloads import scorecard_csv, scorecard_json
+from sitegen.downloads import alliance_json, scorecard_csv, scorecard_json
 from sitegen.filters import STATUS_WORDS, WITHHELD_WORDS, delta, num, pct, value
 from sitegen.kpis import MIN_PEERS_QUARTILES
 from sitegen.load import CATEGORIES, RULE_LABELS
@@ -41,7 +41,7 @@ from sitegen.model import (
     Scorecard,
     SeriesPoint,
 )
-from sitegen.narrative import Narrative, read_narrative, summary
+from sitegen.narrative import Narrative, read_narrative, summary, value_note
 from sitegen.templating import environment, render
 
 STATIC = Path(__file__).parent / "static"
@@ -169,8 +169,14 @@ def _notes(card: Scorecard) -> list[str]:
     suppressed = [r.kpi.name for r in card.results if r.status == "suppressed"]
     if suppressed:
         notes.append(
-            "Suppressed (denominator too small, or a numerator of 1 to 10): "
-            + ", ".join(suppressed)
+            "Suppressed (a count of 1 to 10 people, too few cases to judge, or suppressed at "
+            "source; not judged and not in the composite): " + ", ".join(suppressed) + "."
+        )
+    partial = [r.kpi.name for r in card.results if r.partial]
+    if partial:
+        notes.append(
+            "Partial: rolled up from fewer months or quarters than the period has: "
+            + ", ".join(partial)
             + "."
         )
     withheld = [r.kpi.name for r in card.results if r.peers.withheld]
@@ -221,7 +227,7 @@ def partner_page(card: Scorecard, narrative: Narrative | None) -> Page:
         )  # fmt: skip
     for category in CATEGORIES:
         rows = [
-            {"result": r, "chart": sparklines[r.kpi.kpi_id]}
+            {"result": r, "chart": sparklines[r.kpi.kpi_id], "note": value_note(r)}
             for r in card.results
             if r.kpi.category == category
         ]
@@ -241,13 +247,15 @@ def partner_page(card: Scorecard, narrative: Narrative | None) -> Page:
             "statuses": STATUSES,
         },
         charts=trends + list(sparklines.values()),
-        files={f"partners/{pid}.json": _json(card), f"partners/{pid}.csv": scorecard_csv(card)},
+        files={
+            f"partners/{pid}.json": _json(scorecard_json(card)),
+            f"partners/{pid}.csv": scorecard_csv(card),
+        },
     )
 
 
-def _json(card: Scorecard) -> str:
-    data = json.dumps(scorecard_json(card), indent=2, ensure_ascii=False, allow_nan=False)
-    return data + "\n"
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def _headline(model: Model) -> list[dict[str, Any]]:
@@ -282,6 +290,7 @@ def scoped_index_page(model: Model, card: Scorecard) -> Page:
             "headline": _headline(model),
             "statuses": STATUSES,
         },
+        files={"alliance.json": _json(alliance_json(model))},
     )
 
 
@@ -330,6 +339,7 @@ def index_page(model: Model, narrative: Narrative | None) -> Page:
             "late": sorted(late, key=lambda p: names[p.partner_id]),
         },
         charts=[heatmap, ranking],
+        files={"alliance.json": _json(alliance_json(model))},
     )
 
 

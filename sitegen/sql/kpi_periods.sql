@@ -47,10 +47,18 @@ WITH native AS (
                           ELSE 'year' END AS native
     FROM kpis
 )
-SELECT kpi_id, native,
-       CASE WHEN sg_grain_rank(native) >= sg_grain_rank(getvariable('grain')) THEN native
-            ELSE getvariable('grain') END AS grain
-FROM native;
+SELECT kpi_id, native, grain,
+       -- native periods in one KPI period: 3 months in a quarter, 12 in a year, 4 quarters
+       CASE WHEN native = grain THEN 1
+            WHEN native = 'month' AND grain = 'quarter' THEN 3
+            WHEN native = 'month' THEN 12
+            ELSE 4 END AS parts_of
+FROM (
+    SELECT kpi_id, native,
+           CASE WHEN sg_grain_rank(native) >= sg_grain_rank(getvariable('grain')) THEN native
+                ELSE getvariable('grain') END AS grain
+    FROM native
+);
 
 -- The scorecard calendar: every period at the configured grain from the first to the last
 -- one that any accepted row falls in.

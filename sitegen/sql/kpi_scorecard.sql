@@ -63,7 +63,7 @@ WITH judged AS (
         CASE WHEN NOT v.suppressed THEN v.numerator END AS numerator,
         CASE WHEN NOT v.suppressed THEN v.denominator END AS denominator,
         v.value AS own_value, v.numerator AS own_numerator, v.denominator AS own_denominator,
-        v.suppression, v.footnote, v.parts, v.parts_of,
+        v.suppression, v.footnote, coalesce(v.parts, 0) AS parts, kg.parts_of,
         -- Target: the partner's commitment in force on the last day of the period, else the
         -- KPI's own target.
         coalesce(t.target, k.target) AS target,
@@ -78,6 +78,7 @@ WITH judged AS (
         CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign
     FROM scorecard_grid g
     JOIN kpis k USING (kpi_id)
+    JOIN kpi_grains kg USING (kpi_id)
     LEFT JOIN kpi_values v USING (partner_id, kpi_id, period_start)
     LEFT JOIN targets t
         ON t.partner_id = g.partner_id AND t.kpi_id = g.kpi_id

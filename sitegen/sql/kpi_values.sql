@@ -39,11 +39,7 @@ WITH rolled AS (
 valued AS (
     SELECT r.*, k.aggregation, k.scale, k.direction, k.small_cell_rule,
            coalesce(k.min_denominator, getvariable('min_denominator')) AS min_denominator,
-           -- sub-periods a KPI period holds: 3 months in a quarter, 12 in a year, 4 quarters
-           CASE WHEN g.native = g.grain THEN 1
-                WHEN g.native = 'month' AND g.grain = 'quarter' THEN 3
-                WHEN g.native = 'month' THEN 12
-                ELSE 4 END AS parts_of,
+           g.parts_of,
            CASE WHEN r.parts = 0 THEN NULL
                 WHEN k.aggregation = 'ratio' THEN r.numerators / r.denominators * k.scale
                 WHEN k.aggregation = 'mean' THEN r.mean
