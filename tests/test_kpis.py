@@ -41,6 +41,8 @@ tests/fixtures/kpi_peers/ — 6 partners (h1..h5 hospital, p1 post_acute) × wai
 
 from __future__ import annotations
 
+import csv
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -50,6 +52,8 @@ from typing import Any
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sitegen.kpis import KpiSettings, compute
 from sitegen.load import load_project
@@ -1286,3 +1290,128 @@ def test_a_period_rolled_up_from_fewer_months_is_partial(small_quarters: Run) ->
         footnote="Not Available: data under review",
     )
     expect(small_quarters.card("h2", "readmit", "2025-Q2"), parts=3, parts_of=3)
+
+
+# --------------------------------------------------------------- properties of the small numbers
+
+HOSPITALS = [f"h{i}" for i in range(1, 7)]
+MONTHS = [f"2025-{m:02d}" for m in range(1, 10)]  # as of 2025-06; later months added after
+counts = st.tuples(st.integers(0, 40), st.integers(8, 400)).filter(lambda c: c[0] <= c[1])
+submissions = st.dictionaries(
+    st.tuples(st.sampled_from(HOSPITALS), st.sampled_from(MONTHS)), counts, min_size=1
+)
+
+
+def small_project(root: Path, rows: dict[tuple[str, str], tuple[int, int]]) -> Path:
+    """The small-numbers fixture's partners and KPIs with only these readmit rows."""
+    shutil.copytree(SMALL, root, dirs_exist_ok=True)
+    for path in (root / "metrics").iterdir():
+        path.unlink()
+    lines = [f"{pid},readmit,{month},,{n},{d}" for (pid, month), (n, d) in sorted(rows.items())]
+    (root / "metrics" / "readmit.csv").write_text(
+        "partner_id,kpi_id,period,value,numerator,denominator\n" + "\n".join(lines) + "\n"
+    )
+    return root
+
+
+def figures_up_to(result: Run, period: str) -> dict[str, list[dict[str, Any]]]:
+    """Every figure of the scorecards, peers, alliance and composite for periods up to one."""
+    end = "(SELECT period_end FROM calendar WHERE period = ?)"
+    return {
+        "scorecard": result.rows(
+            f"SELECT * FROM scorecard WHERE period_end <= {end} "
+            "ORDER BY partner_id, kpi_id, period_start",
+            period,
+        ),
+        "peers": result.rows(
+            "SELECT * FROM peer_stats WHERE period_start <= (SELECT period_start FROM calendar "
+            "WHERE period = ?) ORDER BY kpi_id, period_start, scope",
+            period,
+        ),
+        "alliance": result.rows(
+            f"SELECT * FROM alliance WHERE period_end <= {end} ORDER BY kpi_id, period_start",
+            period,
+        ),
+        "composite": result.rows(
+            "SELECT * FROM composite WHERE period_start <= (SELECT period_start FROM calendar "
+            "WHERE period = ?) ORDER BY partner_id, period_start",
+            period,
+        ),
+    }
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None)
+@given(earlier=submissions, later=submissions)
+def test_later_data_never_change_an_earlier_periods_figures(
+    tmp_path_factory: pytest.TempPathFactory,
+    earlier: dict[tuple[str, str], tuple[int, int]],
+    later: dict[tuple[str, str], tuple[int, int]],
+) -> None:
+    base = {key: c for key, c in earlier.items() if key[1] <= "2025-06"}
+    if not any(month == "2025-06" for _, month in base):
+        base[("h1", "2025-06")] = (10, 100)  # 2025-06 must have data to be reported on
+    more = base | {key: c for key, c in later.items() if key[1] > "2025-06"}
+    before = run(small_project(tmp_path_factory.mktemp("before"), base), period="2025-06")
+    after = run(small_project(tmp_path_factory.mktemp("after"), more), period="2025-06")
+    assert figures_up_to(after, "2025-06") == figures_up_to(before, "2025-06")
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None)
+@given(rows=submissions)
+def test_alliance_figures_pool_every_accepted_row_and_reveal_no_suppressed_one(
+    tmp_path_factory: pytest.TempPathFactory, rows: dict[tuple[str, str], tuple[int, int]]
+) -> None:
+    result = run(small_project(tmp_path_factory.mktemp("pool"), rows))
+    for month in MONTHS:
+        contributors = {pid: c for (pid, m), c in rows.items() if m == month}
+        if not contributors:
+            continue
+        pooled = result.alliance("readmit", month)
+        # worked out here, apart from the engine: the small-cell rule (1..10) and the
+        # minimum denominator (11) of each contributor, then the pooled counts
+        small = {p for p, (n, d) in contributors.items() if 1 <= n <= 10 or d < 11}
+        numerator = sum(n for n, _ in contributors.values())
+        denominator = sum(d for _, d in contributors.values())
+        assert pooled["partners"] == len(contributors)
+        assert pooled["suppressed_partners"] == len(small)
+        if len(contributors) < 5:
+            reason = "fewer_than_5"
+        elif len(small) == 1:
+            reason = "one_suppressed"
+        elif 1 <= numerator <= 10 or denominator < 11:
+            reason = "small_counts"
+        else:
+            reason = None
+        assert pooled["withheld"] == reason
+        if reason is None:
+            assert (pooled["numerator"], pooled["denominator"]) == (numerator, denominator)
+            assert pooled["value"] == pytest.approx(numerator / denominator * 100, abs=0.05)
+            # what a reader could subtract: the total less every shown partner's counts is the
+            # suppressed partners' together, never exactly one of them
+            shown = [result.card(p, "readmit", month) for p in contributors if p not in small]
+            left = numerator - sum(card["numerator"] for card in shown)
+            assert left == sum(contributors[p][0] for p in small) and len(small) != 1
+        else:
+            assert (pooled["value"], pooled["numerator"], pooled["denominator"]) == (None,) * 3
+
+
+def test_the_samples_alliance_clabsi_pools_all_ten_hospitals() -> None:
+    """Finding 1 on the sample: the alliance CLABSI SIR for 2025-Q1 was 2.01, one hospital's
+    own value (the only one not suppressed), and 0.00 for 2025-Q2. Pooled from every row, as
+    worked out here from the CSV files themselves, it is about 1.00 in both."""
+    sample = Path(__file__).parent.parent / "data"
+    con = duckdb.connect()
+    load_project(con, sample, "data", TODAY)  # the sample plants 9 bad rows, none of these
+    result = Run(con, compute(con, KpiSettings(grain="quarter", period="2026-Q3", today=TODAY)))
+    for quarter in ("2025-Q1", "2025-Q2"):
+        with (sample / "metrics" / f"{quarter}.csv").open(encoding="utf-8") as handle:
+            rows = [r for r in csv.DictReader(handle) if r["kpi_id"] == "clabsi_sir"]
+        observed = sum(float(r["numerator"]) for r in rows)
+        predicted = sum(float(r["denominator"]) for r in rows)
+        pooled = result.alliance("clabsi_sir", quarter)
+        assert len(rows) == pooled["partners"] == 10
+        assert pooled["withheld"] is None
+        assert pooled["value"] == round(observed / predicted, 2)
+        assert 0.99 <= pooled["value"] <= 1.01
