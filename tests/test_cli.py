@@ -256,8 +256,8 @@ def test_a_first_build_from_cron_prints_only_its_summary(mini: Path) -> None:
     summary = done.stdout.splitlines()
     assert summary[0] == "Reference data: 3 partners, 5 KPIs, 2 partner commitments"
     # the dashboard; 3 partners' page, JSON and CSV; 5 KPI pages; data quality, methodology;
-    # 3 + 1 PDFs; 3 static files and the Vega bundle; the manifest
-    files = 1 + 3 * 3 + 5 + 2 + 4 + 4 + 1
+    # 3 + 1 PDFs; alliance.json; 3 static files and the Vega bundle; the manifest
+    files = 1 + 3 * 3 + 5 + 2 + 4 + 1 + 4 + 1
     assert summary[-1] == f"Wrote {files} files to {mini / 'output'}"
     assert not [line for line in summary if "tree-shaker" in line or "extent" in line]
 
