@@ -71,7 +71,7 @@ def report(
     charts, pdfs = manifest["charts"], manifest["pdfs"]
     print(
         f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB (largest process), "
-        f"{len(manifest['pages'])} pages ({manifest['pages_kept']:,} kept with their PDFs), "
+        f"{len(manifest['pages'])} pages ({manifest['units_kept']:,} units kept with their PDFs), "
         f"charts drawn {charts['drawn']:,} / reused {charts['reused']:,}, "
         f"PDFs made {pdfs['made']:,} / reused {pdfs['reused']:,}"
     )

@@ -22,15 +22,16 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 from sitegen.build import read_model
 from sitegen.config import Config, load_config
-from sitegen.pdf import Document, PdfWriter, common_data, partner_document, read_templates
-from sitegen.site import Chart, partner_page
-from sitegen.svg import SvgRenderer
+from sitegen.pdf import Document, Typesetter, common_data, partner_document, read_templates
+from sitegen.svg import Drawer
+from sitegen.views.common import ChartView
+from sitegen.views.partner import PartnerView, partner_view
 
 sys.path.insert(0, str(Path(__file__).parent))
 from generate import generate
@@ -38,43 +39,39 @@ from generate import generate
 VERSIONS = ("a trend chart per KPI", "trend charts for KPIs not met", "no trend charts")
 
 
-def drawn_pages(config: Config, jobs: int) -> list[dict[str, Any]]:
-    """Every partner page's context, its trend charts drawn."""
+def drawn_views(config: Config, jobs: int) -> tuple[list[PartnerView], dict[str, str]]:
+    """Every partner's view, and its trend charts drawn (digest → SVG)."""
     model = read_model(config, date.today())
-    renderer = SvgRenderer(config.project_dir / ".sitegen-cache" / "charts", jobs)
-    contexts = []
-    for card in model.scorecards.values():
-        context = partner_page(card, None).context
-        for chart in context["trends"]:
-            renderer.submit(f"{card.partner.partner_id}#{chart.id}", chart.make())
-        contexts.append(context)
-    renderer.collect()
-    for context in contexts:
-        for chart in context["trends"]:
-            chart.svg = renderer.svg(f"{context['card'].partner.partner_id}#{chart.id}")
-    renderer.close()
-    return contexts
+    views = [partner_view(card, None) for card in model.scorecards.values()]
+    with Drawer(config.project_dir / ".sitegen-cache" / "charts", jobs) as drawer:
+        drawer.draw((c.digest, c.spec, c.id) for view in views for c in view.trends)
+        svg = {c.digest: drawer.svg(c.digest) for view in views for c in view.trends}
+    return views, svg
 
 
-def trends_shown(context: dict[str, Any], version: str) -> list[Chart]:
+def trends_shown(view: PartnerView, version: str) -> tuple[ChartView, ...]:
     """The trend charts a version of the PDF shows."""
     if version == "no trend charts":
-        return []
+        return ()
     if version == "trend charts for KPIs not met":
-        shown = {f"trend-{r.kpi.kpi_id}" for r in context["card"].results if r.status != "met"}
-        return [chart for chart in context["trends"] if chart.id in shown]
-    return context["trends"]
+        shown = {
+            f"trend-{row.kpi_id}"
+            for group in view.categories
+            for row in group.rows
+            if row.status.key != "met"
+        }
+        return tuple(chart for chart in view.trends if chart.id in shown)
+    return view.trends
 
 
 def typeset(
     documents: list[Document], jobs: int, cache: Path, generated: datetime
 ) -> tuple[float, float]:
     """CPU seconds (this process, every thread) and wall seconds to typeset the documents."""
-    writer = PdfWriter(generated, cache, jobs)
     before, started = os.times(), time.perf_counter()
-    for document in documents:
-        writer.submit(document)
-    writer.finish()
+    with Typesetter(generated, cache, jobs) as typesetter:
+        typesetter.submit(documents)
+        typesetter.finish()
     after = os.times()
     cpu = (after.user - before.user) + (after.system - before.system)
     return cpu, time.perf_counter() - started
@@ -90,17 +87,17 @@ def main() -> None:
         project = Path(scratch) / "project"
         generate(project, partners=args.partners)
         config = load_config(project)
-        contexts = drawn_pages(config, args.jobs)
+        views, svg = drawn_views(config, args.jobs)
         generated = datetime(2026, 1, 1, tzinfo=UTC)
-        common = common_data(config, contexts[0]["card"].period, generated)
-        templates = read_templates(project / "templates")
+        common = common_data(config, views[0].standing.period, generated)
+        templates = read_templates(project)
         out = Path(scratch) / "out"
-        print(f"== {len(contexts)} partner PDFs on {args.jobs} threads")
+        print(f"== {len(views)} partner PDFs on {args.jobs} threads")
         for round_ in range(args.rounds):
             for version in VERSIONS if round_ % 2 == 0 else reversed(VERSIONS):
-                pages = [{**c, "trends": trends_shown(c, version)} for c in contexts]
-                charts = sum(len(page["trends"]) for page in pages) / len(pages)
-                documents = [partner_document(page, common, templates, out) for page in pages]
+                shown = [replace(v, trends=trends_shown(v, version)) for v in views]
+                charts = sum(len(view.trends) for view in shown) / len(shown)
+                documents = [partner_document(v, svg, common, templates, out) for v in shown]
                 cache = Path(scratch) / f"cache-{round_}-{VERSIONS.index(version)}"
                 cpu, wall = typeset(documents, args.jobs, cache, generated)
                 print(

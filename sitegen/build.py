@@ -1,16 +1,18 @@
-"""A build as a short sequence of named stages: load, kpis, model, site (with its charts
-and the PDFs typeset alongside), pdf (the last of them), publish.
+"""A build as a short sequence of named stages: load, kpis, model, plan (what the live site
+keeps), then views, drawing, pages and typesetting (a batch of views at a time), publish.
 
 Each stage's output is the next one's only input (see DESIGN.md); each is timed, and the
-timings go into the manifest so that a nightly run can be compared with the last.
+timings go into the manifest so that a nightly run can be compared with the last. Drawing
+and typesetting run in workers beside the rest: their stage times are what the build waited
+for them, their CPU seconds are in the manifest's `charts` and `pdfs`.
 """
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import pickle
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -20,14 +22,16 @@ from typing import Any
 
 import duckdb
 
-from sitegen import mail, pdf
-from sitegen.config import Config, ConfigError
-from sitegen.kpis import KpiSettings, NoDataError, compute
+from sitegen import mail, pdf, site
+from sitegen.config import Config
+from sitegen.errors import MailError, NoDataError, UnknownPartner
+from sitegen.kpis import MIN_PEERS, KpiSettings, compute
 from sitegen.load import RULE_LABELS, LoadSummary, load_project, partner_rows
 from sitegen.model import Model, load_model, scoped
 from sitegen.narrative import unused_narratives
 from sitegen.publish import (
     LOG_START,
+    Keeper,
     Progress,
     Timings,
     build_time,
@@ -40,8 +44,9 @@ from sitegen.publish import (
     write_log,
     write_manifest,
 )
-from sitegen.site import Live, write_site
-from sitegen.svg import SvgRenderer
+from sitegen.svg import Drawer, Drawing
+from sitegen.views.common import ChartView
+from sitegen.views.plan import Planned, plan
 
 PACKAGE = Path(__file__).parent  # its code, templates and fonts shape the output too
 # Libraries whose versions shape the pages and PDFs (a new vl-convert may draw differently).
@@ -104,21 +109,65 @@ def email(
 ) -> mail.Report:
     """Each partner's message for the period the live site was built for, sent, or with an
     `outbox` (a dry run) written there as .eml files. Holds the output's lock, so no build
-    swaps the PDFs meanwhile and no second run sends the same messages."""
+    swaps the site meanwhile and no second run sends the same messages.
+
+    A partner's message carries its own PDF, with its own small figures (it owns them): the
+    very PDF its own site (`build --partner`) holds, made here the way that build makes it,
+    dated as the live site is."""
     login = None if outbox else mail.credentials(config, environ)
     with locked(output, wait=False):
         live = read_manifest(output)
         if not live:
-            raise mail.MailError(f"no site in {output}: run `sitegen build` first")
+            raise MailError(f"no site in {output}: run `sitegen build` first")
         config = replace(config, site=replace(config.site, period=live["period"]))
-        model = read_model(config, date.today())
-        now = datetime.now(UTC)
-        batch, report = mail.prepare(model, config, output, partner, resend, now)
+        generated = datetime.fromisoformat(live["generated_at"])
+        cache_dir = config.project_dir / ".sitegen-cache"
+        con, summary = load(config, date.today())
+        try:
+            score(con, config, date.today())
+            model = load_model(con, summary)
+            with (
+                Drawer(cache_dir / "charts") as drawer,
+                pdf.Typesetter(generated, cache_dir / "pdf") as typesetter,
+            ):
+                own_model = load_model(con, summary, own_site=True)
+                when = generated.strftime("%Y-%m-%d %H:%M UTC")
+                own = OwnPdfs(config, con, own_model, drawer, typesetter, when)
+                now = datetime.now(UTC)
+                batch, report = mail.prepare(model, config, output, partner, resend, now, own.pdf)
+        finally:
+            con.close()
         if outbox:
             mail.write_outbox(batch, outbox, report)
         else:
             mail.deliver(batch, mail.Courier(config, login), output, report)
     return report
+
+
+@dataclass
+class OwnPdfs:
+    """Each partner's own PDF, made on demand as its own site's build makes it: the scoped
+    model, the planned partner view, its charts drawn and typeset (from the caches when an
+    earlier build made them)."""
+
+    config: Config
+    con: duckdb.DuckDBPyConnection
+    model: Model  # read with own_site=True
+    drawer: Drawer
+    typesetter: pdf.Typesetter
+    when: str  # the live site's build time, as its pages say it
+
+    def pdf(self, partner_id: str) -> bytes:
+        model = scoped(self.model, partner_id, partner_rows(self.con, partner_id))
+        [unit] = [u for u in plan(model, self.config, self.when, True) if u.kind == "partner"]
+        view = unit.make()
+        charts = pdf.pdf_charts(view)
+        self.drawer.draw((c.digest, c.spec, c.id) for c in charts)
+        svg = {c.digest: self.drawer.svg(c.digest) for c in charts}
+        common = pdf.common_data(self.config, model.period, self.typesetter.generated)
+        templates = pdf.read_templates(self.config.project_dir)
+        [doc] = pdf.documents([(unit, view)], svg, common, templates, Path("."))
+        return self.typesetter.pdf(doc)
 
 
 def run(
@@ -145,12 +194,9 @@ def run(
             return _unchanged(live, killed)
         staging = staging_dir(output)
         try:
-            try:
-                result = _build(
-                    config, output, staging, jobs, today, with_pdf, progress, inputs, partner
-                )
-            finally:
-                gc.unfreeze()  # `serve` builds again in the same process
+            result = _build(
+                config, output, staging, jobs, today, with_pdf, progress, inputs, partner
+            )
             publish(staging, output)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -177,21 +223,22 @@ def inputs_key(config: Config, today: date, with_pdf: bool, partner: str | None 
     return fingerprint(sources, settings, project)
 
 
-def live_site(config: Config, output: Path, model: Model, today: date, with_pdf: bool) -> Live:
-    """The live site and what every page shares, for keeping pages whose inputs are unchanged:
-    this package and the libraries that draw and typeset, the project's templates and
-    configuration, the dates, and the partner and KPI lists every page shows."""
+def keeper(config: Config, output: Path, model: Model, today: date, with_pdf: bool) -> Keeper:
+    """What decides which units the live site keeps: everything every unit shares (this
+    package, Python and the libraries that draw and typeset, the project's templates and
+    configuration, the dates, the partner and KPI lists every page shows)."""
     project = config.project_dir
     settings = {
+        "python": sys.version,
         "libraries": {name: version(name) for name in LIBRARIES},
         "pdf": with_pdf,
         "today": today,
         "date": build_time().date(),
     }
-    shared = fingerprint([config.path, project / "templates", PACKAGE], settings, project)
+    files = fingerprint([config.path, project / "templates", PACKAGE], settings, project)
     lists = pickle.dumps((model.scope, model.period, model.partners, model.kpis), protocol=5)
-    keys = read_manifest(output).get("page_keys", {})
-    return Live(output, hashlib.sha256(shared.encode() + lists).digest(), keys)
+    shared = hashlib.sha256(files.encode() + lists).hexdigest()
+    return Keeper(output, shared, read_manifest(output).get("units", {}))
 
 
 def _unchanged(live: dict[str, Any], killed: str | None) -> Result:
@@ -207,6 +254,77 @@ def _unchanged(live: dict[str, Any], killed: str | None) -> Result:
         killed=killed,
         unchanged_since=live["generated_at"],
     )
+
+
+def _model(
+    con: duckdb.DuckDBPyConnection, summary: LoadSummary, partner: str | None
+) -> tuple[Model, dict[str, int]]:
+    """Stage 3: the figures as plain data, for the alliance or for one partner's eyes; and
+    the row counts the manifest gives (a partner's own, not the alliance's)."""
+    rows = {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected}
+    model = load_model(con, summary, own_site=partner is not None)
+    if partner is None:
+        return model, rows
+    if partner not in model.scorecards:
+        raise UnknownPartner(partner)
+    rows = partner_rows(con, partner)  # the alliance's totals are not its to see
+    return scoped(model, partner, rows), rows
+
+
+@dataclass
+class Outputs:
+    """Where the views go: the pages and their downloads, the PDFs; what they share."""
+
+    config: Config
+    out: Path
+    drawer: Drawer
+    typesetter: pdf.Typesetter | None
+    page_common: dict[str, Any]
+    pdf_common: dict[str, Any]
+    templates: pdf.Templates | None
+    timings: Timings
+    written: list[Path]
+
+    def write(self, views: list[tuple[Planned, Any]], drawing: Drawing) -> None:
+        """A batch of views, once its charts are drawn: pages, then PDFs handed over."""
+        with self.timings.stage("drawing"):
+            self.drawer.wait(drawing)
+        with self.timings.stage("pages"):
+            self.written += site.write(views, self.config, self.out, self.drawer, self.page_common)
+        if self.typesetter is None or self.templates is None:
+            return
+        with self.timings.stage("typesetting"):
+            charts = {c.digest for _, view in views for c in pdf.pdf_charts(view)}
+            svg = {digest: self.drawer.svg(digest) for digest in charts}
+            docs = pdf.documents(views, svg, self.pdf_common, self.templates, self.out)
+            self.typesetter.submit(docs)
+
+
+BATCH = 25  # views made, drawn and written together; memory holds about two batches
+
+
+def render(planned: list[Planned], outputs: Outputs) -> None:
+    """Stages views, drawing, pages and typesetting, a batch of views at a time: the charts
+    of one batch are drawn (in worker processes) while the last batch is written and its
+    PDFs are typeset (on threads), and only two batches are held at once."""
+    timings, last = outputs.timings, None
+    for start in range(0, len(planned), BATCH):
+        with timings.stage("views"):
+            views = [(p, p.make()) for p in planned[start : start + BATCH]]
+        with timings.stage("drawing"):
+            charts = [(c.digest, c.spec, _where(p, c)) for p, view in views for c in view.charts()]
+            drawing = outputs.drawer.start(charts)
+        if last:
+            outputs.write(*last)
+        last = (views, drawing)
+    if last:
+        outputs.write(*last)
+
+
+def _where(planned: Planned, chart: ChartView) -> str:
+    """A chart's name in messages: the page or PDF it is on and its id."""
+    suffix = "html" if planned.kind in site.PAGES else "pdf"
+    return f"{planned.name}.{suffix}#{chart.id}"
 
 
 def _build(
@@ -226,38 +344,52 @@ def _build(
         con, summary = load(config, today)
     with timings.stage("kpis"):
         score(con, config, today)
-    rows = {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected}
     with timings.stage("model"):
-        model = load_model(con, summary, own_site=partner is not None)
-        if partner is not None:
-            if partner not in model.scorecards:
-                raise ConfigError([f"--partner: no partner with id {partner!r} in partners.csv"])
-            rows = partner_rows(con, partner)  # the alliance's totals are not its to see
-            model = scoped(model, partner, rows)
+        model, rows = _model(con, summary, partner)
     con.close()  # the model holds all the rest needs; DuckDB's ~700 MB (1,000 partners) go
-    gc.freeze()  # the model lives as long as the build: collections need not walk it again
-    cache_dir = config.project_dir / ".sitegen-cache"
-    renderer = SvgRenderer(cache_dir / "charts", jobs, progress)
     generated = build_time()
-    writer = pdf.PdfWriter(generated, cache_dir / "pdf", jobs, progress)
-    pdfs = pdf.PdfStage(writer, config, model, staging)
-    with timings.stage("site"):
-        # the PDFs are typeset as the pages are written, on threads beside the chart workers
-        site = write_site(
-            model,
+    cache_dir = config.project_dir / ".sitegen-cache"
+    written: list[Path] = []
+    with timings.stage("plan"):
+        keep = keeper(config, output, model, today, with_pdf)
+        to_make = []
+        for unit in plan(model, config, generated.strftime("%Y-%m-%d %H:%M UTC"), with_pdf):
+            names = site.files(unit) + pdf.files(unit, with_pdf)
+            kept = keep.keep(unit.name, unit.inputs, names, staging)
+            if kept is None:
+                to_make.append(unit)
+            else:
+                written += kept
+        templates = pdf.read_templates(config.project_dir) if with_pdf else None
+    page_common = {
+        "site": config.site,
+        "period": model.period,
+        "pdf": with_pdf,
+        "scoped": model.scope is not None,
+        "owner": model.scorecards[model.scope].partner.name if model.scope else "",
+        "min_peers": MIN_PEERS,
+    }
+    with (
+        Drawer(cache_dir / "charts", jobs, progress) as drawer,
+        pdf.Typesetter(generated, cache_dir / "pdf", jobs, progress) as typesetter,
+    ):
+        pdf_common = pdf.common_data(config, model.period, typesetter.generated)
+        outputs = Outputs(
             config,
             staging,
-            renderer,
-            cache_dir,
-            generated,
-            with_pdf,
-            live_site(config, output, model, today, with_pdf),
-            pdfs.page_written if with_pdf else None,
+            drawer,
+            typesetter if with_pdf else None,
+            page_common,
+            pdf_common,
+            templates,
+            timings,
+            written,
         )
-    written = site.files
-    if with_pdf:
-        with timings.stage("pdf"):
-            written += pdfs.finish()
+        render(to_make, outputs)
+        with timings.stage("pages"):
+            written += site.write_assets(staging, cache_dir)
+        with timings.stage("typesetting"):
+            written += typesetter.finish()
     facts = {
         "generated_at": generated.isoformat(),
         "period": model.period,
@@ -265,21 +397,22 @@ def _build(
         **({"unusable_files": summary.unusable} if partner is None else {}),
         "partners": len(model.partners),
         "charts": {
-            "drawn": renderer.drawn,
-            "reused": renderer.reused,
-            "draw_cpu_seconds": round(renderer.draw_seconds, 3),
+            "drawn": drawer.drawn,
+            "reused": drawer.reused,
+            "draw_cpu_seconds": round(drawer.draw_seconds, 3),
         },
         "pdfs": {
-            "made": writer.made,
-            "reused": writer.reused,
-            "typeset_seconds": round(writer.seconds, 3),
+            "made": typesetter.made,
+            "reused": typesetter.reused,
+            "typeset_seconds": round(typesetter.seconds, 3),
         },
-        "pages_kept": site.kept,
-        "timings": timings.stages,
+        "units_kept": keep.kept,
+        "timings": timings.rounded(),
         "inputs": inputs,
-        "page_keys": site.keys,
+        "units": keep.keys,
     }
-    written.append(write_manifest(staging, facts, output))
+    with timings.stage("publish"):
+        written.append(write_manifest(staging, facts, output))
     warnings = [*summary.warnings, *unused_narratives(config.project_dir / "content", model)]
     problems = summary.rejected + summary.unusable
     log = log_lines(config, output, summary, facts)

@@ -59,15 +59,11 @@ CONFIG: Spec = {
 
 # unit: (d3 format of one value, text after it). Same decimals as the tables (sitegen.filters),
 # so a tooltip reads exactly like the figure beside the chart; d3 writes a real minus sign too.
+# A unit's d3 number format and suffix, from the decimals, prefix and suffix the pages use
+# (sitegen.filters), so that a tooltip says what the table beside it says.
 UNIT_FORMATS: dict[str, tuple[str, str]] = {
-    "percent": (",.1f", "%"),
-    "rate": (",.1f", ""),
-    "ratio": (",.2f", ""),
-    "days": (",.1f", " days"),
-    "minutes": (",.0f", " min"),
-    "usd": ("$,.0f", ""),
-    "score": (",.1f", ""),
-    "count": (",.0f", ""),
+    unit: (f"{prefix},.{decimals}f", suffix)
+    for unit, (decimals, prefix, suffix) in filters.UNIT_FORMATS.items()
 }
 # Axis titles only where the tick labels alone do not say the unit.
 UNIT_AXIS_TITLES = {"days": "days", "minutes": "minutes"}

@@ -22,15 +22,13 @@ import duckdb
 from click.decorators import FC
 
 from sitegen import project
-from sitegen.config import Config, ConfigError, load_config, period_problem
-from sitegen.kpis import NoDataError, PeriodError
-from sitegen.load import RULE_LABELS, InputError, LoadSummary, load_project
-from sitegen.mail import MailError, Report, outbox_path
+from sitegen.config import Config, load_config, period_problem
+from sitegen.errors import ConfigError, SitegenError
+from sitegen.load import RULE_LABELS, LoadSummary, load_project
+from sitegen.mail import Report, outbox_path
 from sitegen.model import STATUSES, Model
-from sitegen.narrative import ContentError
-from sitegen.publish import BuildLocked, Progress, builds_dir
+from sitegen.publish import Progress, builds_dir
 from sitegen.serve import start_server, watch
-from sitegen.svg import ChartError
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -81,36 +79,37 @@ def _pipeline() -> ModuleType:
     return build
 
 
-# Mistakes in what the user gave (exit 2), and problems the run reports (exit 1).
-USAGE_ERRORS = (ConfigError, InputError, ContentError, PeriodError)
-RUN_ERRORS = (NoDataError, BuildLocked, MailError, ChartError, OSError, duckdb.Error)
+# Errors told in one line and exit 1 that are not sitegen's own: a folder that cannot be
+# written, a disk that is full, DuckDB out of memory even after spilling to disk.
+SYSTEM_ERRORS = (OSError, duckdb.Error)
 
 
 def error_lines(exc: Exception) -> list[str]:
     """What to tell the user about an error: one line per problem, never a traceback."""
-    if isinstance(exc, ConfigError):
-        return exc.problems
-    if isinstance(exc, ChartError):  # vl-convert's message can run to many lines
-        return [" ".join(str(exc).split())]
-    if isinstance(exc, duckdb.Error):  # e.g. out of memory even after spilling to disk
+    if isinstance(exc, SitegenError):
+        return exc.lines()
+    if isinstance(exc, duckdb.Error):
         return [f"DuckDB: {(str(exc).strip().splitlines() or [type(exc).__name__])[0]}"]
-    if isinstance(exc, OSError):
-        # a folder that cannot be written, a disk that is full: the live site is left as it was
+    if isinstance(exc, OSError):  # the live site is left as it was
         where = f"{exc.filename}: " if exc.filename else ""
         return [f"{where}{exc.strerror or exc}"]
     return [str(exc)]
 
 
+def exit_code(exc: Exception) -> int:
+    return exc.exit_code if isinstance(exc, SitegenError) else 1
+
+
 @contextmanager
 def reported_errors() -> Iterator[None]:
-    """Print a user's mistake as one line per problem on stderr and exit 2 (1 for problems the
-    run reports), never a traceback."""
+    """Print an error as one line per problem on stderr and exit with its code (2 for a
+    mistake in what the user gave, 1 for a problem the run reports), never a traceback."""
     try:
         yield
-    except (*USAGE_ERRORS, *RUN_ERRORS) as exc:
+    except (SitegenError, *SYSTEM_ERRORS) as exc:
         for line in error_lines(exc):
             click.echo(f"Error: {line}", err=True)
-        sys.exit(2 if isinstance(exc, USAGE_ERRORS) else 1)
+        sys.exit(exit_code(exc))
 
 
 @contextmanager
@@ -414,7 +413,7 @@ def serve(project_dir: Path, port: int) -> None:
             fresh = load_config(project_dir)
             result = _pipeline().run(fresh, output, os.cpu_count() or 1)
             click.echo(f"Rebuilt: scorecards for {result.period}")
-        except (*USAGE_ERRORS, *RUN_ERRORS) as exc:
+        except (SitegenError, *SYSTEM_ERRORS) as exc:
             click.echo("Not rebuilt: " + "; ".join(error_lines(exc)), err=True)
 
     stop = threading.Event()

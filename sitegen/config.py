@@ -16,20 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from sitegen import periods
+from sitegen.errors import ConfigError
 from sitegen.reading import printable
 
 CONFIG_NAME = "sitegen.toml"
 MAX_CONFIG = 1 << 20  # bytes
 
 EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
-
-
-class ConfigError(Exception):
-    """One or more problems in sitegen.toml; `problems` holds one line each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)

@@ -36,12 +36,6 @@ STATUS_WORDS = {
     "no_data": "no data",
     "suppressed": "suppressed",
 }
-# Why an alliance-wide figure is withheld (kpi_alliance.sql), in words.
-WITHHELD_WORDS = {
-    "fewer_than_5": "withheld: fewer than 5 partners report it",
-    "one_suppressed": "withheld: one partner's figure is suppressed and could be worked out",
-    "small_counts": "withheld: its counts are too small to publish",
-}
 # Glyphs shown beside the word, never instead of it (status is not told by colour alone).
 STATUS_ICONS = {"met": "✓", "at_risk": "!", "missed": "✗", "no_data": "–", "suppressed": "S"}
 MISSING = "–"
@@ -120,14 +114,6 @@ def status_word(status: str) -> str:
     return STATUS_WORDS[status]
 
 
-def ordinal(n: int | None) -> str:
-    """1st, 2nd, 3rd, 11th, 22nd."""
-    if n is None:
-        return MISSING
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
 def script_json(text: str) -> Markup:
     """JSON text made safe inside <script>, as Jinja's tojson makes it (<, >, & and ' become
     \\u escapes), for JSON already encoded: a chart's spec is encoded once, for its cache key."""
@@ -142,6 +128,5 @@ FILTERS = {
     "delta": delta,
     "status_icon": status_icon,
     "status_word": status_word,
-    "ordinal": ordinal,
     "script_json": script_json,
 }

@@ -2,8 +2,9 @@
 
 The rules live in the SQL, each commented in words; this module only sets the run's settings
 and runs the files in order. After `compute`, these tables hold the results: `scorecard`,
-`peer_stats`, `alliance`, `composite`, `submissions`, `coverage`, `as_of` and
-`scorecard_as_of` (what the scorecard shows for the as-of period).
+`peer_stats`, `alliance`, `composite`, `submissions`, `as_of`, `scorecard_as_of` (what the
+scorecard shows for the as-of period), `alliance_as_of`, `biggest_changes`, `movers` and
+`status_counts`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import date
 import duckdb
 
 from sitegen import periods
+from sitegen.errors import NoDataError, PeriodError
 from sitegen.sql import run_sql
 
 STAGES = (
@@ -23,7 +25,7 @@ STAGES = (
     "kpi_scorecard.sql",
     "kpi_alliance.sql",
     "kpi_composite.sql",
-    "kpi_coverage.sql",
+    "kpi_submissions.sql",
     "kpi_as_of.sql",
 )
 
@@ -33,14 +35,6 @@ STAGES = (
 # MIN_PEERS_QUARTILES (of 5 values, they are the 2nd and 4th themselves).
 MIN_PEERS = 5
 MIN_PEERS_QUARTILES = 10
-
-
-class NoDataError(Exception):
-    """No accepted metric row to report on."""
-
-
-class PeriodError(Exception):
-    """The configured period (`--period` or `[site] period`) has no data: a usage error."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import duckdb
 
 from sitegen import periods, reading
 from sitegen.config import EMAIL_RE
+from sitegen.errors import InputError
 from sitegen.filters import UNIT_FORMATS
 from sitegen.sql import run_sql
 
@@ -57,14 +58,6 @@ METRIC_COLUMNS = (
 )  # fmt: skip
 YES_NO = {"yes": True, "no": False}
 REQUIRED_METRIC_COLUMNS = ("partner_id", "kpi_id", "period", "value")
-
-
-class InputError(Exception):
-    """A problem in a reference file: reported as `file:line:column: message`, exit 2."""
-
-    def __init__(self, path: str, line: int, column: int | None, message: str) -> None:
-        where = path + (f":{line}" if line else "") + (f":{column}" if column else "")
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)

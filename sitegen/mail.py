@@ -28,22 +28,18 @@ from jinja2 import Environment, TemplateError
 from sitegen import sandbox
 from sitegen.config import EMAIL_RE, Config, ConfigError
 from sitegen.downloads import scorecard_json
-from sitegen.filters import STATUS_ICONS, STATUS_WORDS, num
+from sitegen.errors import MailError, UnknownPartner
 from sitegen.model import Model, Scorecard
 from sitegen.narrative import ContentError
 from sitegen.publish import write_atomic
 from sitegen.templating import mail_environment, render
+from sitegen.views.partner import standing
 
 RETRIES = 3  # further tries after a dropped connection
 TEMPORARY_RETRIES = 1  # further tries of a message the server refused for now (4xx)
 TEMPORARY_LIMIT = 3  # messages in a row refused for now before the run stops: try later
 BACKOFF = 2.0  # seconds before the first retry; doubled for each one after
 TIMEOUT = 60.0  # seconds to wait for the server before counting the connection lost
-HEADLINE_STATUSES = ("met", "at_risk", "missed")
-
-
-class MailError(Exception):
-    """A delivery problem that stops the run (exit 1): one line, naming the server."""
 
 
 @dataclass(frozen=True)
@@ -99,38 +95,28 @@ def _record(path: Path, record: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def _rank_change(card: Scorecard) -> str:
-    now, before = card.composite.rank, card.composite.rank_prev
-    if now is None or before is None:
-        return ""
-    if now == before:
-        return "unchanged since the previous period"
-    moved = before - now
-    places = "place" if abs(moved) == 1 else "places"
-    return f"{'up' if moved > 0 else 'down'} {abs(moved)} {places} since the previous period"
-
-
 def message_context(card: Scorecard, config: Config) -> dict[str, Any]:
-    """Everything the subject and bodies show, already formatted: templates only place it."""
+    """Everything the subject and bodies show, in the words of the partner's scorecard
+    (sitegen.views.partner.standing): templates only place it."""
     pid = card.partner.partner_id
     base = config.site.base_url
-    composite = card.composite
+    s = standing(card)
     return {
         "partner": {
             "id": pid,
-            "name": card.partner.name,
+            "name": s.name,
             "type": card.partner.partner_type.replace("_", " "),
-            "region": card.partner.region,
+            "region": s.region,
         },
-        "period": card.period,
+        "period": s.period,
         "title": config.site.title,
         "organization": config.site.organization,
-        "composite": num(composite.score, 1),
-        "rank": f"{composite.rank} of {composite.of}" if composite.rank else "not ranked",
-        "rank_change": _rank_change(card),
+        "composite": s.score,
+        "rank": s.rank,
+        "rank_change": s.rank_change,
         "counts": [
-            {"word": STATUS_WORDS[s], "icon": STATUS_ICONS[s], "count": composite.counts[s]}
-            for s in HEADLINE_STATUSES
+            {"word": c.status.word, "icon": c.status.icon, "count": c.count}
+            for c in s.headline_counts()
         ],
         "link": f"{base.rstrip('/')}/partners/{pid}.html" if base else "",
         "attachment": attachment_name(card),
@@ -178,8 +164,10 @@ def prepare(
     partner: str | None,
     resend: bool,
     now: datetime,
+    pdf_of: Callable[[str], bytes],
 ) -> tuple[list[Outgoing], Report]:
-    """The messages to send, and every partner left out and why.
+    """The messages to send, and every partner left out and why; `pdf_of` gives a
+    partner's own PDF (made by the build, as its own site's is).
 
     Refuses (MailError) when the live site's figures are not the model's: its PDFs would then
     say something other than the message.
@@ -189,7 +177,7 @@ def prepare(
     cards = list(model.scorecards.values())
     if partner is not None:
         if partner not in model.scorecards:
-            raise ConfigError([f"--partner: no partner with id {partner!r} in partners.csv"])
+            raise UnknownPartner(partner)
         cards = [model.scorecards[partner]]
     _check_current(cards, output)
     ledger = read_ledger(ledger_path(output))
@@ -201,7 +189,7 @@ def prepare(
         recipients = _recipients(card, report)
         if not recipients:
             continue
-        pdf = (output / "pdf" / f"{pid}.pdf").read_bytes()
+        pdf = pdf_of(pid)
         digest = hashlib.sha256(pdf).hexdigest()
         before = ledger.get((pid, card.period))
         if before and before["state"] != "not_sent" and not resend:

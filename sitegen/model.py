@@ -79,8 +79,7 @@ class KpiResult:
     change_prev_label: str | None
     change_yoy: float | None
     change_yoy_label: str | None
-    peers: Peers
-    type_peers: Peers
+    peers: Peers  # among all partners reporting the KPI
     suppression: str | None  # why only its owner may see it: small_cell, min_denominator, source
     footnote: str | None  # a submission's own note, shown where the value would be
     parts: int  # sub-periods it is rolled up from (two months of a quarter)
@@ -148,6 +147,8 @@ class Scorecard:
     composite: Composite
     results: list[KpiResult]
     history: dict[str, list[SeriesPoint]]
+    improvement: str | None = None  # the KPI that improved most on the previous period
+    decline: str | None = None  # and the one that declined most (kpi_as_of.sql)
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,8 @@ class Model:
     alliance: dict[str, list[AlliancePoint]]
     alliance_as_of: dict[str, AlliancePoint]
     quality: DataQuality
+    movers: dict[str, list[str]]  # "up" and "down": partner ids, biggest move first
+    status_counts: dict[str, dict[str, int]]  # KPI → status → partners, as of the period
     scope: str | None = None  # the partner whose eyes this model is for; None: the alliance's
 
 
@@ -252,7 +255,6 @@ def _results(
                s.denominator, s.target, s.target_source, s.status,
                s.change_prev, s.change_prev_label, s.change_yoy, s.change_yoy_label,
                s.peer_n, s.peer_median, s.{q1}, s.{q3}, s.peer_percentile, s.peer_rank,
-               s.type_n, s.type_median, s.type_q1, s.type_q3, s.type_percentile, s.type_rank,
                s.suppression, s.footnote, s.parts, s.parts_of, {own}
         FROM scorecard_as_of s JOIN kpis k USING (kpi_id)
         ORDER BY s.partner_id, k.line
@@ -265,9 +267,8 @@ def _results(
                 kpis[row[1]],
                 *row[2:13],
                 Peers(*row[13:19]),
-                Peers(*row[19:25]),
-                *row[25:29],
-                own=tuple(row[29:32]) if own_site else None,
+                *row[19:23],
+                own=tuple(row[23:26]) if own_site else None,
             )
         )
     return results
@@ -447,6 +448,11 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
             "SELECT partner_id::VARCHAR, submitted FROM submissions JOIN as_of USING (period)"
         ).fetchall()
     )
+    changes: dict[str, dict[str, str]] = defaultdict(dict)
+    for partner_id, kpi_id, kind in con.execute(
+        "SELECT partner_id::VARCHAR, kpi_id::VARCHAR, kind FROM biggest_changes"
+    ).fetchall():
+        changes[partner_id][kind] = kpi_id
     scorecards = {
         p.partner_id: Scorecard(
             partner=p,
@@ -455,12 +461,24 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
             composite=composites[p.partner_id],  # every partner has one (kpi_composite.sql)
             results=results.get(p.partner_id, []),
             history=dict(history.get(p.partner_id, {})),
+            improvement=changes[p.partner_id].get("improvement"),
+            decline=changes[p.partner_id].get("decline"),
         )
         for p in partners
     }
     current = {
         kpi_id: points[0] for kpi_id, points in _alliance(con, own_site, "alliance_as_of").items()
     }
+    movers: dict[str, list[str]] = {"up": [], "down": []}
+    for partner_id, direction in con.execute(
+        "SELECT partner_id::VARCHAR, direction FROM movers ORDER BY direction, position"
+    ).fetchall():
+        movers[direction].append(partner_id)
+    status_counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for kpi_id, status, count in con.execute(
+        "SELECT kpi_id::VARCHAR, status, partners FROM status_counts"
+    ).fetchall():
+        status_counts[kpi_id][status] = count
     return Model(
         period,
         grain,
@@ -470,4 +488,6 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
         _alliance(con, own_site),
         current,
         _quality(con, load, recent),
+        movers,
+        dict(status_counts),
     )

@@ -21,9 +21,9 @@ from markdown.extensions.meta import MetaExtension
 from markdown.extensions.sane_lists import SaneListExtension
 from markdown.extensions.tables import TableExtension
 
-from sitegen import periods, reading, sandbox
-from sitegen.filters import delta, num, value
-from sitegen.model import KpiResult, Model, Scorecard
+from sitegen import reading, sandbox
+from sitegen.errors import ContentError
+from sitegen.model import Model
 
 ALLOWED_TAGS = {
     "p", "br", "hr", "h2", "h3", "h4", "strong", "em", "b", "i", "code", "pre", "blockquote",
@@ -35,10 +35,6 @@ URL_SCHEMES = {"http", "https", "mailto"}
 MAX_NARRATIVE = 1 << 20  # bytes of a narrative file
 
 _templates = sandbox.sandbox()
-
-
-class ContentError(Exception):
-    """A narrative that cannot be rendered: names the file and line."""
 
 
 @dataclass(frozen=True)
@@ -108,106 +104,6 @@ def read_narrative(
             f"{exc.start}); save it as UTF-8"
         ) from None
     return render_markdown(text, variables, label)
-
-
-def _relative_change(result: KpiResult) -> float | None:
-    """A change in the KPI's good direction, as a share of its target, so that changes in
-    different units can be compared (a falling readmission rate counts as positive)."""
-    if result.change_prev is None:
-        return None
-    sign = 1 if result.kpi.direction == "higher" else -1
-    return sign * result.change_prev / (abs(result.target) or 1.0)
-
-
-def _previous(period: str) -> str:
-    """How a change is described: on the previous month, quarter or year."""
-    return f"on the previous {periods.kind(period)}"
-
-
-SUPPRESSION_WORDS = {
-    "small_cell": "1 to 10 people: too few to publish",
-    "min_denominator": "too few cases to judge",
-    "source": "suppressed at source",
-}
-PART_WORDS = {"monthly": "months", "quarterly": "quarters", "annual": "years"}
-
-
-def value_note(result: KpiResult) -> str:
-    """What limits how a KPI's value can be read, in words, for beside it on the page and in
-    the PDF: a partial period, why it is suppressed (and, in a partner's own site, that the
-    figure is shown to it alone), a footnote that came with the data."""
-    notes = []
-    if result.partial:
-        notes.append(f"{result.parts} of {result.parts_of} {PART_WORDS[result.kpi.frequency]}")
-    if result.suppression:
-        why = SUPPRESSION_WORDS[result.suppression]
-        notes.append(f"shown to you only: {why}" if result.value is not None else why)
-    if result.footnote:
-        notes.append(result.footnote)
-    return "; ".join(notes)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
-def summary(card: Scorecard) -> list[str]:
-    """The generated summary of a partner's scorecard, as plain sentences (deterministic)."""
-    name, period, composite = card.partner.name, card.period, card.composite
-    sentences = []
-    if composite.score is None:
-        sentences.append(
-            f"{name} has no composite score for {period}: too few KPIs could be scored."
-        )
-    else:
-        sentence = (
-            f"In {period}, {name} scored {num(composite.score, 1)} out of 100, "
-            f"ranked {composite.rank} of {composite.of}"
-        )
-        if composite.change_prev is not None:
-            moved = "up" if composite.change_prev > 0 else "down"
-            sentence += (
-                f", {moved} {num(abs(composite.change_prev), 1)} points {_previous(period)}"
-                if round(composite.change_prev, 1)
-                else f", unchanged {_previous(period)}"
-            )
-            if composite.rank_prev is not None and composite.rank_prev != composite.rank:
-                sentence += f" (rank {composite.rank_prev} before)"
-        sentences.append(sentence + ".")
-    counts = composite.counts
-    scored = counts["met"] + counts["at_risk"] + counts["missed"]
-    if scored:
-        sentences.append(
-            f"It met {counts['met']} of {_plural(scored, 'scored KPI')}, "
-            f"was at risk on {counts['at_risk']} and missed {counts['missed']}."
-        )
-    if counts["suppressed"]:
-        sentences.append(
-            f"{_plural(counts['suppressed'], 'KPI')} "
-            f"{'was' if counts['suppressed'] == 1 else 'were'} suppressed: "
-            "the numbers are too small to show."
-        )
-    changes = [(rel, r) for r in card.results if (rel := _relative_change(r)) is not None]
-    best = max(changes, key=lambda item: item[0], default=None)
-    worst = min(changes, key=lambda item: item[0], default=None)
-    if best and best[0] > 0:
-        r = best[1]
-        sentences.append(
-            f"Biggest improvement: {r.kpi.name}, {value(r.value, r.kpi.unit)} "
-            f"({delta(r.change_prev, r.kpi.unit)} {_previous(r.period)})."
-        )
-    if worst and worst[0] < 0:
-        r = worst[1]
-        sentences.append(
-            f"Biggest decline: {r.kpi.name}, {value(r.value, r.kpi.unit)} "
-            f"({delta(r.change_prev, r.kpi.unit)} {_previous(r.period)})."
-        )
-    missing = [r.kpi.name for r in card.results if r.status == "no_data"]
-    if not card.submitted:
-        sentences.append(f"No data was submitted for {period}.")
-    elif missing:
-        sentences.append("No data for: " + ", ".join(missing) + ".")
-    return sentences
 
 
 # ------------------------------------------------------------------------ the same text, for PDF

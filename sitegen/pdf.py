@@ -1,13 +1,12 @@
 """PDF scorecards with Typst: one per partner, and the alliance board packet.
 
-The PDFs are made from the site's own pages (their context and their drawn charts), so a PDF
-shows exactly the figures, words and SVG charts of the page it mirrors and computes nothing.
-Each document is a Typst template (templates/pdf/, a project's copy first) plus a data.json
-holding every text as a string already formatted by sitegen.filters, plus the chart SVGs:
-the template prints the strings as strings, so no partner name or narrative can become Typst
-markup or code. The fonts are the package's own (sitegen/fonts), so output does not depend on
-the fonts a machine has; the creation date is the build's date, so the same input gives the
-same bytes.
+A PDF renders a view (sitegen.views), the very one its page renders, with the same drawn SVG
+charts, so it shows exactly the page's figures and words and computes nothing. Each document
+is a Typst template (templates/pdf/, a project's copy first) plus a data.json holding every
+text as a string already worded by the view, plus the chart SVGs: the template prints the
+strings as strings, so no partner name or narrative can become Typst markup or code. The
+fonts are the package's own (sitegen/fonts), so output does not depend on the fonts a
+machine has; the creation date is the build's date, so the same input gives the same bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ import hashlib
 import json
 import threading
 import time
+from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,11 +27,14 @@ import typst
 
 from sitegen import reading
 from sitegen.config import Config
-from sitegen.filters import STATUS_ICONS, STATUS_WORDS, delta, num, value
-from sitegen.model import STATUSES, KpiResult, Model, Scorecard
-from sitegen.narrative import ContentError, document, summary, value_note
+from sitegen.errors import ContentError, TemplateBug
+from sitegen.narrative import document
 from sitegen.publish import Progress, write_atomic
 from sitegen.svg import FONTS
+from sitegen.views.alliance import PacketView
+from sitegen.views.common import ChartView, Status
+from sitegen.views.partner import Count, KpiRow, PartnerView, Standing
+from sitegen.views.plan import Planned
 
 PACKAGED = Path(__file__).parent / "templates" / "pdf"
 TEMPLATE_FILES = ("common.typ", "scorecard.typ", "alliance.typ")
@@ -44,176 +48,207 @@ TABLE_NOTE = (
     "(c) marks a target that is the partner's own commitment rather than the alliance target. "
     "Changes are against the previous period and the same period a year earlier."
 )
+# PDFs handed to the typesetting threads and not yet done: enough to keep them busy while
+# the next views are drawn, few enough that memory holds only a few batches' charts.
+MAX_PENDING = 64
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The PDF templates' bytes, and which of them are the project's own copies."""
+
+    files: dict[str, bytes]
+    own: frozenset[str]
 
 
 @dataclass(frozen=True)
 class Document:
-    """One PDF to make: where it goes and the files Typst compiles it from."""
+    """One PDF to make: where it goes, the files Typst compiles it from, and whether its
+    templates are all the packaged ones (a failure is then ours, not the user's)."""
 
     path: Path
     files: dict[str, bytes]
+    packaged: bool
 
 
-def _status(status: str) -> dict[str, str]:
-    return {"key": status, "icon": STATUS_ICONS[status], "word": STATUS_WORDS[status]}
+def files(planned: Planned, with_pdf: bool) -> list[str]:
+    """The PDF of a planned view, if it has one: kept with its page when unchanged."""
+    if not with_pdf:
+        return []
+    if planned.kind == "partner":
+        return [f"pdf/{planned.name.removeprefix('partners/')}.pdf"]
+    if planned.kind == "packet":
+        return [f"{planned.name}.pdf"]
+    return []
 
 
-def _counts(card: Scorecard) -> list[dict[str, str]]:
-    return [{**_status(s), "count": str(card.composite.counts[s])} for s in STATUSES]
+def _status(s: Status) -> dict[str, str]:
+    return {"key": s.key, "icon": s.icon, "word": s.word}
 
 
-def _kind(card: Scorecard) -> str:
-    return card.partner.partner_type.replace("_", " ").capitalize()
+def _counts(counts: Iterable[Count]) -> list[dict[str, str]]:
+    return [{**_status(c.status), "count": str(c.count)} for c in counts]
 
 
-def _rank(card: Scorecard) -> str:
-    return f"{card.composite.rank} of {card.composite.of}" if card.composite.rank else "–"
-
-
-def _change(result: KpiResult, change: float | None, label: str | None) -> str:
-    text = delta(change, result.kpi.unit)
+def _change(text: str, label: str | None) -> str:
     return f"{text} {label}" if label else text
 
 
-def _kpi_row(result: KpiResult) -> dict[str, Any]:
-    unit = result.kpi.unit
-    own = " (c)" if result.target_source == "partner" else ""
+def _kpi_row(row: KpiRow) -> dict[str, Any]:
     return {
-        "name": result.kpi.name,
-        "status": _status(result.status),
-        "value": value(result.value, unit),
-        "value_note": value_note(result),
-        "target": value(result.target, unit) + own,
-        "benchmark": value(result.kpi.benchmark, unit),
-        "change_prev": _change(result, result.change_prev, result.change_prev_label),
-        "change_yoy": _change(result, result.change_yoy, result.change_yoy_label),
+        "name": row.name,
+        "status": _status(row.status),
+        "value": row.value,
+        "value_note": row.value_note,
+        "target": row.target + (" (c)" if row.own_target else ""),
+        "benchmark": row.benchmark,
+        "change_prev": _change(row.change_prev, row.change_prev_label),
+        "change_yoy": _change(row.change_yoy, row.change_yoy_label),
     }
 
 
 def partner_document(
-    context: dict[str, Any],
-    common: dict[str, Any],
-    templates: dict[str, bytes],
-    out: Path,
+    view: PartnerView, svg: dict[str, str], common: dict[str, Any], templates: Templates, out: Path
 ) -> Document:
-    """A partner's scorecard PDF from its page's context, trend charts drawn."""
-    card: Scorecard = context["card"]
-    charts = context["trends"]
-    narrative = context["narrative"]
-    files = {f"charts/{c.id}.svg": c.svg.encode("utf-8") for c in charts if c.svg}
+    """A partner's scorecard PDF from its view, with the page's drawn trend charts."""
+    s = view.standing
+    charts = [c for c in view.trends if svg[c.digest]]
+    narrative = view.narrative
     data = {
         **common,
         "key": KEY,
         "card": {
-            "name": card.partner.name,
-            "kind": _kind(card),
-            "region": card.partner.region,
-            "note": None if card.submitted else f"no submission for {card.period}",
-            "composite": num(card.composite.score, 1),
-            "rank": _rank(card),
-            "change": delta(card.composite.change_prev, "score"),
-            "counts": _counts(card),
+            "name": s.name,
+            "kind": s.kind,
+            "region": s.region,
+            "note": s.no_submission or None,
+            "composite": s.score,
+            "rank": s.rank,
+            "change": s.change,
+            "counts": _counts(s.counts),
             "narrative": document(narrative.html) if narrative else None,
             "narrative_title": narrative.title if narrative else "",
-            "summary": " ".join(context["summary"]),
+            "summary": " ".join(s.summary),
             "categories": [
-                {
-                    "label": group["label"],
-                    "rows": [_kpi_row(row["result"]) for row in group["rows"]],
-                }
-                for group in context["categories"]
+                {"label": group.label, "rows": [_kpi_row(row) for row in group.rows]}
+                for group in view.categories
             ],
             "table_note": TABLE_NOTE,
             "charts": [
-                {"file": f"charts/{c.id}.svg", "caption": c.caption, "alt": c.alt}
-                for c in charts
-                if c.svg
+                {"file": f"charts/{c.id}.svg", "caption": c.caption, "alt": c.alt} for c in charts
             ],
         },
     }
-    pid = card.partner.partner_id
-    return _document(out / "pdf" / f"{pid}.pdf", "scorecard.typ", templates, data, files)
+    chart_files = {f"charts/{c.id}.svg": svg[c.digest].encode() for c in charts}
+    path = out / "pdf" / f"{s.partner_id}.pdf"
+    return _document(path, "scorecard.typ", templates, data, chart_files)
 
 
-def alliance_document(
-    index: dict[str, Any],
-    cards: list[tuple[Scorecard, list[str]]],
-    common: dict[str, Any],
-    templates: dict[str, bytes],
-    out: Path,
+def _section(s: Standing) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "kind": s.kind,
+        "composite": s.score,
+        "rank": s.rank,
+        "counts": _counts(s.counts),
+        "summary": " ".join(s.summary),
+    }
+
+
+def packet_document(
+    view: PacketView, svg: dict[str, str], common: dict[str, Any], templates: Templates, out: Path
 ) -> Document:
-    """The board packet from the dashboard's context and each partner's generated summary."""
-    heatmap, ranking = index["heatmap"], index["ranking"]
+    """The board packet: the dashboard's headline, heatmap and ranking, and every partner's
+    standing in the words of its own scorecard."""
     data = {
         **common,
         "packet": {
-            "partners_line": f"{len(cards)} partners, {len(index['headline'])} KPIs",
+            "partners_line": view.partners_line,
             "headline": [
                 {
-                    "name": row["kpi"].name,
-                    "value": value(row["value"], row["kpi"].unit),
-                    "target": value(row["kpi"].target, row["kpi"].unit),
-                    "status": _status(row["status"]),
-                    "partners": str(row["partners"]),
+                    "name": row.name,
+                    "value": row.value,
+                    "target": row.target,
+                    "status": _status(row.status),
+                    "partners": str(row.partners),
                 }
-                for row in index["headline"]
+                for row in view.headline
             ],
             "heatmap": "charts/heatmap.svg",
-            "heatmap_alt": heatmap.alt,
+            "heatmap_alt": view.heatmap.alt,
             "ranking": "charts/ranking.svg",
-            "ranking_alt": ranking.alt,
-            "sections": [
-                {
-                    "name": card.partner.name,
-                    "kind": _kind(card),
-                    "composite": num(card.composite.score, 1),
-                    "rank": _rank(card),
-                    "counts": _counts(card),
-                    "summary": " ".join(summary),
-                }
-                for card, summary in cards
-            ],
+            "ranking_alt": view.ranking.alt,
+            "sections": [_section(s) for s in view.sections],
         },
     }
-    files = {
-        "charts/heatmap.svg": heatmap.svg.encode("utf-8"),
-        "charts/ranking.svg": ranking.svg.encode("utf-8"),
+    chart_files = {
+        "charts/heatmap.svg": svg[view.heatmap.digest].encode(),
+        "charts/ranking.svg": svg[view.ranking.digest].encode(),
     }
-    return _document(out / "pdf" / "alliance.pdf", "alliance.typ", templates, data, files)
+    return _document(out / "pdf" / "alliance.pdf", "alliance.typ", templates, data, chart_files)
+
+
+def documents(
+    views: Iterable[tuple[Planned, Any]],
+    svg: dict[str, str],
+    common: dict[str, Any],
+    templates: Templates,
+    out: Path,
+) -> list[Document]:
+    """The PDFs of some views: a partner's scorecard, the board packet; `svg` holds their
+    charts, drawn."""
+    made = []
+    for planned, view in views:
+        if planned.kind == "partner":
+            made.append(partner_document(view, svg, common, templates, out))
+        elif planned.kind == "packet":
+            made.append(packet_document(view, svg, common, templates, out))
+    return made
+
+
+def pdf_charts(view: Any) -> list[ChartView]:
+    """The charts a view's PDF shows."""
+    if isinstance(view, PartnerView):
+        return list(view.trends)
+    if isinstance(view, PacketView):
+        return [view.heatmap, view.ranking]
+    return []
 
 
 def _document(
     path: Path,
     main: str,
-    templates: dict[str, bytes],
+    templates: Templates,
     data: dict[str, Any],
-    files: dict[str, bytes],
+    chart_files: dict[str, bytes],
 ) -> Document:
     text = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    sources = {"main.typ": templates[main], "common.typ": templates["common.typ"]}
-    return Document(path, sources | {"data.json": text} | files)
+    sources = {"main.typ": templates.files[main], "common.typ": templates.files["common.typ"]}
+    packaged = not ({main, "common.typ"} & templates.own)
+    return Document(path, sources | {"data.json": text} | chart_files, packaged)
 
 
-def read_templates(project_dir: Path) -> dict[str, bytes]:
+def read_templates(project_dir: Path) -> Templates:
     """The PDF templates: a project's own copy of each first (read as inputs are: a regular
     file inside the project), the packaged one otherwise."""
-    found = {}
+    found, own = {}, set()
     for name in TEMPLATE_FILES:
-        own = project_dir / "templates" / "pdf" / name
-        if not own.exists() and not own.is_symlink():
+        path = project_dir / "templates" / "pdf" / name
+        if not path.exists() and not path.is_symlink():
             found[name] = (PACKAGED / name).read_bytes()
             continue
         try:
-            found[name] = reading.read_reference(own, project_dir)
+            found[name] = reading.read_reference(path, project_dir)
         except OSError as exc:
             raise ContentError(f"templates/pdf/{name}: {exc.strerror or exc}") from None
-    return found
+        own.add(name)
+    return Templates(found, frozenset(own))
 
 
-class PdfWriter:
-    """Typesets Documents on `jobs` threads as they are submitted, with one Typst compiler per
-    thread (a compiler loads the fonts once, and cannot be shared between threads); Typst
-    does its work outside Python's lock, so PDFs are made while the site is still written.
+class Typesetter:
+    """Typesets Documents on `jobs` threads as they are handed over, with one Typst compiler
+    per thread (a compiler loads the fonts once, and cannot be shared between threads); Typst
+    works outside Python's lock, so PDFs are made while the next views are drawn and written.
 
     A PDF is cached in `cache_dir` under the hash of everything it is made from (template,
     data, charts, creation date, Typst version), so an unchanged partner is never typeset
@@ -227,62 +262,84 @@ class PdfWriter:
         # rebuild the same day finds them in the cache.
         self.generated = generated.replace(hour=0, minute=0, second=0, microsecond=0)
         self.cache_dir = cache_dir
-        self.progress = progress  # told ("PDFs", done, total) as they are written
-        self.made = 0  # PDFs typeset by this writer, for the manifest
+        self.progress = progress  # told ("PDFs", done, handed over so far)
+        self.made = 0  # PDFs typeset, for the manifest
         self.reused = 0  # PDFs taken from the cache
-        self._local = threading.local()
-        self.jobs = max(1, jobs)
-        self._pool: ThreadPoolExecutor | None = None  # started by the first PDF
         self.seconds = 0.0  # spent typesetting, summed over the threads
-        self._jobs: list[tuple[Path, Future[float | None]]] = []
+        self.written: list[Path] = []
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        self._pending: deque[tuple[Path, Future[float | None]]] = deque()
         cache_dir.mkdir(parents=True, exist_ok=True)
 
-    def submit(self, doc: Document) -> None:
-        """Start making a PDF; `finish` waits for it."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.jobs)
-        self._jobs.append((doc.path, self._pool.submit(self._write_one, doc)))
+    def __enter__(self) -> Typesetter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+    def submit(self, docs: Iterable[Document]) -> None:
+        """Start making the PDFs; waits first while too many are still to be made."""
+        for doc in docs:
+            while len(self._pending) >= MAX_PENDING:
+                self._collect()
+            self._pending.append((doc.path, self._pool.submit(self._write_one, doc)))
 
     def finish(self) -> list[Path]:
-        """Wait for every PDF submitted; the paths written. A template error is raised here."""
-        try:
-            for done, (_, job) in enumerate(self._jobs, start=1):
-                seconds = job.result()
-                if seconds is None:
-                    self.reused += 1
-                else:
-                    self.made += 1
-                    self.seconds += seconds
-                if self.progress:
-                    self.progress("PDFs", done, len(self._jobs))
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown(cancel_futures=True)
-                self._pool = None
-        return [path for path, _ in self._jobs]
+        """Wait for every PDF handed over; the paths written. A template error is raised here
+        or by `submit`."""
+        while self._pending:
+            self._collect()
+        return self.written
+
+    def _collect(self) -> None:
+        path, job = self._pending.popleft()
+        seconds = job.result()
+        if seconds is None:
+            self.reused += 1
+        else:
+            self.made += 1
+            self.seconds += seconds
+        self.written.append(path)
+        if self.progress:
+            total = self.made + self.reused + len(self._pending)
+            self.progress("PDFs", self.made + self.reused, total)
+
+    def pdf(self, doc: Document) -> bytes:
+        """One PDF's bytes, typeset now or taken from the cache."""
+        return self._typeset(doc)[0]
 
     def _write_one(self, doc: Document) -> float | None:
-        """Write one PDF, from the cache when it is there; the seconds it took to typeset it,
-        or None when it came from the cache."""
-        cached = self.cache_dir / f"{self._key(doc)}.pdf"
-        seconds = None
-        try:
-            pdf = cached.read_bytes()
-        except FileNotFoundError:
-            started = time.perf_counter()
-            pdf = self._compile(doc)
-            seconds = time.perf_counter() - started
-            write_atomic(cached, pdf)
+        """Write one PDF; the seconds it took to typeset, or None when it came from the
+        cache."""
+        pdf, seconds = self._typeset(doc)
         doc.path.parent.mkdir(parents=True, exist_ok=True)
         doc.path.write_bytes(pdf)
         return seconds
+
+    def _typeset(self, doc: Document) -> tuple[bytes, float | None]:
+        cached = self.cache_dir / f"{self._key(doc)}.pdf"
+        try:
+            return cached.read_bytes(), None
+        except FileNotFoundError:
+            pass
+        started = time.perf_counter()
+        pdf = self._compile(doc)
+        seconds = time.perf_counter() - started
+        write_atomic(cached, pdf)
+        return pdf, seconds
 
     def _compile(self, doc: Document) -> bytes:
         try:
             return self._compiler().compile(input=doc.files, format="pdf", timestamp=self.generated)
         except typst.TypstError as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
-            raise ContentError(f"PDF {doc.path.name}: {message}") from None
+            if doc.packaged:
+                raise TemplateBug(
+                    f"PDF {doc.path.name}: sitegen's own PDF template failed ({message}); "
+                    "please report it"
+                ) from None
+            raise ContentError(f"PDF {doc.path.name}: {message} (templates/pdf/)") from None
 
     def _key(self, doc: Document) -> str:
         digest = hashlib.sha256(f"typst {typst.__version__} {self.generated}".encode())
@@ -307,32 +364,3 @@ def common_data(config: Config, period: str, generated: datetime) -> dict[str, A
         "generated": generated.strftime("%Y-%m-%d"),
         "paper": config.pdf.paper,
     }
-
-
-class PdfStage:
-    """Makes the PDFs from the site's pages as they are written: a partner's scorecard as soon
-    as its page is, the board packet (which needs every partner) at the end, with a section
-    per partner in the model's order.
-    """
-
-    def __init__(self, writer: PdfWriter, config: Config, model: Model, out: Path) -> None:
-        self.writer = writer
-        self.out = out
-        self.cards = list(model.scorecards.values())
-        self.templates = read_templates(config.project_dir)
-        self.common = common_data(config, model.period, writer.generated)
-        self.index: dict[str, Any] | None = None
-
-    def page_written(self, path: str, template: str, context: dict[str, Any]) -> None:
-        if template == "site/partner.html":
-            self.writer.submit(partner_document(context, self.common, self.templates, self.out))
-        elif path == "index.html":
-            self.index = context
-
-    def finish(self) -> list[Path]:
-        """The board packet (not in a partner's own site), then wait for every PDF."""
-        if self.index is not None and self.index.get("heatmap") is not None:
-            cards = [(card, summary(card)) for card in self.cards]
-            packet = alliance_document(self.index, cards, self.common, self.templates, self.out)
-            self.writer.submit(packet)
-        return self.writer.finish()

@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -18,13 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sitegen.errors import BuildLocked
+
 # Told how far a long stage is: (what, done, total), e.g. ("charts", 120, 820).
 Progress = Callable[[str, int, int], None]
 
 
 @dataclass
 class Timings:
-    """Wall seconds per stage, in the order the stages ran."""
+    """Wall seconds per stage, in the order the stages first ran. A stage entered again
+    (the drawing of each batch of views) adds to its time."""
 
     stages: dict[str, float] = field(default_factory=dict)
 
@@ -34,7 +38,10 @@ class Timings:
         try:
             yield
         finally:
-            self.stages[name] = round(time.perf_counter() - started, 3)
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
+
+    def rounded(self) -> dict[str, float]:
+        return {name: round(seconds, 3) for name, seconds in self.stages.items()}
 
 
 def build_time() -> datetime:
@@ -82,6 +89,48 @@ def fingerprint(sources: list[Path], settings: dict[str, Any], root: Path) -> st
             except OSError as exc:
                 digest.update(f"unreadable: {exc.strerror}".encode())
     return digest.hexdigest()
+
+
+@dataclass
+class Keeper:
+    """Decides, once for every output unit (a view's page, downloads and PDF), whether the
+    live site's copy can be kept: when the unit's key, a hash of what every unit shares
+    (`shared`: code, libraries, Python, templates, settings, dates) and of the unit's own
+    inputs, equals the key the live manifest recorded for it. A kept unit's files are
+    hard-linked from the live site and its view is never made."""
+
+    live: Path
+    shared: str
+    before: dict[str, str]  # the live manifest's keys
+    keys: dict[str, str] = field(default_factory=dict)  # this build's, for its manifest
+    kept: int = 0
+
+    def keep(
+        self, name: str, inputs: tuple[Any, ...] | None, files: list[str], out: Path
+    ) -> list[Path] | None:
+        """Link the unit's live files into `out` if its inputs are unchanged; the files
+        linked, or None when it must be made. A unit planned with no inputs (the dashboard:
+        it shows everyone's figures) is always made."""
+        if inputs is None:
+            return None
+        digest = hashlib.sha256(f"{self.shared}\0{name}\0".encode())
+        digest.update(pickle.dumps(inputs, protocol=5))
+        key = self.keys[name] = digest.hexdigest()
+        if self.before.get(name) != key:
+            return None
+        linked = []
+        try:
+            for file in files:
+                target = out / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.link(self.live / file, target)
+                linked.append(target)
+        except OSError:  # gone from the live site, or another file system: make it
+            for target in linked:
+                target.unlink()
+            return None
+        self.kept += 1
+        return linked
 
 
 def write_atomic(path: Path, content: str | bytes) -> None:
@@ -214,10 +263,6 @@ def prune(output: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------- lock
-
-
-class BuildLocked(Exception):
-    """Another build of the same output is running."""
 
 
 @contextmanager

@@ -17,18 +17,18 @@ import logging
 import math
 import multiprocessing
 import os
-import queue
 import re
 import signal
 import sys
 import time
-from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import vl_convert
 
+from sitegen.errors import ChartError
 from sitegen.publish import Progress, write_atomic
 
 Spec = dict[str, Any]
@@ -40,10 +40,6 @@ SVG_VERSION = 3
 # The fonts the package ships (Inter, subset): text is measured with the very font that pages
 # and PDFs show, whatever fonts the machine has.
 FONTS = Path(__file__).parent / "fonts"
-
-
-class ChartError(Exception):
-    """A spec vl-convert could not draw; the message names the chart's key."""
 
 
 def _no_values_warning(record: logging.LogRecord) -> bool:
@@ -69,15 +65,10 @@ def _set_up_vl_convert() -> None:
 
 
 # A spawned worker needs ~0.3 s before its first chart (Python, imports, vl-convert's first
-# call), so a pool only pays for itself from a few dozen trend charts (~8 ms each) upwards.
+# call), so the pool is started only for a batch of a few dozen trend charts (~8 ms each).
 POOL_MIN_CHARTS = 64
-# Missing charts are handed to the workers 32 at a time, as one task, while a build goes on: a
-# task is a round trip through the pool's queues and threads, and its ~0.15 s of drawing keeps
-# the last ones from holding up the end. Fewer than 32 left over go out, split between the
-# workers, only once a worker would otherwise be idle.
-EARLY_CHUNK = 32
-CHUNKS_PER_WORKER = 4  # several chunks per worker even out slow charts without much pickling
-MAX_CHUNK = 200  # and results reach the cache while a big build is still drawing
+CHUNKS_PER_WORKER = 4  # several tasks per worker even out slow charts without much pickling
+MAX_CHUNK = 200  # and progress shows while a big build is still drawing
 
 _ID = re.compile(r'\sid="([^"]+)"')
 _ID_REF = re.compile(r'(\sid="|url\(#|href="#)([^")]+)')
@@ -89,13 +80,13 @@ def spec_json(spec: Spec) -> str:
     return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _digest(text: str) -> str:
+def spec_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def spec_hash(spec: Spec) -> str:
     """The cache key of a chart: sha256 of its canonical JSON."""
-    return _digest(spec_json(spec))
+    return spec_digest(spec_json(spec))
 
 
 def finish_svg(svg: str, digest: str) -> str:
@@ -157,26 +148,17 @@ def draw_svg(spec: Spec, digest: str, key: str = "") -> str:
     return finish_svg(svg, digest)
 
 
-Drawn = tuple[list[tuple[str, str]], float]  # (digest, SVG) pairs, CPU seconds it took
+Chart = tuple[str, str, str]  # digest, spec JSON, the chart's name for messages
 
 
-def _draw_chunk(items: list[tuple[str, str, str]], cache_dir: Path) -> Drawn:
-    """Worker entry point: draw a chunk of (digest, key, spec JSON) and store each SVG in the
-    cache. The spec travels as the JSON text made for its key: a string is sent to a worker
-    for almost nothing, where a spec's dicts cost the main process a second encoding.
-
-    Top-level so that spawn can import it; the worker writes the cache files itself, so that
-    work is shared between the cores rather than left to the main process. Also returns the
-    CPU seconds (user and kernel, all threads) the chunk took: the cost of drawing, apart from
-    everything else a build does.
-    """
+def _draw_chunk(items: list[Chart], cache_dir: Path) -> tuple[int, float]:
+    """Draw a chunk of charts into the cache; the charts drawn and the CPU seconds (user and
+    kernel, all threads) it took: the cost of drawing, apart from everything else a build
+    does. Top-level so that spawned workers can import it."""
     started = time.process_time()
-    drawn = []
-    for digest, key, text in items:
-        svg = draw_svg(json.loads(text), digest, key)
-        write_atomic(cache_dir / f"{digest}.svg", svg)
-        drawn.append((digest, svg))
-    return drawn, time.process_time() - started
+    for digest, text, name in items:
+        write_atomic(cache_dir / f"{digest}.svg", draw_svg(json.loads(text), digest, name))
+    return len(items), time.process_time() - started
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -198,166 +180,87 @@ def _chunks(items: list[Any], jobs: int) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-class SvgRenderer:
-    """Draws Vega-Lite specs to SVG once, keyed by content hash in `cache_dir`.
+Drawing = list["Future[tuple[int, float]]"]  # the chunks of one `start`, being drawn
 
-    Charts already in the cache are read, never redrawn. Missing ones are drawn in-process, or,
-    once more than POOL_MIN_CHARTS are missing and jobs > 1, in `jobs` spawned worker processes:
-    vl-convert gains nothing from threads, and forked workers deadlock once the parent has used
-    vl-convert, so spawn it is. Spawned workers import the main module: a script using jobs > 1
-    needs the `if __name__ == "__main__":` guard (`sitegen` has it).
 
-    A build `submit`s charts as it prepares pages, and drawing starts as soon as a chunk is
-    ready; it asks whether a page's charts are `ready`, takes their `svg`, and `release`s them
-    once the page is written, so that a big build holds only the charts of pages in progress.
-    `wait` draws (or waits for) some of what is missing; `collect` all of it.
+class Drawer:
+    """Draws charts once: every spec is stored as SVG in `cache_dir` under its digest, and a
+    chart already there is never drawn again. The cache on disk is the buffer between
+    drawing and writing: `start` and `wait` fill it, pages and PDFs read it (`svg`).
+
+    Charts are drawn in-process, or with jobs > 1 in `jobs` spawned worker processes (started
+    by the first batch big enough to pay for them), so that the next views are drawn while
+    the last ones are written: vl-convert gains nothing from threads, and forked workers
+    deadlock once the parent has used vl-convert, so spawn it is (a script using jobs > 1
+    needs the `if __name__ == "__main__":` guard; `sitegen` has it).
     """
 
     def __init__(self, cache_dir: Path, jobs: int = 1, progress: Progress | None = None) -> None:
         self.cache_dir = Path(cache_dir)
         self.jobs = max(1, jobs)
-        self.progress = progress  # told ("charts", drawn, to draw) as drawing goes on
-        self.drawn = 0  # charts drawn by this renderer, for the build summary
-        self.reused = 0  # charts read from the cache
+        self.progress = progress  # told ("charts", drawn, to draw so far)
+        self.drawn = 0  # charts drawn, for the manifest
+        self.reused = 0  # charts found in the cache
         self.draw_seconds = 0.0  # CPU seconds spent drawing, summed over the processes
-        self._to_draw = 0  # charts found missing so far
-        self._keys: dict[str, str] = {}  # key → digest, for keys not yet released
-        self._refs: Counter[str] = Counter()  # digest → keys holding it
-        self._svgs: dict[str, str] = {}  # digest → SVG, for digests some key holds
-        self._drawing: set[str] = set()  # digests missing, waiting or being drawn
-        self._waiting: list[tuple[str, str, str]] = []  # missing, not yet handed out
+        self._to_draw = 0
+        self._started: set[str] = set()  # drawn or being drawn by this build
         self._pool: ProcessPoolExecutor | None = None
-        self._pending = 0  # tasks handed to the workers and not yet taken in
-        # finished tasks, put here by the pool as each one finishes: waiting for the next one
-        # costs the same however many are pending (concurrent.futures.wait registers a waiter
-        # with every pending future, each time it is called)
-        self._done: queue.SimpleQueue[Future[Drawn]] = queue.SimpleQueue()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
 
-    def submit(self, key: str, spec: Spec) -> str:
-        """Note a chart; start drawing it if it is missing and enough work has gathered.
-        Returns the spec's canonical JSON, for a page to embed."""
-        text = spec_json(spec)
-        digest = _digest(text)
-        self._keys[key] = digest
-        self._refs[digest] += 1
-        if digest in self._svgs or digest in self._drawing:
-            return text
-        cached = self._read(digest)
-        if cached is not None:
-            self._svgs[digest] = cached
-            self.reused += 1
-            return text
-        self._drawing.add(digest)
-        self._to_draw += 1
-        self._waiting.append((digest, key, text))
-        if self._pool is None and self.jobs > 1 and self._to_draw >= POOL_MIN_CHARTS:
+    def __enter__(self) -> Drawer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def start(self, charts: Iterable[Chart]) -> Drawing:
+        """Start drawing the charts not in the cache yet; `wait` for them before reading.
+        A chart started earlier is in the cache once the earlier `start` is waited for."""
+        missing: dict[str, Chart] = {}
+        for chart in charts:
+            if chart[0] in missing or chart[0] in self._started:
+                continue
+            if (self.cache_dir / f"{chart[0]}.svg").exists():
+                self.reused += 1
+            else:
+                missing[chart[0]] = chart
+        self._started.update(missing)
+        items = list(missing.values())
+        self._to_draw += len(items)
+        if self._pool is None and (self.jobs == 1 or len(items) < POOL_MIN_CHARTS):
+            for chunk in _chunks(items, 1):
+                self._done(*_draw_chunk(chunk, self.cache_dir))
+            return []
+        if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                max_workers=self.jobs,
+                self.jobs,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=die_with_parent,
                 initargs=(os.getpid(),),
             )
-        while self._pool is not None and len(self._waiting) >= EARLY_CHUNK:
-            self._send(self._waiting[:EARLY_CHUNK])
-            self._waiting = self._waiting[EARLY_CHUNK:]
-        return text
+        return [
+            self._pool.submit(_draw_chunk, c, self.cache_dir) for c in _chunks(items, self.jobs)
+        ]
 
-    def ready(self, key: str) -> bool:
-        return self._keys[key] in self._svgs
+    def wait(self, drawing: Drawing) -> None:
+        """Wait until the charts of a `start` are drawn; a chart that failed raises here."""
+        for task in drawing:
+            self._done(*task.result())
 
-    def svg(self, key: str) -> str:
-        return self._svgs[self._keys[key]]
+    def draw(self, charts: Iterable[Chart]) -> None:
+        """Draw the charts not in the cache yet, and wait for them."""
+        self.wait(self.start(charts))
 
-    def release(self, key: str) -> None:
-        """Forget a chart the build is done with (its SVG stays in the cache on disk)."""
-        digest = self._keys.pop(key)
-        self._refs[digest] -= 1
-        if not self._refs[digest]:
-            del self._refs[digest]
-            self._svgs.pop(digest, None)
-
-    def outstanding(self) -> int:
-        """Charts submitted and missing, not drawn yet."""
-        return len(self._drawing)
-
-    def poll(self) -> None:
-        """Take in whatever the workers have finished, without waiting."""
-        while self._pending:
-            try:
-                future = self._done.get_nowait()
-            except queue.Empty:
-                return
-            self._take(future)
-
-    def wait(self) -> None:
-        """Draw some missing charts (in-process), or wait until the workers finish some."""
-        if self._pool is None:
-            if self._waiting:
-                chunk = _chunks(self._waiting, 1)[0]
-                self._waiting = self._waiting[len(chunk) :]
-                self._store(_draw_chunk(chunk, self.cache_dir))
-            return
-        if self._pending < self.jobs:  # a worker is idle: give it what is left
-            for chunk in _chunks(self._waiting, self.jobs):
-                self._send(chunk)
-            self._waiting = []
-        if self._pending:
-            self._take(self._done.get())
-            self.poll()
-
-    def collect(self) -> dict[str, str]:
-        """Wait for every submitted chart; map each key to its SVG."""
-        try:
-            while self._drawing:
-                self.wait()
-        finally:
-            self.close()
-        return {key: self._svgs[digest] for key, digest in self._keys.items()}
-
-    def close(self) -> None:
-        """Stop the workers (waiting for any still drawing)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
-        self._pending = 0
-        self._done = queue.SimpleQueue()
-
-    def render(self, specs: dict[str, Spec]) -> dict[str, str]:
-        """Submit every spec and collect them: identical specs under different keys are drawn
-        once."""
-        for key, spec in specs.items():
-            self.submit(key, spec)
-        return self.collect()
-
-    def _send(self, chunk: list[tuple[str, str, str]]) -> None:
-        """Give the workers one task: these charts (the caller takes them off `_waiting`)."""
-        assert self._pool is not None
-        future = self._pool.submit(_draw_chunk, chunk, self.cache_dir)
-        future.add_done_callback(self._done.put)
-        self._pending += 1
-
-    def _take(self, future: Future[Drawn]) -> None:
-        self._pending -= 1
-        self._store(future.result())
-
-    def _store(self, result: Drawn) -> None:
-        drawn, seconds = result
+    def _done(self, drawn: int, seconds: float) -> None:
+        self.drawn += drawn
         self.draw_seconds += seconds
-        for digest, svg in drawn:
-            self._drawing.discard(digest)
-            if digest in self._refs:
-                self._svgs[digest] = svg
-            self.drawn += 1
         if self.progress:
             self.progress("charts", self.drawn, self._to_draw)
 
-    def _read(self, digest: str) -> str | None:
-        """A cached SVG, or None; bytes, so the text is exactly what was written."""
-        try:
-            return (self.cache_dir / f"{digest}.svg").read_bytes().decode("utf-8")
-        except FileNotFoundError:
-            return None
+    def svg(self, digest: str) -> str:
+        """A drawn chart, read as bytes so the text is exactly what was written."""
+        return (self.cache_dir / f"{digest}.svg").read_bytes().decode("utf-8")
 
 
 def vega_bundle(cache_dir: Path) -> str:

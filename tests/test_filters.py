@@ -14,7 +14,6 @@ from sitegen.filters import (
     delta,
     money,
     num,
-    ordinal,
     pct,
     script_json,
     status_icon,
@@ -62,16 +61,6 @@ def test_delta(change: float | None, unit: str, text: str) -> None:
     assert delta(change, unit) == text
 
 
-def test_plain_filters() -> None:
-    assert num(1234567.891) == "1,234,568"
-    assert num(30, 1) == "30.0"
-    assert pct(12.345) == "12.3%"
-    assert money(999.5) == "$1,000"
-    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th",
-    ]  # fmt: skip
-
-
 def test_status_is_icon_and_word() -> None:
     assert [(status_icon(s), status_word(s)) for s in ("met", "at_risk", "missed")] == [
         ("✓", "met"), ("!", "at risk"), ("✗", "missed"),
@@ -100,3 +89,10 @@ def test_huge_values_are_written_out_in_full() -> None:
     assert value(1e27, "usd") == "$1,000,000,000,000,000,000,000,000,000"
     assert value(-1e27, "count") == "−1,000,000,000,000,000,000,000,000,000"
     assert len(value(1.7e308, "count").replace(",", "")) == 309
+
+
+def test_plain_filters() -> None:
+    assert num(1234567.891) == "1,234,568"
+    assert num(30, 1) == "30.0"
+    assert pct(12.345) == "12.3%"
+    assert money(999.5) == "$1,000"

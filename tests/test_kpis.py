@@ -1014,7 +1014,7 @@ def test_quarter_composite(quarter: Run) -> None:
     )
 
 
-# --------------------------------------------------------------------------- rule 9 + coverage
+# --------------------------------------------------------------------------- rule 9: submissions
 
 
 def test_submissions(month: Run, december: Run, quarter: Run) -> None:
@@ -1031,30 +1031,6 @@ def test_submissions(month: Run, december: Run, quarter: Run) -> None:
     # quarter grain: monthly and quarterly rows inside 2025-Q4 count
     assert quarter.flag("submissions", "submitted", "gamma", "2025-Q4") is True
     assert quarter.periods("submissions", "delta")[0] == "2025-Q1"
-
-
-def test_coverage(month: Run) -> None:
-    # alpha screening: 2025-10 missing
-    assert month.flag("coverage", "present", "alpha", "2025-10", "screening") is False
-    assert month.flag("coverage", "present", "alpha", "2025-11", "screening") is True
-    # gamma screening 2025-02 missing; navigators 2025-09 missing
-    assert month.flag("coverage", "present", "gamma", "2025-02", "screening") is False
-    assert month.flag("coverage", "present", "gamma", "2025-09", "navigators") is False
-    # native frequency: hcahps coverage is per quarter, even on a monthly scorecard
-    assert month.periods("coverage", "alpha", "hcahps") == ["2025-Q3", "2025-Q4"]
-    # delta: 2025-03 .. 2025-12 = 10 periods (joined 2025-03-15), present for 03..11 = 9
-    assert month.periods("coverage", "delta", "screening") == [
-        f"2025-{m:02d}" for m in range(3, 13)
-    ]
-    assert month.one(
-        "SELECT count(*) FILTER (WHERE present) AS n FROM coverage "
-        "WHERE partner_id::VARCHAR = 'delta' AND kpi_id::VARCHAR = 'screening'"
-    ) == {"n": 9}
-    # alpha screening: 2024-10 .. 2025-12 = 15 periods, 14 present (2025-10 missing)
-    assert month.one(
-        "SELECT count(*) AS n, count(*) FILTER (WHERE present) AS present FROM coverage "
-        "WHERE partner_id::VARCHAR = 'alpha' AND kpi_id::VARCHAR = 'screening'"
-    ) == {"n": 15, "present": 14}
 
 
 # --------------------------------------------------------------- small numbers (DESIGN, revised)

@@ -226,12 +226,17 @@ def test_each_partner_gets_its_own_message_and_pdf(project: Path, mailbox: Mailb
         assert message["Subject"] == f"{NAMES[pid]} scorecard — 2025-09"
         assert message["Message-ID"].endswith("@mini.example.org>")
         assert message["Date"].datetime is not None
-        # its own PDF, byte for byte, and nothing of any other partner's
+        # its own PDF, byte for byte the one its own site holds (its own small figures
+        # shown), and nothing of any other partner's
         [attachment] = list(message.iter_attachments())
         assert attachment.get_content_type() == "application/pdf"
         assert attachment.get_filename() == f"{pid}-scorecard-2025-09.pdf"
-        pdf = (project / "output" / "pdf" / f"{pid}.pdf").read_bytes()
-        assert attachment.get_content() == pdf
+        own = project.parent / f"own-{pid}"
+        built = CliRunner().invoke(
+            main, ["build", "-q", "--project", str(project), "--partner", pid, "--output", str(own)]
+        )
+        assert built.exit_code == 0, built.output
+        assert attachment.get_content() == (own / "pdf" / f"{pid}.pdf").read_bytes()
         raw = message.as_bytes()
         for other in set(NAMES) - {pid}:
             assert other.encode() not in raw and NAMES[other].encode() not in raw
@@ -252,7 +257,8 @@ def test_each_partner_gets_its_own_message_and_pdf(project: Path, mailbox: Mailb
         assert record["period"] == "2025-09"
         assert record["recipients"] == CONTACTS[record["partner"]]
         assert record["reply"].startswith("250 ")
-        pdf = project / "output" / "pdf" / f"{record['partner']}.pdf"
+        pid = record["partner"]
+        pdf = project.parent / f"own-{pid}" / "pdf" / f"{pid}.pdf"  # the one it was sent
         assert record["pdf_sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest()
 
 

@@ -16,12 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
+from sitegen import pdf as pdf_module
 from sitegen.build import read_model
 from sitegen.cli import main
 from sitegen.config import Config, load_config
 from sitegen.model import Model
-from sitegen.pdf import PdfWriter, common_data, partner_document, read_templates
-from sitegen.site import partner_page
+from sitegen.pdf import Typesetter, common_data, partner_document, read_templates
+from sitegen.views.partner import partner_view
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PARTNERS = {
@@ -190,9 +191,29 @@ def test_a_broken_project_pdf_template_is_one_line(project: Path, tmp_path: Path
     result = CliRunner().invoke(
         main, ["build", "--project", str(broken), "--output", str(tmp_path / "o"), "--jobs", "1"]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 2  # the project's own template: the user's to fix
     assert "Traceback" not in result.output
     assert result.output.startswith("Error: PDF ") and len(result.output.splitlines()) == 1
+    assert "(templates/pdf/)" in result.output
+
+
+def test_a_failing_packaged_pdf_template_is_ours_not_the_users(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A packaged template that fails is a bug of sitegen: exit 1 and ask for a report, not
+    exit 2, which sends the user looking for a mistake of theirs."""
+    broken = tmp_path / "packaged"
+    broken.mkdir()
+    for name in ("common.typ", "scorecard.typ", "alliance.typ"):
+        shutil.copy(pdf_module.PACKAGED / name, broken / name)
+    (broken / "scorecard.typ").write_text("#let x = (\n")
+    monkeypatch.setattr(pdf_module, "PACKAGED", broken)
+    result = CliRunner().invoke(
+        main, ["build", "--project", str(project), "--output", str(tmp_path / "o"), "--jobs", "1"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: PDF ") and "please report it" in result.output
+    assert len(result.output.splitlines()) == 1
 
 
 # poppler 22 (Debian 12) reports a PDF's `/Suspects false` in MarkInfo, which the PDF standard
@@ -266,9 +287,11 @@ def test_any_name_compiles_and_prints_literally(
     generated = datetime(2026, 1, 1, tzinfo=UTC)
     common = common_data(config, model.period, generated)
     templates = read_templates(config.project_dir)
-    doc = partner_document(partner_page(card, None).context, common, templates, out)
-    writer = PdfWriter(generated, out / "cache")
-    writer.submit(doc)
-    writer.finish()
+    view = partner_view(card, None)
+    no_charts = {c.digest: "" for c in view.trends}  # the name is in the text, not the charts
+    doc = partner_document(view, no_charts, common, templates, out)
+    with Typesetter(generated, out / "cache") as typesetter:
+        typesetter.submit([doc])
+        typesetter.finish()
     shown = "".join(text(doc.path).split())
     assert "".join(name.split()) in shown

@@ -178,9 +178,9 @@ def test_a_narrative_change_rewrites_only_that_partner(project: Path, tmp_path: 
     built(project, out)
     assert changed(before, stamps(out)) == {"partners/south-snf.html", "pdf/south-snf.pdf"}
     manifest = json.loads((out / "manifest.json").read_text())
-    # the other two partners' pages (with downloads and PDFs) and the 5 KPI pages were kept
-    # without being made again
-    assert manifest["pages_kept"] == 2 + 5
+    # the other two partners' pages (with downloads and PDFs), the 5 KPI pages, data quality
+    # and methodology were kept without being made again
+    assert manifest["units_kept"] == 2 + 5 + 2
     assert manifest["pdfs"]["made"] + manifest["pdfs"]["reused"] == 2  # south-snf's, packet
 
 
@@ -191,23 +191,23 @@ def manifest_of(out: Path) -> dict:
 def test_a_change_every_page_shares_makes_every_page_again(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     built(project, out)
-    assert manifest_of(out)["pages_kept"] == 0  # nothing to keep the first time
+    assert manifest_of(out)["units_kept"] == 0  # nothing to keep the first time
     new_narrative(project, "Only the dashboard depends on this.")
     built(project, out)
-    assert manifest_of(out)["pages_kept"] == 3 + 5  # every partner and KPI page
+    assert manifest_of(out)["units_kept"] == 3 + 5 + 2  # every page but the dashboard
     # a project template is shared by every page: nothing can be kept
     own = project / "templates" / "site"
     own.mkdir(parents=True)
     partner = resources.files("sitegen") / "templates" / "site" / "partner.html"
     (own / "partner.html").write_text(partner.read_text().replace("</h1>", " (draft)</h1>", 1))
     built(project, out)
-    assert manifest_of(out)["pages_kept"] == 0
+    assert manifest_of(out)["units_kept"] == 0
     assert "(draft)</h1>" in (out / "partners" / "north-hosp.html").read_text()
     # a page gone from the live site is made again, not lost
     (out / "partners" / "north-hosp.html").unlink()
     new_narrative(project, "Again.")
     built(project, out)
-    assert manifest_of(out)["pages_kept"] == 2 + 5
+    assert manifest_of(out)["units_kept"] == 2 + 5 + 2
     assert "(draft)</h1>" in (out / "partners" / "north-hosp.html").read_text()
 
 
@@ -233,8 +233,9 @@ def test_a_partners_data_change_rewrites_what_depends_on_it(project: Path, tmp_p
             assert name not in now, name
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["pdfs"]["made"] <= 2  # east-clinic's and the board packet
-    # north-hosp's and south-snf's pages, and the 4 KPI pages without east-clinic's change
-    assert manifest["pages_kept"] == 2 + 4
+    # north-hosp's and south-snf's pages, the 4 KPI pages without east-clinic's change, and
+    # data quality and methodology (no count or definition changed)
+    assert manifest["units_kept"] == 2 + 4 + 2
 
 
 def test_failed_build_leaves_the_live_site_and_no_leftovers(project: Path, tmp_path: Path) -> None:

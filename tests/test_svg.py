@@ -11,17 +11,16 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import vl_convert
 
 from sitegen import charts, svg
 from sitegen.charts import TrendPoint, sparkline, trend_chart
-from sitegen.svg import ChartError, SvgRenderer, spec_hash, vega_bundle
+from sitegen.svg import ChartError, Drawer, spec_hash, vega_bundle
+from sitegen.views.common import chart
 
 FULL = [
     TrendPoint(f"2025-{i + 1:02d}", v, 55.0, 45.0, 50.0, 58.0)
@@ -49,6 +48,14 @@ def clipped(n: int) -> dict[str, Any]:
     }
 
 
+def render(cache: Path, specs: dict[str, dict[str, Any]], jobs: int = 1) -> dict[str, str]:
+    """Draw specs as a build does (Drawer) and read back each one's SVG by its key."""
+    views = {key: chart(key, spec, "", "", None) for key, spec in specs.items()}
+    with Drawer(cache, jobs) as drawer:
+        drawer.draw((v.digest, v.spec, key) for key, v in views.items())
+        return {key: drawer.svg(v.digest) for key, v in views.items()}
+
+
 def test_spec_hash_is_sha256_of_canonical_json() -> None:
     spec = {"b": [1, 2.5], "a": {"z": "é", "y": None}}
     canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -56,15 +63,12 @@ def test_spec_hash_is_sha256_of_canonical_json() -> None:
     assert spec_hash({"a": {"y": None, "z": "é"}, "b": [1, 2.5]}) == spec_hash(spec)
 
 
-def test_submit_returns_the_json_its_key_is_made_of(tmp_path: Path) -> None:
+def test_a_chart_view_embeds_the_json_its_digest_is_made_of() -> None:
     """The page embeds the very text the cache key hashes: one encoding per spec."""
     spec = clipped(1)
-    renderer = SvgRenderer(tmp_path, jobs=1)
-    text = renderer.submit("a", spec)
-    assert json.loads(text) == spec
-    assert hashlib.sha256(text.encode()).hexdigest() == spec_hash(spec)
-    renderer.collect()
-    assert (tmp_path / f"{spec_hash(spec)}.svg").exists()
+    view = chart("c", spec, "alt", "caption", None)
+    assert json.loads(view.spec) == spec
+    assert view.digest == hashlib.sha256(view.spec.encode()).hexdigest() == spec_hash(spec)
 
 
 def test_builders_are_deterministic_and_versioned() -> None:
@@ -78,7 +82,7 @@ def test_render_writes_the_cache_and_never_redraws(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = clipped(1)
-    first = SvgRenderer(tmp_path, jobs=1).render({"a": spec})
+    first = render(tmp_path, jobs=1, specs={"a": spec})
     assert (tmp_path / f"{spec_hash(spec)}.svg").read_bytes().decode() == first["a"]
     assert [p.name for p in tmp_path.iterdir()] == [f"{spec_hash(spec)}.svg"]  # no temp left
 
@@ -86,16 +90,18 @@ def test_render_writes_the_cache_and_never_redraws(
         raise AssertionError("a cached chart was drawn again")
 
     monkeypatch.setattr(vl_convert, "vega_to_svg", refuse)
-    renderer = SvgRenderer(tmp_path, jobs=4)
-    assert renderer.render({"again": spec}) == {"again": first["a"]}
-    assert (renderer.drawn, renderer.reused) == (0, 1)
+    view = chart("again", spec, "", "", None)
+    with Drawer(tmp_path, jobs=4) as drawer:
+        drawer.draw([(view.digest, view.spec, "again")])
+        assert drawer.svg(view.digest) == first["a"]
+    assert (drawer.drawn, drawer.reused) == (0, 1)
 
 
 def test_same_spec_under_two_keys_is_drawn_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = count_calls(monkeypatch)
-    out = SvgRenderer(tmp_path, jobs=1).render({"a": clipped(1), "b": clipped(1)})
+    out = render(tmp_path, jobs=1, specs={"a": clipped(1), "b": clipped(1)})
     assert out["a"] == out["b"] and len(calls) == 1
 
 
@@ -116,8 +122,8 @@ def test_output_is_byte_identical_although_vl_convert_numbers_ids_per_process(
 ) -> None:
     # vl-convert 1.9 numbers clip paths from a process-wide counter (clip1…, then clip4… for the
     # same spec); finish_svg renumbers them, so the bytes depend on the spec alone.
-    first = SvgRenderer(tmp_path / "one", 1).render({"x": clipped(1)})
-    second = SvgRenderer(tmp_path / "two", 1).render({"x": clipped(1)})
+    first = render(tmp_path / "one", jobs=1, specs={"x": clipped(1)})
+    second = render(tmp_path / "two", jobs=1, specs={"x": clipped(1)})
     assert first == second
 
 
@@ -128,7 +134,7 @@ def ids_and_refs(svg: str) -> tuple[set[str], set[str]]:
 
 
 def test_two_charts_on_a_page_share_no_id(tmp_path: Path) -> None:
-    out = SvgRenderer(tmp_path, jobs=1).render({"a": clipped(1), "b": clipped(2)})
+    out = render(tmp_path, jobs=1, specs={"a": clipped(1), "b": clipped(2)})
     ids_a, refs_a = ids_and_refs(out["a"])
     ids_b, refs_b = ids_and_refs(out["b"])
     assert ids_a and ids_b and not ids_a & ids_b
@@ -136,14 +142,14 @@ def test_two_charts_on_a_page_share_no_id(tmp_path: Path) -> None:
 
 
 def test_svg_is_marked_not_focusable(tmp_path: Path) -> None:
-    svg = SvgRenderer(tmp_path, 1).render({"s": sparkline(FULL)})["s"]
+    svg = render(tmp_path, jobs=1, specs={"s": sparkline(FULL)})["s"]
     assert svg.startswith('<svg focusable="false" ')
     ET.fromstring(svg)  # still well-formed
 
 
 def test_a_broken_spec_names_its_chart(tmp_path: Path) -> None:
     with pytest.raises(ChartError, match="kpi-falls"):
-        SvgRenderer(tmp_path, 1).render({"kpi-falls": {"mark": "no-such-mark"}})
+        render(tmp_path, jobs=1, specs={"kpi-falls": {"mark": "no-such-mark"}})
 
 
 def point_chart(url: str) -> dict[str, Any]:
@@ -158,7 +164,7 @@ def test_a_spec_naming_a_url_is_refused_and_nothing_connects(tmp_path: Path) -> 
         server.settimeout(0.5)
         url = f"http://127.0.0.1:{server.getsockname()[1]}/rows.csv"
         with pytest.raises(ChartError, match="remote-data") as refused:
-            SvgRenderer(tmp_path, 1).render({"remote-data": point_chart(url)})
+            render(tmp_path, jobs=1, specs={"remote-data": point_chart(url)})
         assert "not allowed" in str(refused.value)
         with pytest.raises(TimeoutError):
             server.accept()
@@ -168,76 +174,20 @@ def test_a_spec_naming_a_url_is_refused_and_nothing_connects(tmp_path: Path) -> 
 def test_a_relative_data_path_is_not_resolved_against_a_cdn(tmp_path: Path) -> None:
     # vl-convert would otherwise fetch "rows.csv" from the vega-datasets CDN
     with pytest.raises(ChartError, match="relative-data") as refused:
-        SvgRenderer(tmp_path, 1).render({"relative-data": point_chart("rows.csv")})
+        render(tmp_path, jobs=1, specs={"relative-data": point_chart("rows.csv")})
     assert "http" not in str(refused.value)
-
-
-class InlinePool:
-    """Stands in for ProcessPoolExecutor: records how it was made, runs work in this process."""
-
-    made: ClassVar[list[dict[str, Any]]] = []
-    tasks: ClassVar[list[int]] = []  # charts per task handed to the pool
-
-    def __init__(self, **kwargs: Any) -> None:
-        InlinePool.made.append(kwargs)
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        InlinePool.tasks.append(len(args[0]))
-        done: Future[Any] = Future()
-        done.set_result(fn(*args))
-        return done
-
-    def shutdown(self) -> None:
-        InlinePool.made[-1]["shut down"] = True
 
 
 def many_specs(n: int) -> dict[str, dict[str, Any]]:
     return {f"spark-{i}": sparkline(months([float(i), float(i % 3), 2.0])) for i in range(n)}
 
 
-def test_many_charts_use_one_spawn_pool_per_render(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    InlinePool.made = []
-    monkeypatch.setattr(svg, "ProcessPoolExecutor", InlinePool)
-    monkeypatch.setattr(svg, "POOL_MIN_CHARTS", 8)
-    SvgRenderer(tmp_path / "few", jobs=2).render(many_specs(7))
-    assert InlinePool.made == []  # too few to be worth starting workers
-    out = SvgRenderer(tmp_path / "many", jobs=2).render(many_specs(12))
-    assert len(InlinePool.made) == 1
-    assert InlinePool.made[0]["max_workers"] == 2
-    assert InlinePool.made[0]["mp_context"].get_start_method() == "spawn"
-    assert InlinePool.made[0]["shut down"]
-    assert len(out) == 12 and len(list((tmp_path / "many").glob("*.svg"))) == 12
-
-
-def test_charts_go_to_the_workers_in_whole_chunks_while_pages_are_prepared(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # each task is a round trip through the pool: a build hands out EARLY_CHUNK charts per task
-    # as it prepares pages (from the moment the pool starts), and sends what is left over only
-    # when a worker would otherwise be idle, split between the workers
-    InlinePool.made, InlinePool.tasks = [], []
-    monkeypatch.setattr(svg, "ProcessPoolExecutor", InlinePool)
-    monkeypatch.setattr(svg, "POOL_MIN_CHARTS", 8)
-    monkeypatch.setattr(svg, "EARLY_CHUNK", 4)
-    renderer = SvgRenderer(tmp_path, jobs=2)
-    for key, spec in many_specs(10).items():
-        renderer.submit(key, spec)
-    assert InlinePool.tasks == [4, 4]  # the pool started at the 8th chart; 2 wait
-    renderer.wait()  # two tasks are pending, so both workers are busy: the 2 keep waiting
-    assert InlinePool.tasks == [4, 4] and renderer.outstanding() == 2
-    out = renderer.collect()
-    assert InlinePool.tasks == [4, 4, 1, 1]
-    assert len(out) == 10 and len(list(tmp_path.glob("*.svg"))) == 10
-
-
 @pytest.mark.slow
 def test_spawned_workers_draw_the_same_bytes_as_in_process(tmp_path: Path) -> None:
     extra = {"clip": clipped(3), "trend": trend_chart("t", "usd", FULL, 51.0)}
     specs = many_specs(svg.POOL_MIN_CHARTS) | extra
-    pooled = SvgRenderer(tmp_path / "pool", jobs=2).render(specs)
-    inline = SvgRenderer(tmp_path / "inline", jobs=1).render(specs)
+    pooled = render(tmp_path / "pool", jobs=2, specs=specs)
+    inline = render(tmp_path / "inline", jobs=1, specs=specs)
     assert pooled == inline
     assert len(list((tmp_path / "pool").glob("*.svg"))) == len(specs)
 
@@ -362,3 +312,19 @@ def test_no_chart_worker_outlives_a_killed_build(tmp_path: Path) -> None:
     finally:
         if build.poll() is None:
             build.kill()
+
+
+def test_a_chart_in_two_batches_is_drawn_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two partners' views in consecutive batches may share a chart (the same sparkline):
+    the second batch waits for the first's drawing rather than drawing it again."""
+    calls = count_calls(monkeypatch)
+    view = chart("a", clipped(1), "", "", None)
+    with Drawer(tmp_path) as drawer:
+        first = drawer.start([(view.digest, view.spec, "first")])
+        second = drawer.start([(view.digest, view.spec, "second")])
+        drawer.wait(first)
+        drawer.wait(second)
+        assert drawer.svg(view.digest).startswith("<svg ")
+    assert len(calls) == 1 and drawer.drawn == 1

@@ -36,6 +36,24 @@ CROSS JOIN as_of a
 WHERE s.period_start = CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY) - sg_step(g.grain)
                             AS DATE);
 
+-- Each partner's biggest improvement and biggest decline on the previous period, for its
+-- summary: the KPI with the largest relative change above 0 and the one with the smallest
+-- below 0, ties to the KPI listed first in kpis.csv.
+CREATE OR REPLACE TABLE biggest_changes AS
+WITH ordered AS (
+    SELECT s.partner_id, s.kpi_id, s.relative_change,
+           row_number() OVER (PARTITION BY s.partner_id ORDER BY s.relative_change DESC, k.line)
+               AS best,
+           row_number() OVER (PARTITION BY s.partner_id ORDER BY s.relative_change ASC, k.line)
+               AS worst
+    FROM scorecard_as_of s
+    JOIN kpis k USING (kpi_id)
+    WHERE s.relative_change IS NOT NULL
+)
+SELECT partner_id, kpi_id, CASE WHEN best = 1 THEN 'improvement' ELSE 'decline' END AS kind
+FROM ordered
+WHERE (best = 1 AND relative_change > 0) OR (worst = 1 AND relative_change < 0);
+
 -- The alliance-wide figure shown for the as-of period, by the same rule; a KPI whose partners'
 -- values for that period are all suppressed or missing has no row here.
 CREATE OR REPLACE TABLE alliance_as_of AS
@@ -57,3 +75,26 @@ SELECT a.period, a.period_start,
        (SELECT sg_label(min(period_start), a.grain) FROM submissions WHERE submitted) AS first,
        (SELECT sg_label(max(period_start), a.grain) FROM submissions WHERE submitted) AS last
 FROM as_of a;
+
+-- The dashboard's biggest movers: the 5 partners whose composite score rose most since the
+-- previous period, and the 5 whose fell most, ties by name.
+CREATE OR REPLACE TABLE movers AS
+WITH moved AS (
+    SELECT c.partner_id, c.change_prev,
+           row_number() OVER (ORDER BY c.change_prev DESC, p.name, p.partner_id) AS up,
+           row_number() OVER (ORDER BY c.change_prev ASC, p.name, p.partner_id) AS down
+    FROM composite c
+    JOIN as_of USING (period)
+    JOIN partners p USING (partner_id)
+    WHERE c.change_prev IS NOT NULL AND c.change_prev <> 0
+)
+SELECT partner_id, 'up' AS direction, up AS position FROM moved WHERE change_prev > 0 AND up <= 5
+UNION ALL
+SELECT partner_id, 'down', down FROM moved WHERE change_prev < 0 AND down <= 5;
+
+-- How many partners have each status for each KPI on the as-of scorecard: the dashboard's
+-- view of an alliance too large for a row per partner.
+CREATE OR REPLACE TABLE status_counts AS
+SELECT kpi_id, status, count(*) AS partners
+FROM scorecard_as_of
+GROUP BY ALL;

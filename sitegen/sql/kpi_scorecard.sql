@@ -104,6 +104,11 @@ SELECT
     c.parts, c.parts_of,
     -- The label follows the KPI's direction: a falling readmission rate is improving.
     c.change_prev, sg_change_label(c.change_prev, c.sign) AS change_prev_label,
+    -- The change read in the KPI's direction, as a share of the target, so that changes in
+    -- different units compare (a falling readmission rate counts as positive): what picks a
+    -- scorecard's biggest improvement and decline.
+    c.sign * c.change_prev / CASE WHEN abs(c.target) > 0 THEN abs(c.target) ELSE 1 END
+        AS relative_change,
     c.change_yoy, sg_change_label(c.change_yoy, c.sign) AS change_yoy_label,
     coalesce(a.n, 0) AS peer_n, a.median AS peer_median, a.q1 AS peer_q1, a.q3 AS peer_q3,
     a.own_site_q1 AS peer_own_site_q1, a.own_site_q3 AS peer_own_site_q3,

@@ -1,0 +1,602 @@
+"""The alliance's pages and documents as every output shows them: the dashboard (and a
+partner's own), a KPI's page, data quality, the methodology and the board packet."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sitegen import charts
+from sitegen.config import Config
+from sitegen.downloads import alliance_json
+from sitegen.filters import STATUS_WORDS, delta, num, pct, value
+from sitegen.kpis import MIN_PEERS, MIN_PEERS_QUARTILES
+from sitegen.load import RULE_LABELS
+from sitegen.model import (
+    STATUSES,
+    Kpi,
+    KpiResult,
+    Model,
+    Partner,
+    Peers,
+    Scorecard,
+    SeriesPoint,
+)
+from sitegen.narrative import Narrative
+from sitegen.views.common import ChartView, Status, Table, chart, status
+from sitegen.views.partner import Standing, standing, trend_table
+
+REJECTIONS_SHOWN = 500
+# Beyond this many partners the dashboard shows statuses per KPI and the spread of composite
+# scores instead of a row per partner: nobody reads 1,000 rows, and vl-convert cannot even
+# lay out a 10,000-row heatmap (its stack overflows).
+ROWS_PER_PARTNER_MAX = 150
+# Why an alliance-wide figure is withheld (kpi_alliance.sql), in words.
+WITHHELD_WORDS = {
+    "fewer_than_5": f"withheld: fewer than {MIN_PEERS} partners report it",
+    "one_suppressed": "withheld: one partner's figure is suppressed and could be worked out",
+    "small_counts": "withheld: its counts are too small to publish",
+}
+AGGREGATION_TEXT = {
+    "ratio": "sum of numerators ÷ sum of denominators (never an average of rates)",
+    "mean": "mean of the submitted values",
+    "sum": "sum of the submitted values",
+    "last": "latest value submitted",
+}
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A KPI's alliance-wide figure for the as-of period."""
+
+    kpi_id: str
+    name: str
+    period: str
+    value: str  # the figure, or why it is withheld
+    target: str
+    benchmark: str
+    status: Status
+    partners: int
+    suppressed_partners: int
+
+
+@dataclass(frozen=True)
+class Mover:
+    partner_id: str
+    name: str
+    score: str
+    change: str
+
+
+@dataclass(frozen=True)
+class PartnerLink:
+    partner_id: str
+    name: str
+    kind: str  # "post acute"
+    region: str
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    """The alliance's dashboard."""
+
+    period: str
+    generated: str  # when the build ran
+    partners: tuple[PartnerLink, ...]
+    kpis: int
+    narrative: Narrative | None
+    headline: tuple[Headline, ...]
+    heatmap_title: str
+    heatmap: ChartView
+    ranking_title: str
+    ranking: ChartView
+    movers_up: tuple[Mover, ...]
+    movers_down: tuple[Mover, ...]
+    late: tuple[PartnerLink, ...]
+    late_sentence: str  # "3 partners sent no data for 2026-10.", or ""
+    json: str  # alliance.json
+
+    def charts(self) -> list[ChartView]:
+        return [self.heatmap, self.ranking]
+
+
+@dataclass(frozen=True)
+class OwnDashboardView:
+    """The dashboard of a partner's own site: its standing and the alliance-wide figures."""
+
+    period: str
+    partner: Standing
+    headline: tuple[Headline, ...]
+    json: str  # alliance.json
+
+    def charts(self) -> list[ChartView]:
+        return []
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    rank: str
+    partner_id: str
+    name: str
+    value: str
+    target: str
+    status: Status
+    percentile: str
+
+
+@dataclass(frozen=True)
+class KpiView:
+    """A KPI's page: its definition, the alliance trend, and either every partner ranked and
+    the spread of values (the alliance's site) or where one partner stands (its own)."""
+
+    kpi_id: str
+    name: str
+    category: str  # "Patient experience"
+    better: str  # "higher" or "lower"
+    frequency: str
+    definition: str
+    unit: str
+    target: str
+    benchmark: str  # with its source
+    aggregation: str
+    weight: str
+    narrative: Narrative | None
+    period: str  # the KPI period shown
+    trend: ChartView | None
+    ranked: tuple[RankedRow, ...]
+    distribution: ChartView | None  # the spread of values, or the partner among its peers
+
+    def charts(self) -> list[ChartView]:
+        return [c for c in (self.trend, self.distribution) if c]
+
+
+@dataclass(frozen=True)
+class Reason:
+    label: str
+    count: str
+
+
+@dataclass(frozen=True)
+class QualityView:
+    """What the load accepted and rejected, and who submitted."""
+
+    period: str
+    read: str
+    files: int
+    accepted: str
+    rejected: str
+    normalised: str
+    collapsed: str
+    files_table: Table
+    reasons: tuple[Reason, ...]
+    rejections_table: Table
+    rejections_cut: str  # "Showing the first 500 of 1,234 rejected rows", or ""
+    periods: int
+    coverage_table: Table
+    late: tuple[PartnerLink, ...]
+
+    def charts(self) -> list[ChartView]:
+        return []
+
+
+@dataclass(frozen=True)
+class MethodologyView:
+    period: str
+    grain: str  # month, quarter, year
+    as_of: str
+    amber_band: str
+    min_denominator: int
+    min_peers_quartiles: int
+    statuses: dict[str, Status]
+    definitions: Table
+
+    def charts(self) -> list[ChartView]:
+        return []
+
+
+@dataclass(frozen=True)
+class PacketView:
+    """The board packet: the dashboard's figures and how each partner stands."""
+
+    period: str
+    partners_line: str
+    headline: tuple[Headline, ...]
+    heatmap: ChartView
+    ranking: ChartView
+    sections: tuple[Standing, ...]
+
+    def charts(self) -> list[ChartView]:
+        return [self.heatmap, self.ranking]
+
+
+def _links(partners: list[Partner]) -> tuple[PartnerLink, ...]:
+    return tuple(
+        PartnerLink(p.partner_id, p.name, p.partner_type.replace("_", " "), p.region)
+        for p in partners
+    )
+
+
+def headline(model: Model) -> tuple[Headline, ...]:
+    """Each KPI's alliance-wide figure for the as-of period, or no data when there is none."""
+    rows = []
+    for kpi in model.kpis:
+        point = model.alliance_as_of.get(kpi.kpi_id)
+        withheld = WITHHELD_WORDS[point.withheld] if point and point.withheld else None
+        rows.append(
+            Headline(
+                kpi.kpi_id,
+                kpi.name,
+                point.period if point else "–",
+                withheld or value(point.value if point else None, kpi.unit),
+                value(kpi.target, kpi.unit),
+                value(kpi.benchmark, kpi.unit),
+                status(point.status if point else "no_data"),
+                point.partners if point else 0,
+                point.suppressed_partners if point else 0,
+            )
+        )
+    return tuple(rows)
+
+
+def _alliance_json(model: Model) -> str:
+    return json.dumps(alliance_json(model), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def dashboard_view(model: Model, narrative: Narrative | None, generated: str) -> DashboardView:
+    cards = list(model.scorecards.values())
+    names = {p.partner_id: p for p in model.partners}
+    scored = sorted(
+        (c for c in cards if c.composite.score is not None),
+        key=lambda c: (-c.composite.score, c.partner.name),
+    )
+    if len(cards) > ROWS_PER_PARTNER_MAX:
+        heatmap, ranking = _status_counts(model), _score_spread(model, scored)
+        titles = ("Statuses per KPI", "Composite scores")
+    else:
+        heatmap, ranking = _heatmap(model), _ranking(model, scored)
+        titles = ("Partners × KPIs", "Composite ranking")
+
+    def movers(direction: str) -> tuple[Mover, ...]:
+        found = [model.scorecards[pid] for pid in model.movers[direction]]
+        return tuple(
+            Mover(
+                c.partner.partner_id,
+                c.partner.name,
+                num(c.composite.score, 1),
+                delta(c.composite.change_prev, "score"),
+            )
+            for c in found
+        )
+
+    late = sorted((c.partner for c in cards if not c.submitted), key=lambda p: p.name)
+    return DashboardView(
+        period=model.period,
+        generated=generated,
+        partners=_links(model.partners),
+        kpis=len(model.kpis),
+        narrative=narrative,
+        headline=headline(model),
+        heatmap_title=titles[0],
+        heatmap=heatmap,
+        ranking_title=titles[1],
+        ranking=ranking,
+        movers_up=movers("up"),
+        movers_down=movers("down"),
+        late=_links([names[p.partner_id] for p in late]),
+        late_sentence=(
+            f"{len(late)} partner{'s' if len(late) != 1 else ''} sent no data for {model.period}."
+            if late
+            else ""
+        ),
+        json=_alliance_json(model),
+    )
+
+
+def own_dashboard_view(model: Model, card: Scorecard) -> OwnDashboardView:
+    return OwnDashboardView(model.period, standing(card), headline(model), _alliance_json(model))
+
+
+def _heatmap(model: Model) -> ChartView:
+    rows = [
+        (c.partner.name, r.kpi.name, r.status) for c in model.scorecards.values() for r in c.results
+    ]
+    return chart(
+        "heatmap",
+        charts.status_heatmap(rows, [p.name for p in model.partners], [k.name for k in model.kpis]),
+        "Status of every KPI for every partner; the same statuses are in each partner's "
+        "scorecard table.",
+        f"Status per partner and KPI, {model.period}",
+        Table(
+            "Status per partner and KPI",
+            ("Partner", "KPI", "Status"),
+            tuple((p, k, STATUS_WORDS[s]) for p, k, s in rows),
+        ),
+    )
+
+
+def _ranking_table(scored: list[Scorecard]) -> Table:
+    return Table(
+        "Composite score by partner",
+        ("Partner", "Rank", "Score", "Change"),
+        tuple(
+            (
+                c.partner.name,
+                str(c.composite.rank),
+                num(c.composite.score, 1),
+                delta(c.composite.change_prev, "score"),
+            )
+            for c in scored
+        ),
+    )
+
+
+def _ranking(model: Model, scored: list[Scorecard]) -> ChartView:
+    return chart(
+        "ranking",
+        charts.ranking_chart([(c.partner.name, c.composite.score) for c in scored]),
+        "Composite score of each partner, best first.",
+        f"Composite score, {model.period}",
+        _ranking_table(scored),
+    )
+
+
+def _status_counts(model: Model) -> ChartView:
+    """Partners per status for each KPI: the heatmap of an alliance too large to list."""
+    counted = model.status_counts
+    counts = [
+        (k.name, s, counted.get(k.kpi_id, {}).get(s, 0)) for k in model.kpis for s in STATUSES
+    ]
+    return chart(
+        "heatmap",
+        charts.status_counts_chart(counts, [k.name for k in model.kpis]),
+        "For each KPI, how many partners met its target, were at risk, missed it, had no "
+        "data or were suppressed; each partner's own statuses are on its scorecard.",
+        f"Partners by status per KPI, {model.period}",
+        Table(
+            "Partners by status per KPI",
+            ("KPI", *(STATUS_WORDS[s].capitalize() for s in STATUSES)),
+            tuple(
+                (k.name, *(num(counted.get(k.kpi_id, {}).get(s, 0)) for s in STATUSES))
+                for k in model.kpis
+            ),
+        ),
+    )
+
+
+def _score_spread(model: Model, scored: list[Scorecard]) -> ChartView:
+    """How composite scores spread: the ranking of an alliance too large to draw a bar each
+    (the table still ranks every partner)."""
+    scores = [c.composite.score for c in scored]
+    return chart(
+        "ranking",
+        charts.distribution_chart("Composite score", "score", scores, None),
+        "How many partners scored in each range of the composite score (0–100).",
+        f"Composite scores of {len(scored):,} partners, {model.period}",
+        _ranking_table(scored),
+    )
+
+
+def _alliance_trend(model: Model, kpi: Kpi) -> ChartView | None:
+    """The alliance-wide series of a KPI with the peer band, or None before its first value."""
+    points = model.alliance.get(kpi.kpi_id, [])
+    if not points:
+        return None
+    series = [
+        SeriesPoint(p.period, p.value, p.target, p.status, p.peer_q1, p.peer_median, p.peer_q3)
+        for p in points
+    ]
+    trend_points = [
+        charts.TrendPoint(p.period, p.value, p.target, p.peer_q1, p.peer_median, p.peer_q3)
+        for p in series
+    ]
+    return chart(
+        "alliance-trend",
+        charts.trend_chart(kpi.name, kpi.unit, trend_points, kpi.benchmark, value_label="alliance"),
+        f"Alliance-wide {kpi.name} per period against the alliance target, with the "
+        "middle half of partners.",
+        f"Alliance-wide {kpi.name} per period",
+        trend_table(f"Alliance-wide {kpi.name} per period", kpi.unit, series),
+    )
+
+
+def _kpi_view(
+    kpi: Kpi,
+    narrative: Narrative | None,
+    period: str,
+    trend: ChartView | None,
+    ranked: tuple[RankedRow, ...],
+    distribution: ChartView | None,
+) -> KpiView:
+    source = f" ({kpi.benchmark_source})" if kpi.benchmark_source else ""
+    return KpiView(
+        kpi_id=kpi.kpi_id,
+        name=kpi.name,
+        category=kpi.category.replace("_", " ").capitalize(),
+        better="higher" if kpi.direction == "higher" else "lower",
+        frequency=kpi.frequency,
+        definition=kpi.description or "–",
+        unit=kpi.unit,
+        target=value(kpi.target, kpi.unit),
+        benchmark=value(kpi.benchmark, kpi.unit) + source,
+        aggregation=AGGREGATION_TEXT[kpi.aggregation],
+        weight=num(kpi.weight, 1),
+        narrative=narrative,
+        period=period,
+        trend=trend,
+        ranked=ranked,
+        distribution=distribution,
+    )
+
+
+def kpi_view(
+    model: Model, kpi: Kpi, results: list[tuple[Partner, KpiResult]], narrative: Narrative | None
+) -> KpiView:
+    """A KPI's page from its alliance series and every partner's result for it."""
+    ranked = sorted(
+        results,
+        key=lambda pr: (
+            pr[1].peers.rank if pr[1].peers.rank is not None else float("inf"),
+            pr[0].name,
+        ),
+    )
+    shown = [r.value for _, r in ranked if r.value is not None]
+    period = ranked[0][1].period if ranked else model.period
+    distribution = None
+    if shown:
+        distribution = chart(
+            "distribution",
+            charts.distribution_chart(kpi.name, kpi.unit, shown, kpi.target),
+            f"Spread of partners' {kpi.name} values, with the alliance target.",
+            f"{kpi.name}: partners' values, {period}",
+            Table(
+                f"{kpi.name} by partner",
+                ("Partner", "Value"),
+                tuple((p.name, value(r.value, kpi.unit)) for p, r in ranked if r.value is not None),
+            ),
+        )
+    rows = tuple(
+        RankedRow(
+            str(r.peers.rank) if r.peers.rank else "–",
+            p.partner_id,
+            p.name,
+            value(r.value, kpi.unit),
+            value(r.target, kpi.unit),
+            status(r.status),
+            num(r.peers.percentile, 0),
+        )
+        for p, r in ranked
+    )
+    return _kpi_view(kpi, narrative, period, _alliance_trend(model, kpi), rows, distribution)
+
+
+def _middle_half(peers: Peers, unit: str) -> str:
+    """The peer quartiles in a partner's own site, which need more partners than the median."""
+    if peers.q1 is None or peers.q3 is None:
+        return f"withheld (fewer than {MIN_PEERS_QUARTILES} partners report it)"
+    return f"{value(peers.q1, unit)} to {value(peers.q3, unit)}"
+
+
+def own_kpi_view(model: Model, kpi: Kpi, result: KpiResult | None) -> KpiView:
+    """A KPI's page for one partner's eyes: the alliance-wide series and where the partner
+    stands among its peers, from the peer statistics alone (withheld below MIN_PEERS)."""
+    peers = None
+    if result is not None and not result.peers.withheld:
+        p = result.peers
+        peers = chart(
+            "peers",
+            charts.peer_chart(
+                kpi.name, kpi.unit, p.q1, p.median, p.q3, result.value, result.target
+            ),
+            f"Your {kpi.name} against the middle half and median of peers, and the target.",
+            f"{kpi.name}: you among {p.n} peers, {result.period}",
+            Table(
+                f"{kpi.name}: you and your peers",
+                ("Figure", "Value"),
+                (
+                    ("You", value(result.value, kpi.unit)),
+                    ("Your percentile (best 100)", num(p.percentile, 0)),
+                    ("Peer median", value(p.median, kpi.unit)),
+                    ("Peer middle half", _middle_half(p, kpi.unit)),
+                    ("Target", value(result.target, kpi.unit)),
+                ),
+            ),
+        )
+    period = result.period if result else model.period
+    return _kpi_view(kpi, None, period, _alliance_trend(model, kpi), (), peers)
+
+
+def quality_view(model: Model) -> QualityView:
+    quality, load = model.quality, model.quality.load
+    names = {p.partner_id: p.name for p in model.partners}
+    late = sorted(
+        (c.partner for c in model.scorecards.values() if not c.submitted), key=lambda p: p.name
+    )
+    return QualityView(
+        period=model.period,
+        read=num(load.read),
+        files=len(load.files),
+        accepted=num(load.accepted),
+        rejected=num(load.rejected),
+        normalised=num(load.normalised),
+        collapsed=num(load.collapsed),
+        files_table=Table(
+            "Metric files",
+            ("File", "Rows read", "Accepted", "Rejected", "Problem"),
+            tuple(
+                (f.file, num(f.read), num(f.accepted), num(f.rejected), f.problem or "–")
+                for f in load.files
+            ),
+        ),
+        reasons=tuple(Reason(RULE_LABELS.get(rule, rule), num(n)) for rule, n, _ in load.rules),
+        rejections_table=Table(
+            "Rejected rows",
+            ("Where", "Reason"),
+            tuple((f"{r.file}:{r.line}", r.reason) for r in quality.rejections[:REJECTIONS_SHOWN]),
+        ),
+        rejections_cut=(
+            f"Showing the first {num(REJECTIONS_SHOWN)} of {num(load.rejected)} rejected rows"
+            if len(quality.rejections) > REJECTIONS_SHOWN
+            else ""
+        ),
+        periods=len(quality.periods),
+        coverage_table=Table(
+            "Submissions by partner and period",
+            ("Partner", *quality.periods),
+            tuple(
+                (names[pid], *("✓" if flag else "–" for flag in flags))
+                for pid, flags in sorted(quality.submitted.items(), key=lambda i: names[i[0]])
+            ),
+        ),
+        late=_links(late),
+    )
+
+
+def methodology_view(model: Model, config: Config) -> MethodologyView:
+    if config.site.period == "latest":
+        as_of = (
+            "the latest period that has ended in which more than half of the partners "
+            "submitted data."
+        )
+    else:
+        as_of = "set in the configuration."
+    definitions = Table(
+        "KPI definitions",
+        ("KPI", "Definition", "Unit", "Better", "Target", "Benchmark", "Roll-up", "Weight"),
+        tuple(
+            (
+                k.name,
+                k.description or "–",
+                k.unit,
+                k.direction,
+                value(k.target, k.unit),
+                value(k.benchmark, k.unit)
+                + (f" ({k.benchmark_source})" if k.benchmark_source else ""),
+                k.aggregation,
+                num(k.weight, 1),
+            )
+            for k in model.kpis
+        ),
+    )
+    return MethodologyView(
+        period=model.period,
+        grain=model.grain,
+        as_of=as_of,
+        amber_band=pct(config.status.amber_band * 100, 0),
+        min_denominator=config.status.min_denominator,
+        min_peers_quartiles=MIN_PEERS_QUARTILES,
+        statuses={s: status(s) for s in STATUSES},
+        definitions=definitions,
+    )
+
+
+def packet_view(model: Model, narrative: Narrative | None) -> PacketView:
+    """The board packet from the dashboard's figures and each partner's standing."""
+    dashboard = dashboard_view(model, narrative, "")
+    return PacketView(
+        period=model.period,
+        partners_line=f"{len(model.partners)} partners, {len(dashboard.headline)} KPIs",
+        headline=dashboard.headline,
+        heatmap=dashboard.heatmap,
+        ranking=dashboard.ranking,
+        sections=tuple(standing(card) for card in model.scorecards.values()),
+    )

@@ -1,0 +1,58 @@
+"""The pieces every view is made of: a status, a table, a chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sitegen.filters import STATUS_ICONS, STATUS_WORDS
+from sitegen.svg import spec_digest, spec_json
+
+
+@dataclass(frozen=True)
+class Status:
+    """A status as it is shown: never colour alone, always the glyph and the word."""
+
+    key: str  # met, at_risk, missed, no_data, suppressed
+    icon: str
+    word: str
+
+
+def status(key: str) -> Status:
+    return Status(key, STATUS_ICONS[key], STATUS_WORDS[key])
+
+
+@dataclass(frozen=True)
+class Table:
+    """A data table, every cell already formatted; the first cell of a row is its header."""
+
+    caption: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class ChartView:
+    """A chart as a page or a PDF shows it: its Vega-Lite spec (as canonical JSON, whose hash
+    `digest` names its drawn SVG in the chart cache), the words around it and the data table
+    behind it. `interactive` charts carry their spec into the page for the Vega view."""
+
+    id: str
+    alt: str
+    caption: str
+    table: Table | None
+    spec: str
+    digest: str
+    interactive: bool = True
+
+
+def chart(
+    chart_id: str,
+    spec: dict[str, Any],
+    alt: str,
+    caption: str,
+    table: Table | None,
+    interactive: bool = True,
+) -> ChartView:
+    text = spec_json(spec)
+    return ChartView(chart_id, alt, caption, table, text, spec_digest(text), interactive)

@@ -1,0 +1,375 @@
+"""A partner's scorecard as every output shows it: its page, its PDF and its email.
+
+Every word about a partner (its kind, rank, change, summary, notes, each KPI's cells) is
+decided here, once, so that the three say the same thing word for word. Figures come from the
+model as SQL decided them; this module only words and formats them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sitegen import charts, periods
+from sitegen.downloads import scorecard_csv, scorecard_json
+from sitegen.filters import STATUS_WORDS, delta, num, value
+from sitegen.kpis import MIN_PEERS
+from sitegen.load import CATEGORIES
+from sitegen.model import STATUSES, KpiResult, Scorecard, SeriesPoint
+from sitegen.narrative import Narrative
+from sitegen.views.common import ChartView, Status, Table, chart, status
+
+CATEGORY_LABELS = {c: c.replace("_", " ").capitalize() for c in CATEGORIES}
+SUPPRESSION_WORDS = {
+    "small_cell": "1 to 10 people: too few to publish",
+    "min_denominator": "too few cases to judge",
+    "source": "suppressed at source",
+}
+PART_WORDS = {"monthly": "months", "quarterly": "quarters", "annual": "years"}
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    """One KPI in a partner's table, every cell already worded."""
+
+    kpi_id: str
+    name: str
+    status: Status
+    value: str
+    value_note: str  # partial period, why suppressed, a footnote; "" when nothing
+    target: str
+    own_target: bool  # the partner's own commitment, not the alliance target
+    benchmark: str
+    period: str
+    change_prev: str
+    change_prev_label: str | None  # improving, worsening, unchanged
+    change_yoy: str
+    change_yoy_label: str | None
+    peers: str  # "3 of 12", "withheld" or "–"
+    spark: ChartView
+
+
+@dataclass(frozen=True)
+class Category:
+    label: str
+    rows: tuple[KpiRow, ...]
+
+
+@dataclass(frozen=True)
+class Count:
+    status: Status
+    count: int
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How a partner stands, in the words its page, its PDF, its email and the board packet
+    all use."""
+
+    partner_id: str
+    name: str
+    kind: str  # "Hospital", "Post acute"
+    region: str
+    period: str
+    submitted: bool
+    no_submission: str  # "no submission for 2026-10", or "" when it submitted
+    score: str
+    rank: str  # "27 of 38", or "not ranked"
+    place: str  # the rank in two parts, for a page to set the second smaller: "27", or
+    of: str  # "not ranked" and ""; and "of 38"
+    change: str  # the score's change on the previous period: "+2.9", "±0", "–"
+    rank_change: str  # "up 2 places since the previous period", or ""
+    counts: tuple[Count, ...]  # every status, in STATUSES order
+    summary: tuple[str, ...]  # the generated summary, sentence by sentence
+
+    def headline_counts(self) -> tuple[Count, ...]:
+        """Met, at risk and missed: what an email leads with."""
+        return self.counts[:3]
+
+
+@dataclass(frozen=True)
+class PartnerView:
+    """A partner's scorecard for one audience: the alliance's (suppressed figures hidden) or
+    the partner's own (its own figures shown)."""
+
+    standing: Standing
+    narrative: Narrative | None
+    categories: tuple[Category, ...]
+    trends: tuple[ChartView, ...]
+    notes: tuple[str, ...]
+    json: str  # partners/<id>.json
+    csv: str  # partners/<id>.csv
+
+    def charts(self) -> list[ChartView]:
+        return [*self.trends, *(row.spark for group in self.categories for row in group.rows)]
+
+
+def standing(card: Scorecard) -> Standing:
+    composite = card.composite
+    return Standing(
+        partner_id=card.partner.partner_id,
+        name=card.partner.name,
+        kind=card.partner.partner_type.replace("_", " ").capitalize(),
+        region=card.partner.region,
+        period=card.period,
+        submitted=card.submitted,
+        no_submission="" if card.submitted else f"no submission for {card.period}",
+        score=num(composite.score, 1),
+        rank=f"{composite.rank} of {composite.of}" if composite.rank else "not ranked",
+        place=str(composite.rank) if composite.rank else "not ranked",
+        of=f"of {composite.of}" if composite.rank else "",
+        change=delta(composite.change_prev, "score"),
+        rank_change=_rank_change(card),
+        counts=tuple(Count(status(s), composite.counts[s]) for s in STATUSES),
+        summary=tuple(summary(card)),
+    )
+
+
+def partner_view(card: Scorecard, narrative: Narrative | None) -> PartnerView:
+    """The view of a scorecard as the model holds it (scoped to its owner or not)."""
+    rows = {r.kpi.kpi_id: _row(r, card) for r in card.results}
+    categories = tuple(
+        Category(CATEGORY_LABELS[c], tuple(rows[r.kpi.kpi_id] for r in group))
+        for c in CATEGORIES
+        if (group := [r for r in card.results if r.kpi.category == c])
+    )
+    return PartnerView(
+        standing=standing(card),
+        narrative=narrative,
+        categories=categories,
+        trends=tuple(_trend(r, card) for r in card.results),
+        notes=tuple(_notes(card)),
+        json=_json(scorecard_json(card)),
+        csv=scorecard_csv(card),
+    )
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _row(result: KpiResult, card: Scorecard) -> KpiRow:
+    unit = result.kpi.unit
+    peers = result.peers
+    peer_text = f"{peers.rank} of {peers.n}" if peers.rank else "withheld" if peers.n else "–"
+    points = _trend_points(card.history.get(result.kpi.kpi_id, []))
+    return KpiRow(
+        kpi_id=result.kpi.kpi_id,
+        name=result.kpi.name,
+        status=status(result.status),
+        value=value(result.value, unit),
+        value_note=value_note(result),
+        target=value(result.target, unit),
+        own_target=result.target_source == "partner",
+        benchmark=value(result.kpi.benchmark, unit),
+        period=result.period,
+        change_prev=delta(result.change_prev, unit),
+        change_prev_label=result.change_prev_label,
+        change_yoy=delta(result.change_yoy, unit),
+        change_yoy_label=result.change_yoy_label,
+        peers=peer_text,
+        spark=chart(
+            f"spark-{result.kpi.kpi_id}",
+            charts.sparkline(points),
+            "",
+            "",
+            None,
+            interactive=False,  # nothing to hover on
+        ),
+    )
+
+
+def value_note(result: KpiResult) -> str:
+    """What limits how a KPI's value can be read, in words, for beside it: a partial period,
+    why it is suppressed (and, in a partner's own site, that the figure is shown to it alone),
+    a footnote that came with the data."""
+    notes = []
+    if result.partial:
+        notes.append(f"{result.parts} of {result.parts_of} {PART_WORDS[result.kpi.frequency]}")
+    if result.suppression:
+        why = SUPPRESSION_WORDS[result.suppression]
+        notes.append(f"shown to you only: {why}" if result.value is not None else why)
+    if result.footnote:
+        notes.append(result.footnote)
+    return "; ".join(notes)
+
+
+def _trend_points(series: list[SeriesPoint]) -> list[charts.TrendPoint]:
+    return [
+        charts.TrendPoint(p.period, p.value, p.target, p.peer_q1, p.peer_median, p.peer_q3)
+        for p in series
+    ]
+
+
+def _trend(result: KpiResult, card: Scorecard) -> ChartView:
+    kpi = result.kpi
+    series = card.history.get(kpi.kpi_id, [])
+    return chart(
+        f"trend-{kpi.kpi_id}",
+        charts.trend_chart(kpi.name, kpi.unit, _trend_points(series), kpi.benchmark, legend=False),
+        f"{kpi.name}: {card.partner.name}'s value per period against its target and the peer "
+        "middle half.",
+        f"{kpi.name} ({result.period}: {value(result.value, kpi.unit)}, "
+        f"target {value(result.target, kpi.unit)})",
+        trend_table(f"{kpi.name} per period", kpi.unit, series),
+    )
+
+
+@lru_cache(maxsize=1 << 14)
+def _shared_cells(
+    unit: str, target: float, median: float | None, q1: float | None, q3: float | None
+) -> tuple[str, str, str]:
+    """A period's target, peer median and middle half, formatted. Cached: every partner with
+    the alliance target shows the same ones, so a build formats each about once."""
+    band = f"{value(q1, unit)} to {value(q3, unit)}" if q1 is not None else "withheld"
+    return value(target, unit), value(median, unit), band
+
+
+def trend_table(caption: str, unit: str, series: list[SeriesPoint]) -> Table:
+    """A trend chart's data: one row per period."""
+    rows = []
+    for p in series:
+        target, median, band = _shared_cells(unit, p.target, p.peer_median, p.peer_q1, p.peer_q3)
+        rows.append((p.period, value(p.value, unit), target, STATUS_WORDS[p.status], median, band))
+    header = ("Period", "Value", "Target", "Status", "Peer median", "Peer middle half")
+    return Table(caption, header, tuple(rows))
+
+
+def _rank_change(card: Scorecard) -> str:
+    now, before = card.composite.rank, card.composite.rank_prev
+    if now is None or before is None:
+        return ""
+    if now == before:
+        return "unchanged since the previous period"
+    moved = before - now
+    places = "place" if abs(moved) == 1 else "places"
+    return f"{'up' if moved > 0 else 'down'} {abs(moved)} {places} since the previous period"
+
+
+def _previous(period: str) -> str:
+    """How a change is described: on the previous month, quarter or year."""
+    return f"on the previous {periods.kind(period)}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary(card: Scorecard) -> list[str]:
+    """The generated summary of a partner's scorecard, as plain sentences (deterministic)."""
+    name, period, composite = card.partner.name, card.period, card.composite
+    sentences = []
+    if composite.score is None:
+        sentences.append(
+            f"{name} has no composite score for {period}: too few KPIs could be scored."
+        )
+    else:
+        sentence = (
+            f"In {period}, {name} scored {num(composite.score, 1)} out of 100, "
+            f"ranked {composite.rank} of {composite.of}"
+        )
+        if composite.change_prev is not None:
+            moved = "up" if composite.change_prev > 0 else "down"
+            sentence += (
+                f", {moved} {num(abs(composite.change_prev), 1)} points {_previous(period)}"
+                if round(composite.change_prev, 1)
+                else f", unchanged {_previous(period)}"
+            )
+            if composite.rank_prev is not None and composite.rank_prev != composite.rank:
+                sentence += f" (rank {composite.rank_prev} before)"
+        sentences.append(sentence + ".")
+    counts = composite.counts
+    if composite.scored:
+        sentences.append(
+            f"It met {counts['met']} of {_plural(composite.scored, 'scored KPI')}, "
+            f"was at risk on {counts['at_risk']} and missed {counts['missed']}."
+        )
+    if counts["suppressed"]:
+        sentences.append(
+            f"{_plural(counts['suppressed'], 'KPI')} "
+            f"{'was' if counts['suppressed'] == 1 else 'were'} suppressed: "
+            "the numbers are too small to show."
+        )
+    results = {r.kpi.kpi_id: r for r in card.results}
+    for kind, kpi_id in (("improvement", card.improvement), ("decline", card.decline)):
+        if kpi_id is not None:
+            r = results[kpi_id]
+            sentences.append(
+                f"Biggest {kind}: {r.kpi.name}, {value(r.value, r.kpi.unit)} "
+                f"({delta(r.change_prev, r.kpi.unit)} {_previous(r.period)})."
+            )
+    missing = [r.kpi.name for r in card.results if r.status == "no_data"]
+    if not card.submitted:
+        sentences.append(f"No data was submitted for {period}.")
+    elif missing:
+        sentences.append("No data for: " + ", ".join(missing) + ".")
+    return sentences
+
+
+def _notes(card: Scorecard) -> list[str]:
+    """Plain-language notes on anything that limits how a figure can be read."""
+    notes = []
+    committed = [r.kpi.name for r in card.results if r.target_source == "partner"]
+    if committed:
+        notes.append("Targets from your own commitment: " + ", ".join(committed) + ".")
+    suppressed = [r.kpi.name for r in card.results if r.status == "suppressed"]
+    if suppressed:
+        notes.append(
+            "Suppressed (a count of 1 to 10 people, too few cases to judge, or suppressed at "
+            "source; not judged and not in the composite): " + ", ".join(suppressed) + "."
+        )
+    partial = [r.kpi.name for r in card.results if r.partial]
+    if partial:
+        notes.append(
+            "Partial: rolled up from fewer months or quarters than the period has: "
+            + ", ".join(partial)
+            + "."
+        )
+    withheld = [r.kpi.name for r in card.results if r.peers.withheld]
+    if withheld:
+        notes.append(
+            f"Peer figures withheld (fewer than {MIN_PEERS} partners with a value): "
+            + ", ".join(withheld)
+            + "."
+        )
+    coarse = [r.kpi.name for r in card.results if r.period != card.period]
+    if coarse:
+        notes.append(
+            "Shown for their latest quarter or year up to "
+            + card.period
+            + ": "
+            + ", ".join(coarse)
+            + "."
+        )
+    if not notes:
+        notes.append("Nothing limits how these figures can be read.")
+    return notes
+
+
+def narrative_variables(card: Scorecard) -> dict[str, Any]:
+    """What a partner narrative may quote (documented in the README), already formatted."""
+    return {
+        "partner": {
+            "name": card.partner.name,
+            "type": card.partner.partner_type.replace("_", " "),
+            "region": card.partner.region,
+        },
+        "period": card.period,
+        "composite": num(card.composite.score, 1),
+        "rank": card.composite.rank or "–",
+        "of": card.composite.of,
+        "met": card.composite.counts["met"],
+        "at_risk": card.composite.counts["at_risk"],
+        "missed": card.composite.counts["missed"],
+        "kpi": {
+            r.kpi.kpi_id: {
+                "name": r.kpi.name,
+                "value": value(r.value, r.kpi.unit),
+                "target": value(r.target, r.kpi.unit),
+                "status": STATUS_WORDS[r.status],
+            }
+            for r in card.results
+        },
+    }

@@ -1,0 +1,125 @@
+"""Every view a build makes, planned before any is made.
+
+Each planned view names what it is made from (`inputs`), so that its output files can be kept
+from the live site when those are unchanged, without the view ever being made: making a
+partner's view builds its 48 chart specs, most of the cost of preparing a page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sitegen.config import Config
+from sitegen.model import KpiResult, Model, Partner, Scorecard
+from sitegen.narrative import Narrative, read_narrative
+from sitegen.views.alliance import (
+    dashboard_view,
+    kpi_view,
+    methodology_view,
+    own_dashboard_view,
+    own_kpi_view,
+    packet_view,
+    quality_view,
+)
+from sitegen.views.partner import narrative_variables, partner_view
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A view to make: its kind (what renders it: "partner", "dashboard", "own-dashboard",
+    "kpi", "quality", "methodology", "packet"), the name of its output unit, what it is made
+    from beyond what every view shares, and how to make it."""
+
+    kind: str
+    name: str  # "partners/alderbrook-medical", "kpis/readmit_30d", "index", …
+    inputs: tuple[Any, ...] | None  # None: made every time (it shows everyone's figures)
+    make: Callable[[], Any]
+
+
+def plan(model: Model, config: Config, generated: str, with_pdf: bool) -> Iterator[Planned]:
+    """The views of a site, in the order their outputs are written: the alliance's, or with
+    `model.scope` a partner's own (its dashboard, scorecard, KPI pages and methodology; the
+    narratives written for the alliance may name partners, so they are left out)."""
+    root = config.project_dir
+    content = root / "content"
+    if model.scope is not None:
+        card = model.scorecards[model.scope]
+        narrative = _partner_narrative(card, content, root)
+        yield Planned(
+            "own-dashboard",
+            "index",
+            (card, model.alliance_as_of),
+            partial(own_dashboard_view, model, card),
+        )
+        yield Planned(
+            "partner",
+            f"partners/{card.partner.partner_id}",
+            (card, narrative),
+            partial(partner_view, card, narrative),
+        )
+        results = {r.kpi.kpi_id: r for r in card.results}
+        for kpi in model.kpis:
+            result = results.get(kpi.kpi_id)
+            yield Planned(
+                "kpi",
+                f"kpis/{kpi.kpi_id}",
+                (kpi, model.alliance.get(kpi.kpi_id), result),
+                partial(own_kpi_view, model, kpi, result),
+            )
+        yield Planned(
+            "methodology", "methodology", (model.kpis,), partial(methodology_view, model, config)
+        )
+        return
+    index = read_narrative(
+        content / "index.md",
+        {"period": model.period, "partners": len(model.partners)},
+        "content/index.md",
+        root,
+    )
+    yield Planned("dashboard", "index", None, partial(dashboard_view, model, index, generated))
+    for card in model.scorecards.values():
+        narrative = _partner_narrative(card, content, root)
+        yield Planned(
+            "partner",
+            f"partners/{card.partner.partner_id}",
+            (card, narrative),
+            partial(partner_view, card, narrative),
+        )
+    by_kpi: dict[str, list[tuple[Partner, KpiResult]]] = {k.kpi_id: [] for k in model.kpis}
+    for card in model.scorecards.values():
+        for result in card.results:
+            by_kpi[result.kpi.kpi_id].append((card.partner, result))
+    for kpi in model.kpis:
+        narrative = read_narrative(
+            content / "kpis" / f"{kpi.kpi_id}.md",
+            {"period": model.period, "kpi": {"name": kpi.name}},
+            f"content/kpis/{kpi.kpi_id}.md",
+            root,
+        )
+        results = by_kpi[kpi.kpi_id]
+        yield Planned(
+            "kpi",
+            f"kpis/{kpi.kpi_id}",
+            (kpi, model.alliance.get(kpi.kpi_id), results, narrative),
+            partial(kpi_view, model, kpi, results, narrative),
+        )
+    yield Planned("quality", "data-quality", (model.quality,), partial(quality_view, model))
+    yield Planned(
+        "methodology", "methodology", (model.kpis,), partial(methodology_view, model, config)
+    )
+    if with_pdf:
+        yield Planned("packet", "pdf/alliance", None, partial(packet_view, model, index))
+
+
+def _partner_narrative(card: Scorecard, content: Path, root: Path) -> Narrative | None:
+    pid = card.partner.partner_id
+    return read_narrative(
+        content / "partners" / f"{pid}.md",
+        narrative_variables(card),
+        f"content/partners/{pid}.md",
+        root,
+    )
