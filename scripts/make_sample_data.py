@@ -3,7 +3,8 @@
 Run from the repository root:  python scripts/make_sample_data.py
 
 Output is deterministic byte for byte (one `random.Random(20261122)`, consumed in a fixed order).
-It (re)writes data/partners.csv, data/kpis.csv, data/targets.csv and data/metrics/*.csv, and
+It (re)writes data/partners.csv, data/kpis.csv, data/targets.csv, data/baselines.csv and
+data/metrics/*.csv, and
 deletes any other file in data/metrics/. Every count is drawn first; values are then computed as
 numerator / denominator * scale and rounded to the KPI's decimals, so they always agree.
 
@@ -46,7 +47,9 @@ Rows a-h are the bad ones; the keys of d-g have no other valid row for greywater
 publishes a small hospital's figure, suppressed at source: no value or counts, flag
 `suppressed` and a footnote (its generated row is left out of 2026-Q3.csv).
 SIR KPIs (clabsi_sir, cdi_sir) set small_cell_rule = no: their numerators count infections,
-not people, and min_denominator = 1: NHSN computes no SIR below one predicted infection.
+not people, and min_denominator = 1: NHSN computes no SIR below one predicted infection; and
+counts = poisson (observed events over expected ones). operating_margin sets counts = none: a
+margin counts dollars, not people, so it gets no interval and no funnel.
 """
 
 from __future__ import annotations
@@ -312,13 +315,14 @@ class Kpi:
     min_value: str = ""
     max_value: str = ""
     small_cell_rule: str = ""
+    counts: str = ""
 
 
 # fmt: off
 KPI_COLUMNS = (
     "kpi_id", "name", "category", "unit", "direction", "target", "benchmark", "benchmark_source",
     "weight", "description", "aggregation", "frequency", "amber_band", "min_denominator", "scale",
-    "min_value", "max_value", "small_cell_rule",
+    "min_value", "max_value", "small_cell_rule", "counts",
 )
 # fmt: on
 
@@ -346,13 +350,13 @@ KPIS = [
         "predicts for the hospital's patients.",
         Gen("sir", 0.3, 1.4, (2, 6), (0.2, 0.8), decimals=2, wander=0.08),
         benchmark="0.69", benchmark_source=NHSN_2019, amber_band="0.10", min_denominator="1",
-        scale="1", small_cell_rule="no"),
+        scale="1", small_cell_rule="no", counts="poisson"),
     Kpi("cdi_sir", "Hospital-onset C. difficile SIR", "quality", "ratio", "lower", "0.7", "1",
         "ratio", "quarterly",
         "Observed hospital-onset C. difficile events divided by the number NHSN predicts.",
         Gen("sir", 0.2, 1.2, (3, 9), (0.3, 1.0), decimals=2, wander=0.08),
         benchmark="0.58", benchmark_source=NHSN_2019, amber_band="0.10", min_denominator="1",
-        scale="1", small_cell_rule="no"),
+        scale="1", small_cell_rule="no", counts="poisson"),
     Kpi("mortality_30d_hf", "30-day mortality, heart failure", "quality", "percent", "lower",
         "11", "1.5", "ratio", "annual",
         "Heart-failure admissions with death from any cause within 30 days of admission, per "
@@ -465,7 +469,7 @@ KPIS = [
         Gen("margin", -4, 9, (45e6, 90e6), (2e6, 5e6), wander=0.10),
         benchmark="4.1",
         benchmark_source="Kaufman Hall National Hospital Flash Report, Jan-Jul 2024",
-        amber_band="0.30", scale="100", min_value="-100", max_value="100"),
+        amber_band="0.30", scale="100", min_value="-100", max_value="100", counts="none"),
     Kpi("sdoh_screen_rate", "Social-needs screening rate", "community", "percent", "higher",
         "70", "1", "ratio", "quarterly",
         "Adults admitted or enrolled who were screened for all five health-related social "
@@ -898,12 +902,18 @@ def write_metrics(files: dict[str, list[Row]]) -> None:
             path.unlink()
 
 
+# New SPC baselines: alderbrook-medical started a discharge-planning programme in July 2025,
+# so its readmission rate is read against its own process since then, not the one before.
+BASELINES = [("alderbrook-medical", "readmit_30d", "2025-07")]
+
+
 def main() -> None:
     """Generate and write every sample data file."""
     rng = random.Random(SEED)
     write_csv(DATA / "partners.csv", partner_rows(rng))
     write_csv(DATA / "kpis.csv", kpi_rows())
     write_csv(DATA / "targets.csv", target_rows())
+    write_csv(DATA / "baselines.csv", [["partner_id", "kpi_id", "from_period"], *BASELINES])
     files = metric_files(rng, generate(rng))
     write_metrics(files)
     total = sum(len(rows) for rows in files.values())

@@ -27,7 +27,7 @@ from sitegen.config import Config
 from sitegen.errors import MailError, NoDataError, UnknownPartner
 from sitegen.kpis import MIN_PEERS, KpiSettings, compute
 from sitegen.load import RULE_LABELS, LoadSummary, load_project, partner_rows
-from sitegen.model import Model, load_model, scoped
+from sitegen.model import Model, load_model, read_funnels, scoped
 from sitegen.narrative import unused_narratives
 from sitegen.publish import (
     LOG_START,
@@ -158,7 +158,8 @@ class OwnPdfs:
     when: str  # the live site's build time, as its pages say it
 
     def pdf(self, partner_id: str) -> bytes:
-        model = scoped(self.model, partner_id, partner_rows(self.con, partner_id))
+        # a PDF shows no funnel: the KPI pages do
+        model = scoped(self.model, partner_id, partner_rows(self.con, partner_id), {})
         [unit] = [u for u in plan(model, self.config, self.when, True) if u.kind == "partner"]
         view = unit.make()
         charts = pdf.pdf_charts(view)
@@ -268,7 +269,7 @@ def _model(
     if partner not in model.scorecards:
         raise UnknownPartner(partner)
     rows = partner_rows(con, partner)  # the alliance's totals are not its to see
-    return scoped(model, partner, rows), rows
+    return scoped(model, partner, rows, read_funnels(con, partner)), rows
 
 
 @dataclass
@@ -368,6 +369,7 @@ def _build(
         "scoped": model.scope is not None,
         "owner": model.scorecards[model.scope].partner.name if model.scope else "",
         "min_peers": MIN_PEERS,
+        "icons": site.icons(),
     }
     with (
         Drawer(cache_dir / "charts", jobs, progress) as drawer,

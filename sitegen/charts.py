@@ -8,6 +8,7 @@ Drawing them (in worker processes, with a cache) is sitegen.svg's job.
 from __future__ import annotations
 
 import functools
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +91,14 @@ SERIES_STYLE: dict[str, tuple[str, list[int]]] = {
     "target": ("#000000", [7, 4]),
     "peer median": ("#6b6b6b", [2, 3]),
     "benchmark": ("#CC79A7", [10, 3, 2, 3]),
+    "mean": ("#4d4d4d", [1, 0]),
+    "upper process limit": ("#8c8c8c", [4, 2]),
+    "lower process limit": ("#8c8c8c", [4, 2]),
+    # special-cause points, as the Making Data Count charts mark them
+    "improving": ("#1F5FA8", [1, 0]),
+    "concerning": ("#C25400", [1, 0]),
 }
+SIGNALS = ("improving", "concerning")
 BAND_LABEL = "middle 50% of peers"
 BAND_COLOUR = "#C8D3E0"
 MAX_PERIOD_LABELS = 7  # "2025-09" at 12 px fits seven times across a 510 px plot
@@ -106,6 +114,10 @@ class TrendPoint:
     peer_q1: float | None  # peer quartile band; None when withheld
     peer_median: float | None
     peer_q3: float | None
+    mean: float | None = None  # the SPC centre line and process limits of its baseline
+    lower: float | None = None
+    upper: float | None = None
+    signal: str | None = None  # "improving" or "concerning": a special-cause point
 
 
 # ---------------------------------------------------------------------------------- formatting
@@ -189,7 +201,7 @@ def _series_encoding(labels: list[str], value_label: str, legend: bool) -> dict[
 
     The dashes make the legend (and the lines) readable without colour and in greyscale print.
     """
-    styles = [(PARTNER_COLOUR, [1, 0]) if n == value_label else SERIES_STYLE[n] for n in labels]
+    colours, dashes = _series_scales(labels, value_label)
     key = alt.Legend(
         title=None,
         symbolType="stroke",
@@ -197,12 +209,18 @@ def _series_encoding(labels: list[str], value_label: str, legend: bool) -> dict[
         symbolStrokeWidth=2,
         columns=len(labels) if len(labels) <= 3 else 2,  # fits beside the band's legend
     )
-    colours = alt.Scale(domain=labels, range=[colour for colour, _ in styles])
-    dashes = alt.Scale(domain=labels, range=[dash for _, dash in styles])
     return {
         "color": alt.Color("series:N", scale=colours, legend=key if legend else None),
         "strokeDash": alt.StrokeDash("series:N", scale=dashes, legend=key if legend else None),
     }
+
+
+def _series_scales(labels: list[str], value_label: str) -> tuple[alt.Scale, alt.Scale]:
+    """The colour and dash of each series label (the main line is the partner's blue)."""
+    styles = [(PARTNER_COLOUR, [1, 0]) if n == value_label else SERIES_STYLE[n] for n in labels]
+    colours = alt.Scale(domain=labels, range=[colour for colour, _ in styles])
+    dashes = alt.Scale(domain=labels, range=[dash for _, dash in styles])
+    return colours, dashes
 
 
 def _band_layer(legend: bool) -> alt.Chart:
@@ -229,14 +247,24 @@ def _line_layer(name: str, enc: dict[str, Any], step: bool) -> alt.Chart:
     return line.encode(**enc)
 
 
-def _point_layer() -> alt.Chart:
+def _point_layer(colours: alt.Scale | None = None, value_label: str = "") -> alt.Chart:
     """Markers on the main line's values, with the tooltip the interactive view shows (its text
-    made by the same filter as the tables, so it reads exactly like the figure beside it)."""
+    made by the same filter as the tables, so it reads exactly like the figure beside it);
+    with `colours`, coloured by their kind (special-cause points)."""
     tooltip = [alt.Tooltip("period:N", title="period"), alt.Tooltip("text:N", title="value")]
+    if colours is None:
+        return (
+            _flattened("points", ["period", "y", "text"])
+            .mark_point(filled=True, size=36, color=PARTNER_COLOUR, opacity=1, aria=False)
+            .encode(tooltip=tooltip)
+        )
+    colour = alt.Color("kind:N", scale=colours, legend=None)
+    # special-cause points are larger too, so that they stand out without colour
+    size = alt.condition(f"datum.kind !== {json.dumps(value_label)}", alt.value(110), alt.value(36))
     return (
-        _flattened("points", ["period", "y", "text"])
-        .mark_point(filled=True, size=36, color=PARTNER_COLOUR, opacity=1, aria=False)
-        .encode(tooltip=tooltip)
+        _flattened("points", ["period", "y", "text", "kind"])
+        .mark_point(filled=True, opacity=1, aria=False)
+        .encode(tooltip=tooltip, color=colour, size=size)
     )
 
 
@@ -259,8 +287,13 @@ def trend_chart(
     _unit_format(unit)  # an unknown unit fails here, naming the units there are
     data = _trend_datasets(points, benchmark, value_label, unit)
     labels = tuple(dict.fromkeys(row["series"] for row in data["lines"] + data["steps"]))
+    signals = "kind" in data["points"][0]
+    if signals:
+        labels += SIGNALS
     has_band = _has(points, "peer_q1") and _has(points, "peer_q3")
-    skeleton = _trend_skeleton(unit, labels, has_band, bool(data["steps"]), value_label, legend)
+    skeleton = _trend_skeleton(
+        unit, labels, has_band, bool(data["steps"]), value_label, legend, signals
+    )
     return {
         **skeleton,
         "encoding": {**skeleton["encoding"], "x": _period_x([p.period for p in points])},
@@ -277,17 +310,22 @@ def _trend_skeleton(
     has_steps: bool,
     value_label: str,
     legend: bool,
+    signals: bool = False,
 ) -> Spec:
     """Everything of a trend chart but its data, built once per shape and reused: a partner
     page has ~24 trend charts of a handful of shapes, and Altair takes ~14 ms per build while
-    copying the skeleton takes microseconds. Callers must not mutate the returned dict."""
+    copying the skeleton takes microseconds. Callers must not mutate the returned dict.
+
+    With `signals`, the markers are coloured by kind on the lines' own colour scale (the
+    partner's blue, improving blue, concerning orange): no extra layer to draw."""
     enc = _series_encoding(list(labels), value_label, legend)
     layers: list[alt.Chart] = []
     if has_band:
         layers.append(_band_layer(legend))
     if has_steps:
         layers.append(_line_layer("steps", enc, step=True))
-    layers += [_line_layer("lines", enc, step=False), _point_layer()]
+    colours = _series_scales(list(labels), value_label)[0] if signals else None
+    layers += [_line_layer("lines", enc, step=False), _point_layer(colours, value_label)]
     # Three value labels: enough to read a level against the gridlines, and each label costs
     # vl-convert ~0.3 ms to measure, on a chart that takes ~8 ms to draw.
     y_axis = _value_axis(unit, tickCount=3)
@@ -311,7 +349,19 @@ def _trend_datasets(
     steps = [_series(periods, points, "target", "target")] if _has(points, "target") else []
     if benchmark is not None and points:
         steps.append({"series": "benchmark", "period": periods, "y": [benchmark] * len(points)})
+    if _has(points, "mean"):
+        steps.append(_series(periods, points, "mean", "mean"))
+    if _has(points, "upper"):
+        steps.append(_series(periods, points, "upper process limit", "upper"))
+        steps.append(_series(periods, points, "lower process limit", "lower"))
     shown = [p for p in points if p.value is not None]
+    marked = {
+        "period": [p.period for p in shown],
+        "y": [p.value for p in shown],
+        "text": [_point_text(p, unit) for p in shown],
+    }
+    if any(p.signal for p in shown):
+        marked["kind"] = [p.signal or value_label for p in shown]
     return {
         "band": [
             {
@@ -323,14 +373,14 @@ def _trend_datasets(
         ],
         "steps": steps,
         "lines": lines,
-        "points": [
-            {
-                "period": [p.period for p in shown],
-                "y": [p.value for p in shown],
-                "text": [filters.value(p.value, unit) for p in shown],
-            }
-        ],
+        "points": [marked],
     }
+
+
+def _point_text(point: TrendPoint, unit: str) -> str:
+    """A marker's tooltip: the value as the tables show it, and a special cause if any."""
+    text = filters.value(point.value, unit)
+    return f"{text} (special cause, {point.signal})" if point.signal else text
 
 
 def _period_x(periods: list[str]) -> dict[str, Any]:
@@ -611,3 +661,66 @@ def _marker_layers(
         fontWeight="bold",
     )
     return [rule, text.encode(text=alt.Text("label:N"))]
+
+
+FUNNEL_STYLE: dict[str, tuple[str, list[int]]] = {
+    "alliance value": ("#000000", [1, 0]),
+    "95% limits": ("#6b6b6b", [6, 3]),
+    "99.8% limits": ("#6b6b6b", [2, 2]),
+}
+
+
+def funnel_chart(
+    title: str,
+    unit: str,
+    centre: float,
+    limits: list[tuple[float, float, float, float, float]],
+    points: list[tuple[str, float, float, str]],
+) -> Spec:
+    """A funnel plot (Spiegelhalter 2005): each partner's value against its denominator, with
+    the pooled alliance value and its 95 % and 99.8 % limits, which narrow as the denominator
+    grows. `limits` are (denominator, low 95, high 95, low 99.8, high 99.8) as SQL drew them;
+    `points` (label, denominator, value, tooltip text). The denominator axis is logarithmic:
+    partners differ in size by orders of magnitude."""
+    d = [row[0] for row in limits]
+    columns = [
+        {"series": "alliance value", "line": "centre", "d": d, "y": [centre] * len(d)},
+        {"series": "95% limits", "line": "low95", "d": d, "y": [row[1] for row in limits]},
+        {"series": "95% limits", "line": "high95", "d": d, "y": [row[2] for row in limits]},
+        {"series": "99.8% limits", "line": "low998", "d": d, "y": [row[3] for row in limits]},
+        {"series": "99.8% limits", "line": "high998", "d": d, "y": [row[4] for row in limits]},
+    ]
+    rows = [{"label": lab, "d": den, "y": val, "text": text} for lab, den, val, text in points]
+    return {
+        **_funnel_skeleton(unit),
+        "datasets": {"limits": columns, "points": rows},
+        "description": title,
+    }
+
+
+@functools.lru_cache(maxsize=16)
+def _funnel_skeleton(unit: str) -> Spec:
+    """A funnel plot without its data, built once per unit (see _trend_skeleton)."""
+    labels = list(FUNNEL_STYLE)
+    colours = alt.Scale(domain=labels, range=[FUNNEL_STYLE[n][0] for n in labels])
+    dashes = alt.Scale(domain=labels, range=[FUNNEL_STYLE[n][1] for n in labels])
+    key = alt.Legend(title=None, symbolType="stroke", symbolSize=500, columns=3)
+    x = alt.X("d:Q", scale=alt.Scale(type="log"), title="denominator (log scale)")
+    y = alt.Y("y:Q", scale=alt.Scale(zero=False, nice=True), axis=_value_axis(unit, tickCount=4))
+    lines = (
+        _flattened("limits", ["d", "y"])
+        .mark_line()
+        .encode(
+            color=alt.Color("series:N", scale=colours, legend=key),
+            strokeDash=alt.StrokeDash("series:N", scale=dashes, legend=key),
+            detail=alt.Detail("line:N"),
+        )
+    )
+    tooltip = [alt.Tooltip("label:N", title="partner"), alt.Tooltip("text:N", title="value")]
+    dots = (
+        alt.Chart(_data("points"))
+        .mark_point(filled=True, size=40, color=PARTNER_COLOUR, opacity=0.9)
+        .encode(tooltip=tooltip)
+    )
+    chart = alt.layer(lines, dots).encode(x=x, y=y).properties(width=510, height=260)
+    return _finish(chart, "", {})

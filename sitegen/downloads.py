@@ -9,7 +9,7 @@ import io
 import math
 from typing import Any
 
-from sitegen.model import KpiResult, Model, Scorecard
+from sitegen.model import KpiResult, Model, Scorecard, Spc
 
 # A spreadsheet treats a cell starting with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -86,7 +86,44 @@ def _kpi_json(r: KpiResult) -> dict[str, Any]:
         "partial": {"periods": r.parts, "of": r.parts_of} if r.partial else None,
         "change_prev": _finite(r.change_prev),
         "change_yoy": _finite(r.change_yoy),
+        "ci_low": _finite(r.ci_low),
+        "ci_high": _finite(r.ci_high),
+        "within_noise": r.within_noise,
+        "spc": _spc_json(r.spc),
+        "funnel": r.funnel,
     }
+
+
+def _spc_json(spc: Spc | None) -> dict[str, Any] | None:
+    if spc is None:
+        return None
+    return {
+        "points": spc.points,
+        "mean": _finite(spc.mean),
+        "lower": _finite(spc.lower),
+        "upper": _finite(spc.upper),
+        "variation": spc.variation,
+        "assurance": spc.assurance,
+        "signals": [{"period": s.period, "rule": s.rule} for s in spc.signals],
+    }
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """A JSON row as CSV cells: nested objects become columns of their own (partial_periods,
+    spc_variation, …), the list of signals one cell ("2026-03 outside; …")."""
+    cells: dict[str, Any] = {}
+    for key, cell in row.items():
+        if key == "partial":
+            cells["partial_periods"] = cell["periods"] if cell else None
+            cells["partial_of"] = cell["of"] if cell else None
+        elif key == "spc":
+            for name in ("points", "mean", "lower", "upper", "variation", "assurance"):
+                cells[f"spc_{name}"] = cell[name] if cell else None
+            signals = cell["signals"] if cell else []
+            cells["spc_signals"] = "; ".join(f"{s['period']} {s['rule']}" for s in signals)
+        else:
+            cells[key] = cell
+    return cells
 
 
 def safe_cell(text: str) -> str:
@@ -98,7 +135,7 @@ def scorecard_csv(card: Scorecard) -> str:
     """partners/<id>.csv: one row per KPI; text cells that could start a formula neutralised."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    rows = scorecard_json(card)["kpis"]
+    rows = [_flat(row) for row in scorecard_json(card)["kpis"]]
     header = ["partner_id", "partner_name", "period", *rows[0].keys()] if rows else []
     writer.writerow(header)
     for row in rows:

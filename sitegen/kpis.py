@@ -27,6 +27,8 @@ STAGES = (
     "kpi_composite.sql",
     "kpi_submissions.sql",
     "kpi_as_of.sql",
+    "kpi_spc.sql",
+    "kpi_intervals.sql",
 )
 
 

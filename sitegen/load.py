@@ -50,6 +50,7 @@ UNITS = ("percent", "rate", "ratio", "days", "minutes", "usd", "score", "count")
 DIRECTIONS = ("higher", "lower")
 AGGREGATIONS = ("ratio", "mean", "sum", "last")
 FREQUENCIES = ("monthly", "quarterly", "annual")
+COUNTS = ("binomial", "poisson", "none")  # what a numerator counts: which intervals apply
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -315,6 +316,11 @@ def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path
             raise rows.fail(
                 line, "small_cell_rule", f"small_cell_rule {small_cell!r} is not yes or no"
             )
+        counts = rows.get(fields, "counts").lower() or _default_counts(unit)
+        if counts not in COUNTS:
+            raise rows.fail(
+                line, "counts", f"counts {counts!r} is not one of binomial, poisson, none"
+            )
         scale = _number(rows, line, fields, "scale", required=False)
         if scale is not None and scale <= 0:
             raise rows.fail(line, "scale", "scale must be greater than 0")
@@ -342,6 +348,7 @@ def load_kpis(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path
                 high if max_value is None else max_value,
                 UNIT_FORMATS[unit][0],
                 YES_NO[small_cell],
+                counts,
                 line,
             )
         )
@@ -362,6 +369,13 @@ def _default_small_cell(unit: str) -> str:
     """Percentages and rates count people (readmissions of patients); an observed count over
     an expected one (an SIR), money or a score does not."""
     return "yes" if unit in ("percent", "rate") else "no"
+
+
+def _default_counts(unit: str) -> str:
+    """A percentage counts people out of people (binomial), a rate events per person-time
+    (Poisson); anything else has no counting model unless kpis.csv names one (an SIR's
+    observed infections over expected ones: poisson)."""
+    return {"percent": "binomial", "rate": "poisson"}.get(unit, "none")
 
 
 def _default_aggregation(unit: str) -> str:
@@ -409,6 +423,39 @@ def load_targets(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: P
         windows.setdefault((partner_id, kpi_id), []).append((start, end, line))
         out.append((partner_id, kpi_id, target, start, end, bounds[0], bounds[1], line))
     insert_rows(con, "targets", out)
+    return len(out)
+
+
+def load_baselines(con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path) -> int:
+    """baselines.csv (optional) → table `baselines`: where a KPI's SPC reading starts a new
+    baseline (a changed process), for one partner or, with partner_id empty, for all."""
+    if not path.exists() and not path.is_symlink():
+        return 0
+    header, records = _read_reference(path, label, root)
+    rows = _Rows(label, header, ("partner_id", "kpi_id", "from_period"))
+    partners = {r[0] for r in con.execute("SELECT partner_id FROM partners").fetchall()}
+    kpis = {r[0] for r in con.execute("SELECT kpi_id FROM kpis").fetchall()}
+    seen: dict[tuple[str, str, str], int] = {}
+    out = []
+    for line, fields in records:
+        rows.check_width(line, fields)
+        partner_id = rows.get(fields, "partner_id")
+        if partner_id and partner_id not in partners:
+            raise rows.fail(line, "partner_id", f"unknown partner_id {partner_id!r}")
+        kpi_id = rows.get(fields, "kpi_id")
+        if kpi_id not in kpis:
+            raise rows.fail(line, "kpi_id", f"unknown kpi_id {kpi_id!r}")
+        from_period = rows.get(fields, "from_period")
+        why = periods.problem(from_period) if from_period else "is required"
+        if why:
+            raise rows.fail(line, "from_period", f"from_period: {why}")
+        key = (partner_id, kpi_id, from_period)
+        if key in seen:
+            raise rows.fail(line, "from_period", f"the same baseline as line {seen[key]}")
+        seen[key] = line
+        start = periods.start(from_period)
+        out.append((partner_id or None, kpi_id, from_period, start, line))
+    insert_rows(con, "baselines", out)
     return len(out)
 
 
@@ -600,6 +647,7 @@ def load_project(
     )
     kpis = load_kpis(con, data_dir / "kpis.csv", f"{label_dir}/kpis.csv", root)
     targets = load_targets(con, data_dir / "targets.csv", f"{label_dir}/targets.csv", root)
+    load_baselines(con, data_dir / "baselines.csv", f"{label_dir}/baselines.csv", root)
     run_sql(con, "create_keys.sql")
     load_metrics(con, data_dir / "metrics", f"{label_dir}/metrics", today, root, warnings)
     return summarise(con, partners, kpis, targets, warnings, (data_dir / "metrics").resolve())

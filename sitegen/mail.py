@@ -33,7 +33,7 @@ from sitegen.model import Model, Scorecard
 from sitegen.narrative import ContentError
 from sitegen.publish import write_atomic
 from sitegen.templating import mail_environment, render
-from sitegen.views.partner import standing
+from sitegen.views.partner import standing, variation
 
 RETRIES = 3  # further tries after a dropped connection
 TEMPORARY_RETRIES = 1  # further tries of a message the server refused for now (4xx)
@@ -117,6 +117,11 @@ def message_context(card: Scorecard, config: Config) -> dict[str, Any]:
         "counts": [
             {"word": c.status.word, "icon": c.status.icon, "count": c.count}
             for c in s.headline_counts()
+        ],
+        "signals": [
+            {"name": r.kpi.name, "word": reading.word}
+            for r in card.results
+            if (reading := variation(r)) is not None and reading.key != "common"
         ],
         "link": f"{base.rstrip('/')}/partners/{pid}.html" if base else "",
         "attachment": attachment_name(card),

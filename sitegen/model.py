@@ -45,6 +45,7 @@ class Kpi:
     description: str
     aggregation: str
     frequency: str
+    counts: str  # binomial, poisson or none: which intervals and funnels apply
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,61 @@ class Peers:
     @property
     def withheld(self) -> bool:
         return self.median is None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A point of a special-cause pattern (kpi_spc.sql): its period, the rule, and whether
+    the pattern is good news in the KPI's direction (a point in both reads as improving)."""
+
+    period: str
+    rule: str  # outside, shift, trend, two_of_three
+    improving: bool
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """One baseline segment of a series: its periods, mean and process limits."""
+
+    first: str
+    last: str
+    mean: float
+    lower: float | None  # None for a segment of one point (no moving range)
+    upper: float | None
+
+
+@dataclass(frozen=True)
+class Spc:
+    """The Making Data Count reading of a series with 13 points or more, at its latest point;
+    mean and limits are the latest baseline's."""
+
+    points: int
+    mean: float
+    lower: float | None
+    upper: float | None
+    variation: str  # common, special_improving, special_concerning
+    assurance: str | None  # pass, fail, hit_or_miss; None without a target
+    signals: tuple[Signal, ...]
+    baselines: tuple[Baseline, ...]
+
+
+@dataclass(frozen=True)
+class FunnelLine:
+    """The funnel's limits at one denominator (kpi_intervals.sql)."""
+
+    denominator: float
+    low95: float
+    high95: float
+    low998: float
+    high998: float
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """A KPI's funnel plot for the as-of period: the pooled value and its limit curves."""
+
+    centre: float
+    lines: tuple[FunnelLine, ...]
 
 
 @dataclass(frozen=True)
@@ -84,6 +140,11 @@ class KpiResult:
     footnote: str | None  # a submission's own note, shown where the value would be
     parts: int  # sub-periods it is rolled up from (two months of a quarter)
     parts_of: int  # sub-periods the KPI period has
+    ci_low: float | None = None  # the value's 95 % interval (kpi_intervals.sql)
+    ci_high: float | None = None
+    within_noise: bool | None = None  # the interval holds the target
+    funnel: str | None = None  # within, better_95, better_998, worse_95, worse_998
+    spc: Spc | None = None
     own: tuple[float | None, float | None, float | None] | None = None  # owner's figures
 
     @property
@@ -180,15 +241,20 @@ class Model:
     quality: DataQuality
     movers: dict[str, list[str]]  # "up" and "down": partner ids, biggest move first
     status_counts: dict[str, dict[str, int]]  # KPI → status → partners, as of the period
+    spc_counts: dict[str, dict[str, int]]  # KPI → variation or assurance → partners
+    funnels: dict[str, Funnel]  # KPI → its funnel plot's limits
     scope: str | None = None  # the partner whose eyes this model is for; None: the alliance's
 
 
-def scoped(model: Model, partner_id: str, rows: dict[str, int]) -> Model:
+def scoped(
+    model: Model, partner_id: str, rows: dict[str, int], funnels: dict[str, Funnel]
+) -> Model:
     """The model as one partner may see it: its own scorecard with its own figures, small ones
     included (it owns them), and of everyone else only the alliance-wide and peer figures,
     which SQL has already withheld where they could reveal a partner. No partner list, file
     names, rejected rows, warnings or submissions of others: of the load, only `rows`, the
-    counts of its own rows. Read the model with own_site=True for it (load_model)."""
+    counts of its own rows; the funnels drawn around its own denominators (`funnels`, from
+    read_funnels). Read the model with own_site=True for it (load_model)."""
     card = model.scorecards[partner_id]
     card = replace(card, results=[owned(result) for result in card.results])
     load = replace(
@@ -214,6 +280,8 @@ def scoped(model: Model, partner_id: str, rows: dict[str, int]) -> Model:
         partners=[card.partner],
         scorecards={partner_id: card},
         quality=quality,
+        spc_counts={},
+        funnels=funnels,
         scope=partner_id,
     )
 
@@ -239,7 +307,7 @@ def _kpis(con: duckdb.DuckDBPyConnection) -> list[Kpi]:
     rows = con.execute(
         "SELECT kpi_id::VARCHAR, name, category, unit, direction, target, benchmark, "
         "coalesce(benchmark_source, ''), weight, coalesce(description, ''), aggregation, "
-        "frequency FROM kpis ORDER BY line"
+        "frequency, counts FROM kpis ORDER BY line"
     ).fetchall()
     return [Kpi(*row) for row in rows]
 
@@ -249,14 +317,19 @@ def _results(
 ) -> dict[str, list[KpiResult]]:
     q1, q3 = ("peer_own_site_q1", "peer_own_site_q3") if own_site else ("peer_q1", "peer_q3")
     own = "s.own_value, s.own_numerator, s.own_denominator" if own_site else "NULL, NULL, NULL"
+    readings = _spc(con)
     rows = con.execute(
         f"""
         SELECT s.partner_id::VARCHAR, s.kpi_id::VARCHAR, s.period, s.value, s.numerator,
                s.denominator, s.target, s.target_source, s.status,
                s.change_prev, s.change_prev_label, s.change_yoy, s.change_yoy_label,
                s.peer_n, s.peer_median, s.{q1}, s.{q3}, s.peer_percentile, s.peer_rank,
-               s.suppression, s.footnote, s.parts, s.parts_of, {own}
-        FROM scorecard_as_of s JOIN kpis k USING (kpi_id)
+               s.suppression, s.footnote, s.parts, s.parts_of,
+               i.ci_low, i.ci_high, i.within_noise, f.position, {own}
+        FROM scorecard_as_of s
+        JOIN kpis k USING (kpi_id)
+        LEFT JOIN intervals i USING (partner_id, kpi_id)
+        LEFT JOIN funnel f USING (partner_id, kpi_id)
         ORDER BY s.partner_id, k.line
         """
     ).fetchall()
@@ -267,11 +340,86 @@ def _results(
                 kpis[row[1]],
                 *row[2:13],
                 Peers(*row[13:19]),
-                *row[19:23],
-                own=tuple(row[23:26]) if own_site else None,
+                *row[19:27],
+                spc=readings.get((row[0], row[1])),
+                own=tuple(row[27:30]) if own_site else None,
             )
         )
     return results
+
+
+def _spc(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], Spc]:
+    """Every series' SPC reading, with its signals and baseline segments."""
+    signals: dict[tuple[str, str], list[Signal]] = defaultdict(list)
+    for partner_id, kpi_id, period, rule, improving in con.execute(
+        """
+        SELECT partner_id::VARCHAR, kpi_id::VARCHAR, period, rule, improving
+        FROM spc_points
+        UNPIVOT (flagged FOR rule IN (outside, shift, trend, two_of_three))
+        WHERE flagged
+        ORDER BY partner_id, kpi_id, period_start, rule
+        """
+    ).fetchall():
+        signals[(partner_id, kpi_id)].append(Signal(period, rule, improving))
+    baselines: dict[tuple[str, str], list[Baseline]] = defaultdict(list)
+    for partner_id, kpi_id, *segment in con.execute(
+        """
+        SELECT partner_id::VARCHAR, kpi_id::VARCHAR, arg_min(period, period_start),
+               arg_max(period, period_start), any_value(mean), any_value(lower),
+               any_value(upper)
+        FROM spc_points
+        GROUP BY partner_id, kpi_id, segment
+        ORDER BY partner_id, kpi_id, segment
+        """
+    ).fetchall():
+        baselines[(partner_id, kpi_id)].append(Baseline(*segment))
+    return {
+        (partner_id, kpi_id): Spc(
+            points,
+            mean,
+            lower,
+            upper,
+            variation,
+            assurance,
+            tuple(signals[(partner_id, kpi_id)]),
+            tuple(baselines[(partner_id, kpi_id)]),
+        )
+        for partner_id, kpi_id, points, mean, lower, upper, variation, assurance in con.execute(
+            """
+            SELECT partner_id::VARCHAR, kpi_id::VARCHAR, points, mean, lower, upper, variation,
+                   assurance
+            FROM spc
+            """
+        ).fetchall()
+    }
+
+
+def read_funnels(con: duckdb.DuckDBPyConnection, scope: str | None) -> dict[str, Funnel]:
+    """Each KPI's funnel limits: the alliance's (scope None), or those drawn around one
+    partner's own denominator for its own site."""
+    condition = "scope IS NULL" if scope is None else "scope = $scope"
+    lines: dict[str, list[FunnelLine]] = defaultdict(list)
+    centres: dict[str, float] = {}
+    for kpi_id, centre, *line in con.execute(
+        f"""
+        SELECT kpi_id::VARCHAR, centre, d, low95, high95, low998, high998
+        FROM funnel_limits WHERE {condition} ORDER BY kpi_id, d
+        """,
+        {} if scope is None else {"scope": scope},
+    ).fetchall():
+        centres[kpi_id] = centre
+        lines[kpi_id].append(FunnelLine(*line))
+    return {kpi_id: Funnel(centres[kpi_id], tuple(rows)) for kpi_id, rows in lines.items()}
+
+
+def _spc_counts(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
+    """KPI → each variation and assurance reading → partners with it, as of the period."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for kpi_id, reading, partners in con.execute(
+        "SELECT kpi_id::VARCHAR, reading, partners FROM spc_counts"
+    ).fetchall():
+        counts[kpi_id][reading] = partners
+    return dict(counts)
 
 
 def _composites(con: duckdb.DuckDBPyConnection) -> dict[str, Composite]:
@@ -490,4 +638,6 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
         _quality(con, load, recent),
         movers,
         dict(status_counts),
+        _spc_counts(con),
+        read_funnels(con, None),
     )

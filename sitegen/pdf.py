@@ -32,21 +32,27 @@ from sitegen.narrative import document
 from sitegen.publish import Progress, write_atomic
 from sitegen.svg import FONTS
 from sitegen.views.alliance import PacketView
-from sitegen.views.common import ChartView, Status
+from sitegen.views.common import ChartView, Reading, Status
 from sitegen.views.partner import Count, KpiRow, PartnerView, Standing
 from sitegen.views.plan import Planned
 
 PACKAGED = Path(__file__).parent / "templates" / "pdf"
+ICONS = Path(__file__).parent / "static" / "icons"  # the Making Data Count icons, as on the site
 TEMPLATE_FILES = ("common.typ", "scorecard.typ", "alliance.typ")
 KEY = (
     "How to read the charts: the solid blue line is the partner's value, one dot per period; "
     "the dashed black line its target; the dotted grey line the peer median and the shaded "
     "band the middle half of peers (where at least 5 partners report); the dash-dot pink "
-    "line the external benchmark, where the KPI has one."
+    "line the external benchmark, where the KPI has one. Where a KPI has 13 points or more, "
+    "the solid grey line is the mean of the partner's values and the grey dashes its process "
+    "limits; a larger dot marks a special cause, blue when improving, orange when concerning."
 )
 TABLE_NOTE = (
     "(c) marks a target that is the partner's own commitment rather than the alliance target. "
-    "Changes are against the previous period and the same period a year earlier."
+    "Changes are against the previous period and the same period a year earlier. Beside each "
+    "status, the Making Data Count reading of the KPI's history (13 points or more): its "
+    "variation (common or special cause, improving or concerning) and its assurance against "
+    'the target; "within noise": the value\'s 95% interval holds the target.'
 )
 # PDFs handed to the typesetting threads and not yet done: enough to keep them busy while
 # the next views are drawn, few enough that memory holds only a few batches' charts.
@@ -94,12 +100,21 @@ def _change(text: str, label: str | None) -> str:
     return f"{text} {label}" if label else text
 
 
+def _reading(reading: Reading | None) -> dict[str, str] | None:
+    if reading is None:
+        return None
+    return {"file": f"icons/{reading.icon}.svg", "word": reading.word}
+
+
 def _kpi_row(row: KpiRow) -> dict[str, Any]:
     return {
         "name": row.name,
         "status": _status(row.status),
+        "noise": "within noise" if row.within_noise else "",
+        "variation": _reading(row.variation),
+        "assurance": _reading(row.assurance),
         "value": row.value,
-        "value_note": row.value_note,
+        "value_note": "; ".join(note for note in (row.value_note, row.interval) if note),
         "target": row.target + (" (c)" if row.own_target else ""),
         "benchmark": row.benchmark,
         "change_prev": _change(row.change_prev, row.change_prev_label),
@@ -140,6 +155,14 @@ def partner_document(
         },
     }
     chart_files = {f"charts/{c.id}.svg": svg[c.digest].encode() for c in charts}
+    icons = {
+        reading.icon
+        for group in view.categories
+        for row in group.rows
+        for reading in (row.variation, row.assurance)
+        if reading
+    }
+    chart_files |= {f"icons/{name}.svg": (ICONS / f"{name}.svg").read_bytes() for name in icons}
     path = out / "pdf" / f"{s.partner_id}.pdf"
     return _document(path, "scorecard.typ", templates, data, chart_files)
 

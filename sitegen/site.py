@@ -23,6 +23,13 @@ from sitegen.views.plan import Planned
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = ("static/fonts.css", "static/style.css", "static/charts.js", "vendor/vega-bundle.js")
+ICONS = STATIC / "icons"  # the Making Data Count icons, redrawn (static/icons/*.svg)
+
+
+def icons() -> dict[str, str]:
+    """Each icon's SVG by name, for the pages to inline beside its words: no request, no
+    image a page could not show opened from disk."""
+    return {path.stem: path.read_text(encoding="utf-8") for path in sorted(ICONS.glob("*.svg"))}
 
 
 @dataclass(frozen=True)

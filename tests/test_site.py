@@ -106,8 +106,14 @@ def test_partner_page_figures(site: Path) -> None:
     # composite (2 × 50 + 0 + 50 + 0) / 5 = 30.0, rank 1 of 2 (see test_model)
     assert "Score (0–100) 30.0" in text
     assert "Rank 1 of 2" in text
-    # readmission 142 / 1000 = 14.2% against the partner's commitment of 14.0%
-    assert "30-day readmission rate ! at risk 14.2% 14.0% (c) 13.9% 2025-09" in text
+    # readmission 142 / 1000 = 14.2% against the partner's commitment of 14.0%; its Wilson
+    # interval: p = 0.142, z²/d = 0.0038416, centre (0.142 + 0.0019208) / 1.0038416 = 0.14338,
+    # half-width 1.96 × √(0.142 × 0.858 / 1000 + 0.00000096) / 1.0038416 = 0.02164: 12.2% to
+    # 16.5%, which holds 14.0%: "within noise"
+    assert (
+        "30-day readmission rate ! at risk within noise 14.2% 95% interval 12.2% to 16.5% "
+        "14.0% (c) 13.9% 2025-09"
+    ) in text
     assert "Total cost of care PMPM ✗ missed $1,013 $950 – 2025-09" in text
     assert "Operating margin ✗ missed −2.5% 3.0% 4.1% 2025-09" in text
     assert "In 2025-09, North General Hospital scored 30.0 out of 100, ranked 1 of 2." in text
@@ -137,6 +143,7 @@ def test_json_download_matches_the_schema(site: Path) -> None:
         "kpi_id", "name", "category", "unit", "direction", "value", "numerator", "denominator",
         "target", "target_source", "benchmark", "peer_median", "peer_percentile", "status",
         "suppression", "footnote", "partial", "change_prev", "change_yoy",
+        "ci_low", "ci_high", "within_noise", "spc", "funnel",
     }  # fmt: skip
     for kpi in data["kpis"]:
         assert set(kpi) == keys
@@ -146,6 +153,13 @@ def test_json_download_matches_the_schema(site: Path) -> None:
     assert readmit["value"] == pytest.approx(14.2)
     assert (readmit["numerator"], readmit["denominator"]) == (142, 1000)
     assert (readmit["target"], readmit["target_source"]) == (14, "partner")
+    # its Wilson interval (worked out in test_partner_page_figures); one month of data: no
+    # SPC reading; three partners: the alliance figure, the funnel's centre, is withheld
+    assert (readmit["ci_low"], readmit["ci_high"]) == (
+        pytest.approx(12.174, abs=1e-3),
+        pytest.approx(16.501, abs=1e-3),
+    )
+    assert (readmit["within_noise"], readmit["spc"], readmit["funnel"]) == (True, None, None)
     assert "NaN" not in (site / "partners/north-hosp.json").read_text(encoding="utf-8")
 
 

@@ -17,7 +17,7 @@ from jinja2 import meta
 from sitegen import build, site
 from sitegen.config import load_config
 from sitegen.kpis import MIN_PEERS
-from sitegen.model import load_model, scoped
+from sitegen.model import load_model, read_funnels, scoped
 from sitegen.templating import environment
 from sitegen.views import alliance, common, partner
 from sitegen.views.plan import plan
@@ -46,9 +46,13 @@ VIEW_TYPES = {
         common.Table,
         common.ChartView,
         common.Status,
+        common.Reading,
     )
 }
-COMMON = {"site", "period", "pdf", "scoped", "owner", "min_peers", "title", "nav", "root", "svg"}
+COMMON = {
+    *("site", "period", "pdf", "scoped", "owner", "min_peers", "icons"),
+    *("title", "nav", "root", "svg"),
+}
 
 
 class Recorded:
@@ -113,7 +117,7 @@ def used(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
     models = [load_model(con, summary)]
     own = load_model(con, summary, own_site=True)
     rows = {"read": 1, "accepted": 1, "rejected": 0}
-    models += [scoped(own, pid, rows) for pid in own.scorecards]
+    models += [scoped(own, pid, rows, read_funnels(con, pid)) for pid in own.scorecards]
     con.close()
     env = environment(config.project_dir)
     seen: set[tuple[str, str]] = set()
@@ -126,6 +130,7 @@ def used(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
             "scoped": model.scope is not None,
             "owner": owner,
             "min_peers": MIN_PEERS,
+            "icons": site.icons(),
         }
         for unit in plan(model, config, "2026-01-01 00:00 UTC", True):
             if unit.kind not in site.PAGES:

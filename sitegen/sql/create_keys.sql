@@ -11,3 +11,6 @@ SELECT * REPLACE (CAST(kpi_id AS kpi_key) AS kpi_id) FROM kpis;
 CREATE OR REPLACE TABLE targets AS
 SELECT * REPLACE (CAST(partner_id AS partner_key) AS partner_id, CAST(kpi_id AS kpi_key) AS kpi_id)
 FROM targets;
+CREATE OR REPLACE TABLE baselines AS
+SELECT * REPLACE (CAST(partner_id AS partner_key) AS partner_id, CAST(kpi_id AS kpi_key) AS kpi_id)
+FROM baselines;

@@ -34,6 +34,7 @@ CREATE OR REPLACE TABLE kpis (
     max_value        DOUBLE,
     decimals         INTEGER NOT NULL,  -- as the unit is shown (sitegen/filters.py)
     small_cell_rule  BOOLEAN NOT NULL,  -- a numerator of 1-10 counts people: privacy applies
+    counts           VARCHAR NOT NULL,  -- binomial, poisson or none: which intervals apply
     line             INTEGER NOT NULL
 );
 
@@ -47,5 +48,15 @@ CREATE OR REPLACE TABLE targets (
     valid_end   DATE NOT NULL,
     valid_from  VARCHAR,
     valid_to    VARCHAR,
+    line        INTEGER NOT NULL
+);
+
+-- Where a KPI's SPC reading starts a new baseline: from the first period starting on or
+-- after from_start, for one partner, or for every partner (partner_id NULL).
+CREATE OR REPLACE TABLE baselines (
+    partner_id  VARCHAR,
+    kpi_id      VARCHAR NOT NULL,
+    from_period VARCHAR NOT NULL,
+    from_start  DATE NOT NULL,
     line        INTEGER NOT NULL
 );

@@ -23,8 +23,15 @@ from sitegen.model import (
     SeriesPoint,
 )
 from sitegen.narrative import Narrative
-from sitegen.views.common import ChartView, Status, Table, chart, status
-from sitegen.views.partner import Standing, standing, trend_table
+from sitegen.views.common import ChartView, Reading, Status, Table, chart, status
+from sitegen.views.partner import (
+    ASSURANCE_WORDS,
+    FUNNEL_WORDS,
+    VARIATION_WORDS,
+    Standing,
+    standing,
+    trend_table,
+)
 
 REJECTIONS_SHOWN = 500
 # Beyond this many partners the dashboard shows statuses per KPI and the spread of composite
@@ -94,6 +101,7 @@ class DashboardView:
     movers_down: tuple[Mover, ...]
     late: tuple[PartnerLink, ...]
     late_sentence: str  # "3 partners sent no data for 2026-10.", or ""
+    spc_summary: Table | None  # partners per SPC reading, per KPI; None without readings
     json: str  # alliance.json
 
     def charts(self) -> list[ChartView]:
@@ -145,9 +153,10 @@ class KpiView:
     trend: ChartView | None
     ranked: tuple[RankedRow, ...]
     distribution: ChartView | None  # the spread of values, or the partner among its peers
+    funnel: ChartView | None  # values against denominators, with the alliance's limits
 
     def charts(self) -> list[ChartView]:
-        return [c for c in (self.trend, self.distribution) if c]
+        return [c for c in (self.trend, self.distribution, self.funnel) if c]
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,7 @@ class MethodologyView:
     min_denominator: int
     min_peers_quartiles: int
     statuses: dict[str, Status]
+    readings: dict[str, Reading]  # every variation and assurance reading, for the key
     definitions: Table
 
     def charts(self) -> list[ChartView]:
@@ -288,7 +298,74 @@ def dashboard_view(model: Model, narrative: Narrative | None, generated: str) ->
             if late
             else ""
         ),
+        spc_summary=_spc_summary(model),
         json=_alliance_json(model),
+    )
+
+
+# Each reading as the methodology's key shows it (special causes with the H icon).
+READINGS = {
+    "common": Reading("common", "variation-common", VARIATION_WORDS["common"]),
+    "special_improving": Reading(
+        "special_improving", "variation-improving-high", VARIATION_WORDS["special_improving"]
+    ),
+    "special_concerning": Reading(
+        "special_concerning", "variation-concerning-high", VARIATION_WORDS["special_concerning"]
+    ),
+    **{key: Reading(key, f"assurance-{key}", word) for key, word in ASSURANCE_WORDS.items()},
+}
+SPC_COLUMNS = (
+    ("special_improving", "Improving"),
+    ("special_concerning", "Concerning"),
+    ("common", "Common cause"),
+    ("pass", "Passing"),
+    ("fail", "Failing"),
+    ("hit_or_miss", "Hit or miss"),
+)
+
+
+def _spc_summary(model: Model) -> Table | None:
+    """The alliance's Making Data Count summary: per KPI, how many partners' series read
+    each way at their latest point (kpi_spc.sql counts them)."""
+    if not model.spc_counts:
+        return None
+    rows = tuple(
+        (kpi.name, *(str(model.spc_counts[kpi.kpi_id].get(key, 0)) for key, _ in SPC_COLUMNS))
+        for kpi in model.kpis
+        if kpi.kpi_id in model.spc_counts
+    )
+    header = ("KPI", *(label for _, label in SPC_COLUMNS))
+    return Table("Partners by variation and assurance, per KPI", header, rows)
+
+
+def _funnel(
+    model: Model, kpi: Kpi, results: list[tuple[str, KpiResult]], own: bool
+) -> ChartView | None:
+    """The KPI's funnel plot: the partners' points (`results`, labelled) on the limits SQL
+    drew; None for a KPI without counts or where the alliance figure is withheld."""
+    funnel = model.funnels.get(kpi.kpi_id)
+    placed = [(label, r) for label, r in results if r.funnel and r.denominator]
+    if funnel is None or not placed:
+        return None
+    unit = kpi.unit
+    points = [(label, r.denominator, r.value, value(r.value, unit)) for label, r in placed]
+    lines = [(x.denominator, x.low95, x.high95, x.low998, x.high998) for x in funnel.lines]
+    who = "your value" if own else "each partner's value"
+    return chart(
+        "funnel",
+        charts.funnel_chart(kpi.name, unit, funnel.centre, lines, points),
+        f"Funnel plot of {kpi.name}: {who} against its denominator, with the alliance value "
+        f"{value(funnel.centre, unit)} and the 95% and 99.8% limits around it, which narrow "
+        "as the denominator grows.",
+        f"{kpi.name}: values against denominators, {placed[0][1].period}",
+        Table(
+            f"{kpi.name}: where each value falls in the funnel",
+            ("Partner", "Denominator", "Value", "Position"),
+            tuple(
+                (label, num(r.denominator), value(r.value, unit), FUNNEL_WORDS[r.funnel or ""])
+                for label, r in placed
+            ),
+        ),
     )
 
 
@@ -406,6 +483,7 @@ def _kpi_view(
     trend: ChartView | None,
     ranked: tuple[RankedRow, ...],
     distribution: ChartView | None,
+    funnel: ChartView | None,
 ) -> KpiView:
     source = f" ({kpi.benchmark_source})" if kpi.benchmark_source else ""
     return KpiView(
@@ -425,6 +503,7 @@ def _kpi_view(
         trend=trend,
         ranked=ranked,
         distribution=distribution,
+        funnel=funnel,
     )
 
 
@@ -466,7 +545,9 @@ def kpi_view(
         )
         for p, r in ranked
     )
-    return _kpi_view(kpi, narrative, period, _alliance_trend(model, kpi), rows, distribution)
+    funnel = _funnel(model, kpi, [(p.name, r) for p, r in ranked], own=False)
+    trend = _alliance_trend(model, kpi)
+    return _kpi_view(kpi, narrative, period, trend, rows, distribution, funnel)
 
 
 def _middle_half(peers: Peers, unit: str) -> str:
@@ -502,7 +583,8 @@ def own_kpi_view(model: Model, kpi: Kpi, result: KpiResult | None) -> KpiView:
             ),
         )
     period = result.period if result else model.period
-    return _kpi_view(kpi, None, period, _alliance_trend(model, kpi), (), peers)
+    funnel = _funnel(model, kpi, [("You", result)] if result else [], own=True)
+    return _kpi_view(kpi, None, period, _alliance_trend(model, kpi), (), peers, funnel)
 
 
 def quality_view(model: Model) -> QualityView:
@@ -585,6 +667,7 @@ def methodology_view(model: Model, config: Config) -> MethodologyView:
         min_denominator=config.status.min_denominator,
         min_peers_quartiles=MIN_PEERS_QUARTILES,
         statuses={s: status(s) for s in STATUSES},
+        readings=READINGS,
         definitions=definitions,
     )
 

@@ -23,6 +23,16 @@ def status(key: str) -> Status:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """An SPC reading as it is shown: the Making Data Count icon (static/icons/<icon>.svg)
+    and always its words beside it."""
+
+    key: str  # common, special_improving, special_concerning; pass, fail, hit_or_miss
+    icon: str  # "variation-improving-high", …
+    word: str  # "special cause, improving (high)"
+
+
+@dataclass(frozen=True)
 class Table:
     """A data table, every cell already formatted; the first cell of a row is its header."""
 

@@ -17,9 +17,9 @@ from sitegen.downloads import scorecard_csv, scorecard_json
 from sitegen.filters import STATUS_WORDS, delta, num, value
 from sitegen.kpis import MIN_PEERS
 from sitegen.load import CATEGORIES
-from sitegen.model import STATUSES, KpiResult, Scorecard, SeriesPoint
+from sitegen.model import STATUSES, Baseline, KpiResult, Scorecard, SeriesPoint, Spc
 from sitegen.narrative import Narrative
-from sitegen.views.common import ChartView, Status, Table, chart, status
+from sitegen.views.common import ChartView, Reading, Status, Table, chart, status
 
 CATEGORY_LABELS = {c: c.replace("_", " ").capitalize() for c in CATEGORIES}
 SUPPRESSION_WORDS = {
@@ -28,6 +28,29 @@ SUPPRESSION_WORDS = {
     "source": "suppressed at source",
 }
 PART_WORDS = {"monthly": "months", "quarterly": "quarters", "annual": "years"}
+VARIATION_WORDS = {
+    "common": "common cause",
+    "special_improving": "special cause, improving",
+    "special_concerning": "special cause, concerning",
+}
+ASSURANCE_WORDS = {
+    "pass": "consistently passing the target",
+    "fail": "consistently failing the target",
+    "hit_or_miss": "hit or miss against the target",
+}
+RULE_WORDS = {
+    "outside": "beyond a process limit",
+    "shift": "a shift (7 points on one side of the mean)",
+    "trend": "a trend (7 points rising or falling)",
+    "two_of_three": "two of three points near a limit",
+}
+FUNNEL_WORDS = {
+    "within": "within the funnel's limits",
+    "better_95": "better than the 95% limit",
+    "better_998": "better than the 99.8% limit",
+    "worse_95": "worse than the 95% limit",
+    "worse_998": "worse than the 99.8% limit",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +72,12 @@ class KpiRow:
     change_yoy_label: str | None
     peers: str  # "3 of 12", "withheld" or "–"
     spark: ChartView
+    variation: Reading | None  # None with fewer than 13 points
+    assurance: Reading | None  # None too without a target
+    spc_note: str  # "mean 12.3%, limits 9.1% to 15.5% (24 points)", or why there is none
+    interval: str  # "95% interval 12.1% to 15.3%", or ""
+    within_noise: bool  # the interval holds the target: the status may be chance
+    funnel: str  # where the value falls in the KPI's funnel plot, or ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +199,12 @@ def _row(result: KpiResult, card: Scorecard) -> KpiRow:
         change_yoy=delta(result.change_yoy, unit),
         change_yoy_label=result.change_yoy_label,
         peers=peer_text,
+        variation=variation(result),
+        assurance=assurance(result),
+        spc_note=spc_note(result),
+        interval=_interval(result),
+        within_noise=bool(result.within_noise),
+        funnel=FUNNEL_WORDS[result.funnel] if result.funnel else "",
         spark=chart(
             f"spark-{result.kpi.kpi_id}",
             charts.sparkline(points),
@@ -179,6 +214,50 @@ def _row(result: KpiResult, card: Scorecard) -> KpiRow:
             interactive=False,  # nothing to hover on
         ),
     )
+
+
+def variation(result: KpiResult) -> Reading | None:
+    """The variation icon of a series: H or L for the side its special cause is on (high is
+    good news where higher is better)."""
+    spc = result.spc
+    if spc is None:
+        return None
+    if spc.variation == "common":
+        return Reading("common", "variation-common", VARIATION_WORDS["common"])
+    improving = spc.variation == "special_improving"
+    high = improving == (result.kpi.direction == "higher")
+    side = "high" if high else "low"
+    kind = "improving" if improving else "concerning"
+    return Reading(
+        spc.variation, f"variation-{kind}-{side}", f"{VARIATION_WORDS[spc.variation]} ({side})"
+    )
+
+
+def assurance(result: KpiResult) -> Reading | None:
+    spc = result.spc
+    if spc is None or spc.assurance is None:
+        return None
+    return Reading(spc.assurance, f"assurance-{spc.assurance}", ASSURANCE_WORDS[spc.assurance])
+
+
+def spc_note(result: KpiResult) -> str:
+    """The reading's figures in words, or why there is none."""
+    spc, unit = result.spc, result.kpi.unit
+    if spc is None:
+        return "no SPC reading: fewer than 13 points"
+    limits = (
+        f"limits {value(spc.lower, unit)} to {value(spc.upper, unit)}"
+        if spc.upper is not None
+        else "no limits yet (a new baseline of one point)"
+    )
+    return f"mean {value(spc.mean, unit)}, {limits} ({spc.points} points)"
+
+
+def _interval(result: KpiResult) -> str:
+    if result.ci_low is None or result.ci_high is None:
+        return ""
+    unit = result.kpi.unit
+    return f"95% interval {value(result.ci_low, unit)} to {value(result.ci_high, unit)}"
 
 
 def value_note(result: KpiResult) -> str:
@@ -196,25 +275,76 @@ def value_note(result: KpiResult) -> str:
     return "; ".join(notes)
 
 
-def _trend_points(series: list[SeriesPoint]) -> list[charts.TrendPoint]:
-    return [
-        charts.TrendPoint(p.period, p.value, p.target, p.peer_q1, p.peer_median, p.peer_q3)
-        for p in series
-    ]
+def _trend_points(series: list[SeriesPoint], spc: Spc | None = None) -> list[charts.TrendPoint]:
+    """A series as chart points; with an SPC reading, each period's baseline mean and limits
+    and its special cause, if any."""
+    if spc is None:
+        return [
+            charts.TrendPoint(p.period, p.value, p.target, p.peer_q1, p.peer_median, p.peer_q3)
+            for p in series
+        ]
+    kinds = {s.period: "improving" if s.improving else "concerning" for s in spc.signals}
+    points = []
+    for p in series:
+        line = _baseline(spc, p.period)
+        points.append(
+            charts.TrendPoint(
+                p.period,
+                p.value,
+                p.target,
+                p.peer_q1,
+                p.peer_median,
+                p.peer_q3,
+                *((line.mean, line.lower, line.upper) if line else (None, None, None)),
+                kinds.get(p.period),
+            )
+        )
+    return points
+
+
+def _baseline(spc: Spc, period: str) -> Baseline | None:
+    """The baseline segment a period falls in (periods of one series sort as text)."""
+    for line in reversed(spc.baselines):
+        if line.first <= period:
+            return line if period <= spc.baselines[-1].last else None
+    return None
 
 
 def _trend(result: KpiResult, card: Scorecard) -> ChartView:
     kpi = result.kpi
     series = card.history.get(kpi.kpi_id, [])
+    points = _trend_points(series, result.spc)
+    alt = (
+        f"{kpi.name}: {card.partner.name}'s value per period against its target and the peer "
+        "middle half."
+    )
+    rules: dict[str, list[str]] = {}
+    if result.spc is not None:
+        alt += f" {_signal_sentence(result, result.spc)}"
+        for signal in result.spc.signals:
+            rules.setdefault(signal.period, []).append(signal.rule.replace("_", " "))
     return chart(
         f"trend-{kpi.kpi_id}",
-        charts.trend_chart(kpi.name, kpi.unit, _trend_points(series), kpi.benchmark, legend=False),
-        f"{kpi.name}: {card.partner.name}'s value per period against its target and the peer "
-        "middle half.",
+        charts.trend_chart(kpi.name, kpi.unit, points, kpi.benchmark, legend=False),
+        alt,
         f"{kpi.name} ({result.period}: {value(result.value, kpi.unit)}, "
         f"target {value(result.target, kpi.unit)})",
-        trend_table(f"{kpi.name} per period", kpi.unit, series),
+        trend_table(f"{kpi.name} per period", kpi.unit, series, points, rules),
     )
+
+
+def _signal_sentence(result: KpiResult, spc: Spc) -> str:
+    """What the SPC reading says, for a chart's text alternative: the variation of the latest
+    point, the mean and limits, and each special cause with its periods."""
+    reading = variation(result)
+    words = f"Variation: {reading.word if reading else ''}; {spc_note(result)}."
+    periods: dict[str, list[str]] = {}
+    for signal in spc.signals:
+        periods.setdefault(signal.rule, []).append(signal.period)
+    for rule, found in periods.items():
+        span = found[0] if len(found) == 1 else f"{found[0]} to {found[-1]}"
+        words += f" Special cause, {RULE_WORDS[rule]}: {span}."
+    return words
 
 
 @lru_cache(maxsize=1 << 14)
@@ -227,14 +357,37 @@ def _shared_cells(
     return value(target, unit), value(median, unit), band
 
 
-def trend_table(caption: str, unit: str, series: list[SeriesPoint]) -> Table:
-    """A trend chart's data: one row per period."""
+def trend_table(
+    caption: str,
+    unit: str,
+    series: list[SeriesPoint],
+    points: list[charts.TrendPoint] | None = None,
+    rules: dict[str, list[str]] | None = None,
+) -> Table:
+    """A trend chart's data: one row per period; with SPC `points`, the mean, the process
+    limits and the special cause of each period too (its kind and `rules`)."""
     rows = []
-    for p in series:
+    spc = points is not None and any(p.mean is not None for p in points)
+    for i, p in enumerate(series):
         target, median, band = _shared_cells(unit, p.target, p.peer_median, p.peer_q1, p.peer_q3)
-        rows.append((p.period, value(p.value, unit), target, STATUS_WORDS[p.status], median, band))
+        row = (p.period, value(p.value, unit), target, STATUS_WORDS[p.status], median, band)
+        if spc and points is not None:
+            row += _spc_cells(points[i], unit, (rules or {}).get(p.period, []))
+        rows.append(row)
     header = ("Period", "Value", "Target", "Status", "Peer median", "Peer middle half")
+    if spc:
+        header += ("Mean", "Process limits", "Special cause")
     return Table(caption, header, tuple(rows))
+
+
+def _spc_cells(point: charts.TrendPoint, unit: str, rules: list[str]) -> tuple[str, str, str]:
+    limits = (
+        f"{value(point.lower, unit)} to {value(point.upper, unit)}"
+        if point.upper is not None
+        else "–"
+    )
+    signal = f"{point.signal}: {', '.join(rules)}" if point.signal else "–"
+    return value(point.mean, unit), limits, signal
 
 
 def _rank_change(card: Scorecard) -> str:

@@ -1,0 +1,182 @@
+-- Statistical process control: the NHS "Making Data Count" reading of each partner's KPI
+-- series (an XmR chart), beside its status against the target (DESIGN.md, "Statistical
+-- honesty"). Every rule is decided here, in words first.
+--
+-- The points: the partner's shown values in its trend chart's window (every KPI period up to
+-- the one the as-of scorecard shows), in period order. Suppressed and missing periods are not
+-- points: "consecutive" skips them, and a moving range spans the gap. A series needs 13
+-- points (the MDC tool's minimum) for a reading.
+--
+-- A point is above or below a line only strictly, and "exactly on" allows for binary
+-- fractions (1e-9 of the line's size, as sg_judge does): a point on the mean ends a run, a
+-- point on a limit is inside it.
+CREATE OR REPLACE TEMP MACRO sg_above(x, line) AS x - line > 1e-9 * greatest(1, abs(line));
+CREATE OR REPLACE TEMP MACRO sg_below(x, line) AS line - x > 1e-9 * greatest(1, abs(line));
+
+-- Baselines (data/baselines.csv): a row starts a new baseline for one partner's KPI, or for
+-- every partner's (partner_id empty), at the first KPI period starting on or after
+-- from_period's start.
+-- Each baseline segment has its own mean and limits, and no run, trend or two-of-three
+-- pattern crosses a segment boundary.
+CREATE OR REPLACE TABLE spc_points AS
+WITH window_points AS (
+    SELECT s.partner_id, s.kpi_id, s.period, s.period_start, s.value, s.target,
+           CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign
+    FROM scorecard s
+    JOIN kpis k USING (kpi_id)
+    JOIN kpi_grains g USING (kpi_id)
+    CROSS JOIN as_of a
+    WHERE s.value IS NOT NULL
+      AND s.period_start <= CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY)
+                                 - sg_step(g.grain) AS DATE)
+),
+enough AS (
+    SELECT w.*, count(*) OVER (PARTITION BY partner_id, kpi_id) AS points
+    FROM window_points w
+    QUALIFY count(*) OVER (PARTITION BY partner_id, kpi_id) >= 13
+),
+segmented AS (
+    SELECT e.partner_id, e.kpi_id, e.period, e.period_start, e.value, e.target, e.sign,
+           e.points,
+           coalesce(max(b.from_start), DATE '0001-01-01') AS segment
+    FROM enough e
+    LEFT JOIN baselines b
+        ON b.kpi_id = e.kpi_id
+       AND (b.partner_id IS NULL OR b.partner_id = e.partner_id)
+       AND b.from_start <= e.period_start
+    GROUP BY ALL
+),
+-- Centre line = the mean of the segment's points; moving range MR = |xᵢ − xᵢ₋₁| between
+-- consecutive points of the segment; process limits = mean ± 2.66 × mean(MR); the
+-- two-of-three zone starts two thirds of the way to each limit.
+ranged AS (
+    SELECT s.*,
+           row_number() OVER seg AS i,
+           s.value - lag(s.value) OVER seg AS step
+    FROM segmented s
+    WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start)
+),
+limited AS (
+    SELECT r.*,
+           avg(r.value) OVER whole AS mean,
+           avg(abs(r.step)) OVER whole AS mean_mr
+    FROM ranged r
+    WINDOW whole AS (PARTITION BY partner_id, kpi_id, segment)
+),
+sided AS (
+    SELECT l.*,
+           l.mean + 2.66 * l.mean_mr AS upper,
+           l.mean - 2.66 * l.mean_mr AS lower,
+           CASE WHEN sg_above(l.value, l.mean) THEN 1
+                WHEN sg_below(l.value, l.mean) THEN -1 ELSE 0 END AS side,
+           coalesce(sg_above(l.value, l.mean + 2.0 / 3.0 * 2.66 * l.mean_mr), false) AS zone_hi,
+           coalesce(sg_below(l.value, l.mean - 2.0 / 3.0 * 2.66 * l.mean_mr), false) AS zone_lo,
+           -- the direction of each step: a repeated value is a step of 0
+           sign(l.step) AS d
+    FROM limited l
+),
+runs AS (
+    SELECT s.*,
+           -- a shift is a run of points on one side of the mean, numbered by the gaps method
+           s.i - row_number() OVER (PARTITION BY partner_id, kpi_id, segment, side
+                                    ORDER BY period_start) AS side_run,
+           -- a rising run is everything between two falling steps (repeated values included),
+           -- a falling run everything between two rising steps
+           sum(CASE WHEN s.d = -1 THEN 1 ELSE 0 END) OVER seg_so_far AS up_key,
+           sum(CASE WHEN s.d = 1 THEN 1 ELSE 0 END) OVER seg_so_far AS down_key,
+           lead(s.d) OVER seg AS next_d,
+           -- two of three: for the three points ending here, all strictly on one side of the
+           -- mean and at least two of them beyond the two-thirds line on that side
+           (s.side = 1 AND lag(s.side, 1) OVER seg = 1 AND lag(s.side, 2) OVER seg = 1
+            AND (s.zone_hi::INT + (lag(s.zone_hi, 1) OVER seg)::INT
+                 + (lag(s.zone_hi, 2) OVER seg)::INT) >= 2) AS three_hi,
+           (s.side = -1 AND lag(s.side, 1) OVER seg = -1 AND lag(s.side, 2) OVER seg = -1
+            AND (s.zone_lo::INT + (lag(s.zone_lo, 1) OVER seg)::INT
+                 + (lag(s.zone_lo, 2) OVER seg)::INT) >= 2) AS three_lo
+    FROM sided s
+    WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start),
+           seg_so_far AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+                          ROWS UNBOUNDED PRECEDING)
+),
+patterns AS (
+    SELECT r.*,
+           count(*) OVER (PARTITION BY partner_id, kpi_id, segment, side, side_run)
+               AS side_length,
+           coalesce(r.d IN (0, 1), false) OR coalesce(r.next_d IN (0, 1), false) AS in_rise,
+           coalesce(r.d IN (0, -1), false) OR coalesce(r.next_d IN (0, -1), false) AS in_fall,
+           -- points counted in a run: its first point and each strict step (a repeated value
+           -- neither counts nor ends the run)
+           1 + count(*) FILTER (r.d = 1) OVER (PARTITION BY partner_id, kpi_id, segment, up_key)
+               AS rise_length,
+           1 + count(*) FILTER (r.d = -1) OVER (PARTITION BY partner_id, kpi_id, segment, down_key)
+               AS fall_length,
+           coalesce(r.three_hi, false)
+               OR coalesce(lead(r.three_hi, 1) OVER seg, false)
+               OR coalesce(lead(r.three_hi, 2) OVER seg, false) AS in_three_hi,
+           coalesce(r.three_lo, false)
+               OR coalesce(lead(r.three_lo, 1) OVER seg, false)
+               OR coalesce(lead(r.three_lo, 2) OVER seg, false) AS in_three_lo
+    FROM runs r
+    WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start)
+),
+-- The four special-cause rules, each flagging every point of its pattern, high or low:
+--   outside       a point strictly beyond a process limit;
+--   shift         7 or more consecutive points all strictly above, or all strictly below, the
+--                 mean (a point on the mean ends the run);
+--   trend         7 or more consecutive points each higher than the last, or each lower;
+--   two_of_three  two of three consecutive points beyond the two-thirds line on one side,
+--                 all three on that side of the mean (the points beyond are flagged).
+flagged AS (
+    SELECT p.*,
+           coalesce(sg_above(p.value, p.upper), false) AS outside_hi,
+           coalesce(sg_below(p.value, p.lower), false) AS outside_lo,
+           p.side = 1 AND p.side_length >= 7 AS shift_hi,
+           p.side = -1 AND p.side_length >= 7 AS shift_lo,
+           p.in_rise AND p.rise_length >= 7 AS trend_hi,
+           p.in_fall AND p.fall_length >= 7 AS trend_lo,
+           p.zone_hi AND p.in_three_hi AS three_of_hi,
+           p.zone_lo AND p.in_three_lo AS three_of_lo
+    FROM patterns p
+)
+SELECT partner_id, kpi_id, period, period_start, value, target, sign, points, segment,
+       mean, upper, lower,
+       outside_hi OR outside_lo AS outside,
+       shift_hi OR shift_lo AS shift,
+       trend_hi OR trend_lo AS trend,
+       three_of_hi OR three_of_lo AS two_of_three,
+       -- a high pattern is good news where higher is better; a point in patterns of both
+       -- directions reads as improving (as the MDC tool does)
+       CASE WHEN sign = 1 THEN outside_hi OR shift_hi OR trend_hi OR three_of_hi
+            ELSE outside_lo OR shift_lo OR trend_lo OR three_of_lo END AS improving,
+       CASE WHEN sign = 1 THEN outside_lo OR shift_lo OR trend_lo OR three_of_lo
+            ELSE outside_hi OR shift_hi OR trend_hi OR three_of_hi END AS concerning,
+       row_number() OVER (PARTITION BY partner_id, kpi_id ORDER BY period_start DESC) = 1
+           AS latest
+FROM flagged;
+
+-- The reading of each series with 13 points or more, at its latest point:
+--   variation  special_improving / special_concerning when the latest point is flagged by a
+--              pattern in the good / bad direction (both: improving), else common;
+--   assurance  against the target in force for the latest point's period: pass when both
+--              limits are strictly on the good side of it, fail when both are strictly on
+--              the bad side, else hit_or_miss (a limit equal to the target is neither).
+--              mean and limits are those of the latest baseline segment.
+CREATE OR REPLACE TABLE spc AS
+SELECT partner_id, kpi_id, points, mean, lower, upper,
+       CASE WHEN improving THEN 'special_improving'
+            WHEN concerning THEN 'special_concerning'
+            ELSE 'common' END AS variation,
+       CASE WHEN target IS NULL OR upper IS NULL THEN NULL
+            WHEN sign = 1 AND sg_above(lower, target) THEN 'pass'
+            WHEN sign = -1 AND sg_below(upper, target) THEN 'pass'
+            WHEN sign = 1 AND sg_below(upper, target) THEN 'fail'
+            WHEN sign = -1 AND sg_above(lower, target) THEN 'fail'
+            ELSE 'hit_or_miss' END AS assurance
+FROM spc_points
+WHERE latest;
+
+-- How many partners' series read each way per KPI: the dashboard's summary of the readings.
+CREATE OR REPLACE TABLE spc_counts AS
+SELECT kpi_id, variation AS reading, count(*) AS partners FROM spc GROUP BY ALL
+UNION ALL
+SELECT kpi_id, assurance, count(*) FROM spc WHERE assurance IS NOT NULL GROUP BY ALL;
