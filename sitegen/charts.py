@@ -350,10 +350,10 @@ def _trend_datasets(
     if benchmark is not None and points:
         steps.append({"series": "benchmark", "period": periods, "y": [benchmark] * len(points)})
     if _has(points, "mean"):
-        steps.append(_series(periods, points, "mean", "mean"))
+        lines.append(_segments(points, "mean", "mean"))
     if _has(points, "upper"):
-        steps.append(_series(periods, points, "upper process limit", "upper"))
-        steps.append(_series(periods, points, "lower process limit", "lower"))
+        lines.append(_segments(points, "upper process limit", "upper"))
+        lines.append(_segments(points, "lower process limit", "lower"))
     shown = [p for p in points if p.value is not None]
     marked = {
         "period": [p.period for p in shown],
@@ -375,6 +375,27 @@ def _trend_datasets(
         "lines": lines,
         "points": [marked],
     }
+
+
+def _segments(points: list[TrendPoint], label: str, attr: str) -> dict[str, Any]:
+    """A line that is level within each baseline (the SPC mean or a limit), as two points per
+    baseline, first and last period, with a gap between baselines: the same line as one point
+    per period, for a fraction of the drawing (each point is an item Vega lays out)."""
+    periods: list[str] = []
+    ys: list[float | None] = []
+    run: list[TrendPoint] = []
+    for point in [*points, None]:
+        level = getattr(point, attr) if point else None
+        if run and (point is None or level != getattr(run[0], attr)):
+            if ys:
+                periods.append(run[0].period)
+                ys.append(None)  # the gap between two baselines
+            periods += [run[0].period, run[-1].period]
+            ys += [getattr(run[0], attr)] * 2
+            run = []
+        if point is not None and level is not None:
+            run.append(point)
+    return {"series": label, "period": periods, "y": ys}
 
 
 def _point_text(point: TrendPoint, unit: str) -> str:

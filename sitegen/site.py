@@ -8,6 +8,7 @@ module arranges nothing and computes nothing.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,10 +27,18 @@ ASSETS = ("static/fonts.css", "static/style.css", "static/charts.js", "vendor/ve
 ICONS = STATIC / "icons"  # the Making Data Count icons, redrawn (static/icons/*.svg)
 
 
-def icons() -> dict[str, str]:
-    """Each icon's SVG by name, for the pages to inline beside its words: no request, no
-    image a page could not show opened from disk."""
-    return {path.stem: path.read_text(encoding="utf-8") for path in sorted(ICONS.glob("*.svg"))}
+def icon_sprite() -> str:
+    """The icons as one hidden SVG of symbols, for every page to hold once and each reading
+    to draw by reference (`<use href="#mdc-…">`): a few hundred bytes per icon once, not per
+    use, and no request a page opened from disk could not make."""
+    symbols = []
+    for path in sorted(ICONS.glob("*.svg")):
+        inner = re.sub(r"^<svg[^>]*>|</svg>\s*$|<title>[^<]*</title>", "", path.read_text("utf-8"))
+        symbols.append(f'<symbol id="mdc-{path.stem}" viewBox="0 0 24 24">{inner}</symbol>')
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0" class="sprite" '
+        f'aria-hidden="true" focusable="false">{"".join(symbols)}</svg>'
+    )
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ VIEW_TYPES = {
     )
 }
 COMMON = {
-    *("site", "period", "pdf", "scoped", "owner", "min_peers", "icons"),
+    *("site", "period", "pdf", "scoped", "owner", "min_peers", "icon_sprite"),
     *("title", "nav", "root", "svg"),
 }
 
@@ -130,7 +130,7 @@ def used(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
             "scoped": model.scope is not None,
             "owner": owner,
             "min_peers": MIN_PEERS,
-            "icons": site.icons(),
+            "icon_sprite": site.icon_sprite(),
         }
         for unit in plan(model, config, "2026-01-01 00:00 UTC", True):
             if unit.kind not in site.PAGES:
