@@ -134,7 +134,8 @@ def email(
             ):
                 own_model = load_model(con, summary, own_site=True)
                 when = generated.strftime("%Y-%m-%d %H:%M UTC")
-                own = OwnPdfs(config, con, own_model, drawer, typesetter, when)
+                templates = pdf.read_templates(config.project_dir)  # once, not per partner
+                own = OwnPdfs(config, con, own_model, drawer, typesetter, templates, when)
                 now = datetime.now(UTC)
                 batch, report = mail.prepare(model, config, output, partner, resend, now, own.pdf)
         finally:
@@ -157,6 +158,7 @@ class OwnPdfs:
     model: Model  # read with own_site=True
     drawer: Drawer
     typesetter: pdf.Typesetter
+    templates: pdf.Templates
     when: str  # the live site's build time, as its pages say it
 
     def pdf(self, partner_id: str) -> bytes:
@@ -168,8 +170,7 @@ class OwnPdfs:
         self.drawer.draw((c.digest, c.spec, c.id) for c in charts)
         svg = {c.digest: self.drawer.svg(c.digest) for c in charts}
         common = pdf.common_data(self.config, model.period, self.typesetter.generated)
-        templates = pdf.read_templates(self.config.project_dir)
-        [doc] = pdf.documents([(unit, view)], svg, common, templates, Path("."))
+        [doc] = pdf.documents([(unit, view)], svg, common, self.templates, Path("."))
         return self.typesetter.pdf(doc)
 
 
