@@ -65,7 +65,6 @@ def builders() -> list[dict[str, Any]]:
     """One spec from every builder, with every option in use."""
     return [
         trend_chart("t", "usd", FULL, benchmark=51.0, value_label="alliance"),
-        sparkline(FULL),
         status_heatmap(heatmap_rows(), [], []),
         ranking_chart([("Ash", 50.0)]),
         distribution_chart("t", "count", [1.0, 2.0, 2.0], target=2.0, highlight=1.0),
@@ -192,18 +191,29 @@ def test_unknown_unit_is_refused() -> None:
         trend_chart("t", "furlongs", FULL, None)
 
 
-def test_sparkline_is_tiny_without_axes_and_marks_the_last_value() -> None:
-    spec = sparkline(months([3.0, None, 4.0, 5.0, None]))
-    svg = draw(spec)
-    assert 'width="120" height="28"' in svg
-    assert "role-axis" not in svg and "role-legend" not in svg
-    assert len(marks(svg, "line")) == 1
-    assert len(marks(svg, "symbol")) == 1
-    assert spec["datasets"]["last"] == [{"period": "2025-04", "y": 5.0}]  # the last real value
+def sparkline_parts(points: list[TrendPoint]) -> tuple[ET.Element, list[ET.Element]]:
+    svg = ET.fromstring(sparkline(points))
+    return svg, list(svg)
 
 
-def test_sparkline_without_values_still_draws() -> None:
-    assert "<svg" in draw(sparkline(months([None, None])))
+def test_sparkline_is_one_path_with_the_last_value_marked() -> None:
+    svg, (line, dot) = sparkline_parts(months([3.0, None, 4.0, 5.0, None]))
+    assert (svg.get("width"), svg.get("height"), svg.get("aria-hidden")) == ("120", "28", "true")
+    # five periods across the 110 px inside a 5 px inset: x = 5 + 22 × (i + ½); y spans the
+    # values' range, 3 at the bottom (5 + 18) and 5 at the top (5); the gap breaks the line
+    assert line.get("d") == "M16.00,23.00M60.00,14.00L82.00,5.00"
+    assert (dot.get("cx"), dot.get("cy")) == ("82.00", "5.00")  # the last real value, 5.0
+
+
+def test_a_level_sparkline_runs_across_the_middle() -> None:
+    _, (line, dot) = sparkline_parts(months([7.0, 7.0]))
+    assert line.get("d") == "M32.50,14.00L87.50,14.00"
+    assert (dot.get("cx"), dot.get("cy")) == ("87.50", "14.00")
+
+
+def test_sparkline_without_values_is_an_empty_drawing() -> None:
+    svg, marks = sparkline_parts(months([None, None]))
+    assert svg.get("width") == "120" and marks == []
 
 
 def heatmap_rows() -> list[tuple[str, str, str]]:

@@ -18,7 +18,7 @@ import pytest
 import vl_convert
 
 from sitegen import charts, svg
-from sitegen.charts import TrendPoint, sparkline, trend_chart
+from sitegen.charts import TrendPoint, trend_chart
 from sitegen.svg import ChartError, Drawer, spec_hash, vega_bundle
 from sitegen.views.common import chart
 
@@ -26,12 +26,6 @@ FULL = [
     TrendPoint(f"2025-{i + 1:02d}", v, 55.0, 45.0, 50.0, 58.0)
     for i, v in enumerate([50.0, 52.0, None, 55.0, 57.5, 56.0])
 ]
-
-
-def months(values: list[float]) -> list[TrendPoint]:
-    return [
-        TrendPoint(f"2025-{i + 1:02d}", v, None, None, None, None) for i, v in enumerate(values)
-    ]
 
 
 def clipped(n: int) -> dict[str, Any]:
@@ -142,7 +136,7 @@ def test_two_charts_on_a_page_share_no_id(tmp_path: Path) -> None:
 
 
 def test_svg_is_marked_not_focusable(tmp_path: Path) -> None:
-    svg = render(tmp_path, jobs=1, specs={"s": sparkline(FULL)})["s"]
+    svg = render(tmp_path, jobs=1, specs={"s": trend_chart("t", "rate", FULL, 3.0)})["s"]
     assert svg.startswith('<svg focusable="false" ')
     ET.fromstring(svg)  # still well-formed
 
@@ -179,7 +173,12 @@ def test_a_relative_data_path_is_not_resolved_against_a_cdn(tmp_path: Path) -> N
 
 
 def many_specs(n: int) -> dict[str, dict[str, Any]]:
-    return {f"spark-{i}": sparkline(months([float(i), float(i % 3), 2.0])) for i in range(n)}
+    """`n` small line charts, no two alike."""
+    values = [[float(i), float(i % 3), 2.0] for i in range(n)]
+    return {
+        f"line-{i}": {**clipped(0), "data": {"values": [{"x": x, "y": y} for x, y in enumerate(v)]}}
+        for i, v in enumerate(values)
+    }
 
 
 @pytest.mark.slow
@@ -226,7 +225,6 @@ def _variants() -> list[dict]:
         specs += [
             charts.trend_chart("t", "percent", points, 11.5),
             charts.trend_chart("t", "percent", points, None, legend=False),
-            charts.sparkline(points),
             charts.distribution_chart("d", "usd", [900 + shift * 10, 950, 1010, 1200], 1000),
         ]
     return specs
@@ -317,7 +315,7 @@ def test_no_chart_worker_outlives_a_killed_build(tmp_path: Path) -> None:
 def test_a_chart_in_two_batches_is_drawn_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two partners' views in consecutive batches may share a chart (the same sparkline):
+    """Two partners' views in consecutive batches may share a chart (the same trend chart):
     the second batch waits for the first's drawing rather than drawing it again."""
     calls = count_calls(monkeypatch)
     view = chart("a", clipped(1), "", "", None)

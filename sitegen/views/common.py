@@ -45,7 +45,7 @@ class Table:
 class ChartView:
     """A chart as a page or a PDF shows it: its Vega-Lite spec (as canonical JSON, whose hash
     `digest` names its drawn SVG in the chart cache), the words around it and the data table
-    behind it. `interactive` charts carry their spec into the page for the Vega view."""
+    behind it; the page carries the spec too, for the interactive Vega view."""
 
     id: str
     alt: str
@@ -53,7 +53,6 @@ class ChartView:
     table: Table | None
     spec: str
     digest: str
-    interactive: bool = True
 
 
 def chart(
@@ -62,7 +61,6 @@ def chart(
     alt: str,
     caption: str,
     table: Table | None,
-    interactive: bool = True,
 ) -> ChartView:
     text = spec_json(spec)
-    return ChartView(chart_id, alt, caption, table, text, spec_digest(text), interactive)
+    return ChartView(chart_id, alt, caption, table, text, spec_digest(text))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from markupsafe import Markup
+
 from sitegen import charts, periods
 from sitegen.downloads import scorecard_csv, scorecard_json
 from sitegen.filters import STATUS_WORDS, delta, num, value
@@ -71,7 +73,7 @@ class KpiRow:
     change_yoy: str
     change_yoy_label: str | None
     peers: str  # "3 of 12", "withheld" or "–"
-    spark: ChartView
+    spark: Markup  # the sparkline, drawn as SVG markup
     variation: Reading | None  # None with fewer than 13 points
     assurance: Reading | None  # None too without a target
     spc_note: str  # "mean 12.3%, limits 9.1% to 15.5% (24 points)", or why there is none
@@ -132,7 +134,7 @@ class PartnerView:
     csv: str  # partners/<id>.csv
 
     def charts(self) -> list[ChartView]:
-        return [*self.trends, *(row.spark for group in self.categories for row in group.rows)]
+        return list(self.trends)
 
 
 def standing(card: Scorecard) -> Standing:
@@ -205,14 +207,7 @@ def _row(result: KpiResult, card: Scorecard) -> KpiRow:
         interval=_interval(result),
         within_noise=bool(result.within_noise),
         funnel=FUNNEL_WORDS[result.funnel] if result.funnel else "",
-        spark=chart(
-            f"spark-{result.kpi.kpi_id}",
-            charts.sparkline(points),
-            "",
-            "",
-            None,
-            interactive=False,  # nothing to hover on
-        ),
+        spark=charts.sparkline(points),
     )
 
 
