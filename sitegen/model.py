@@ -19,6 +19,7 @@ import duckdb
 from sitegen.load import LoadSummary
 
 STATUSES = ("met", "at_risk", "missed", "no_data", "suppressed")
+STANDINGS = ("on_track", "at_risk", "off_track", "not_scored")  # a partner's, from its composite
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Peers:
     q3: float | None
     percentile: float | None
     rank: int | None
+    type_n: int  # partners of its own partner_type reporting the KPI
+    type_rank: int | None  # its rank among them; None when fewer than 5 (withheld)
 
     @property
     def withheld(self) -> bool:
@@ -146,6 +149,9 @@ class KpiResult:
     funnel: str | None = None  # within, better_95, better_998, worse_95, worse_998
     spc: Spc | None = None
     own: tuple[float | None, float | None, float | None] | None = None  # owner's figures
+    # a partner commitment's window, valid_from and valid_to as written (None: open-ended)
+    window: tuple[str | None, str | None] | None = None
+    gap: float | None = None  # value minus target, for a judged value
 
     @property
     def partial(self) -> bool:
@@ -198,6 +204,9 @@ class Composite:
     counts: dict[str, int]
     change_prev: float | None
     rank_prev: int | None
+    type_rank: int | None  # rank among partners of the same partner_type
+    type_of: int
+    standing: str  # on_track, at_risk, off_track or not_scored (STANDINGS)
 
 
 @dataclass(frozen=True)
@@ -324,12 +333,21 @@ def _results(
                s.denominator, s.target, s.target_source, s.status,
                s.change_prev, s.change_prev_label, s.change_yoy, s.change_yoy_label,
                s.peer_n, s.peer_median, s.{q1}, s.{q3}, s.peer_percentile, s.peer_rank,
+               s.type_n, s.type_rank,
                s.suppression, s.footnote, s.parts, s.parts_of,
-               i.ci_low, i.ci_high, i.within_noise, f.position, {own}
+               i.ci_low, i.ci_high, i.within_noise, f.position, {own},
+               t.valid_from, t.valid_to,
+               -- the gap to the target, of a judged value only (value minus target)
+               CASE WHEN s.status IN ('met', 'at_risk', 'missed') THEN s.value - s.target END
         FROM scorecard_as_of s
         JOIN kpis k USING (kpi_id)
         LEFT JOIN intervals i USING (partner_id, kpi_id)
         LEFT JOIN funnel f USING (partner_id, kpi_id)
+        -- the window of the partner's own commitment the target comes from (kpi_scorecard.sql)
+        LEFT JOIN targets t
+            ON s.target_source = 'partner' AND t.partner_id = s.partner_id
+           AND t.kpi_id = s.kpi_id AND t.valid_start <= s.period_end
+           AND s.period_end <= t.valid_end
         ORDER BY s.partner_id, k.line
         """
     ).fetchall()
@@ -339,10 +357,12 @@ def _results(
             KpiResult(
                 kpis[row[1]],
                 *row[2:13],
-                Peers(*row[13:19]),
-                *row[19:27],
+                Peers(*row[13:21]),
+                *row[21:29],
                 spc=readings.get((row[0], row[1])),
-                own=tuple(row[27:30]) if own_site else None,
+                own=tuple(row[29:32]) if own_site else None,
+                window=(row[32], row[33]) if row[7] == "partner" else None,
+                gap=row[34],
             )
         )
     return results
@@ -426,7 +446,8 @@ def _composites(con: duckdb.DuckDBPyConnection) -> dict[str, Composite]:
     rows = con.execute(
         """
         SELECT c.partner_id::VARCHAR, c.score, c.rank, c."of", c.scored,
-               c.met, c.at_risk, c.missed, c.no_data, c.suppressed, c.change_prev, c.rank_prev
+               c.met, c.at_risk, c.missed, c.no_data, c.suppressed, c.change_prev, c.rank_prev,
+               c.type_rank, c.type_of, c.standing
         FROM composite c JOIN as_of USING (period)
         """
     ).fetchall()
@@ -439,6 +460,9 @@ def _composites(con: duckdb.DuckDBPyConnection) -> dict[str, Composite]:
             counts=dict(zip(STATUSES, row[5:10], strict=True)),
             change_prev=row[10],
             rank_prev=row[11],
+            type_rank=row[12],
+            type_of=row[13],
+            standing=row[14],
         )
         for row in rows
     }

@@ -833,6 +833,54 @@ def test_composite_rank_ties(month: Run) -> None:
     assert ranks == {"beta": (1, 4), "alpha": (2, 4), "delta": (2, 4), "gamma": (4, 4)}
 
 
+def test_composite_rank_within_type(month: Run) -> None:
+    # 2025-11 hospitals: beta 75 → 1; alpha and delta 62.5 → 2, 2 of 3 (ties share);
+    # gamma is the only post_acute partner → 1 of 1
+    ranks = {
+        r["partner_id"]: (r["type_rank"], r["type_of"])
+        for r in month.rows(
+            "SELECT partner_id::VARCHAR AS partner_id, type_rank, type_of FROM composite "
+            "WHERE period::VARCHAR = '2025-11'"
+        )
+    }
+    assert ranks == {"beta": (1, 3), "alpha": (2, 3), "delta": (2, 3), "gamma": (1, 1)}
+
+
+def test_standing_reads_the_composite_in_thirds(month: Run) -> None:
+    # 2025-11: beta 75 (3 × 75 = 225 ≥ 200) on track; alpha and delta 62.5 (187.5) and
+    # gamma 50 (150) between 100 and 200: at risk
+    standings = {
+        r["partner_id"]: r["standing"]
+        for r in month.rows(
+            "SELECT partner_id::VARCHAR AS partner_id, standing FROM composite "
+            "WHERE period::VARCHAR = '2025-11'"
+        )
+    }
+    assert standings == {
+        "beta": "on_track",
+        "alpha": "at_risk",
+        "delta": "at_risk",
+        "gamma": "at_risk",
+    }
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [
+        ("100.0", "on_track"),
+        ("(100.0 + 100 + 0) / 3", "on_track"),  # two met, one missed: exactly two thirds
+        ("66.6", "at_risk"),
+        ("(100.0 + 0 + 0) / 3", "at_risk"),  # one met, two missed: exactly one third
+        ("50.0 / 3 * 2", "at_risk"),  # 33.33…: the same third by another route
+        ("33.3", "off_track"),
+        ("0.0", "off_track"),
+        ("NULL", "not_scored"),
+    ],
+)
+def test_standing_boundaries(month: Run, score: str, expected: str) -> None:
+    assert month.one(f"SELECT sg_standing({score}) AS s")["s"] == expected
+
+
 def test_composite_change_prev(month: Run) -> None:
     # alpha 2025-10: screening no_data (missing), readmit 15.0 met 1×100, hcahps → 2025-Q3
     # (latest quarter ending by 2025-10-31) missed 1×0 → (100 + 0) / (1 + 1) = 50.0

@@ -9,6 +9,21 @@
 -- ending on or before the end of the scorecard period: on a monthly scorecard for 2025-11 a
 -- quarterly KPI counts with its 2025-Q3 status, for 2025-12 with 2025-Q4. The KPIs are those
 -- of the scorecard itself (scorecard_grid): the composite counts exactly what the page shows.
+--
+-- Standing, the dashboard's one-word answer per partner, reads the composite on the scale the
+-- statuses give it (met 100, at risk 50, missed 0) in thirds: on_track at two thirds of the
+-- points or more (mostly met), off_track below one third (mostly missed), at_risk between;
+-- not_scored where the score is withheld. Rank within type ranks the same scores among
+-- partners of the same partner_type only.
+
+-- Thirds of the points, compared as 3 × score against 200 and 100 (with a hair of slack), so
+-- that exactly two thirds (two KPIs met and one missed: 66.66…) is on track whatever the last
+-- bit of the mean.
+CREATE OR REPLACE TEMP MACRO sg_standing(score) AS
+    CASE WHEN score IS NULL THEN 'not_scored'
+         WHEN 3 * score >= 200 - 1e-9 THEN 'on_track'
+         WHEN 3 * score >= 100 - 1e-9 THEN 'at_risk'
+         ELSE 'off_track' END;
 
 CREATE OR REPLACE TABLE composite_inputs AS
 WITH judged_at AS (
@@ -58,14 +73,20 @@ everyone AS (
 ),
 ranked AS (
     -- Rank among partners with a score in the same period: highest first, ties share.
-    SELECT *,
+    SELECT e.*,
            CASE WHEN score IS NOT NULL
                 THEN rank() OVER (PARTITION BY period ORDER BY score DESC NULLS LAST) END AS rank,
-           count(score) OVER (PARTITION BY period) AS "of"
-    FROM everyone
+           count(score) OVER (PARTITION BY period) AS "of",
+           CASE WHEN score IS NOT NULL
+                THEN rank() OVER (PARTITION BY period, p.partner_type
+                                  ORDER BY score DESC NULLS LAST) END AS type_rank,
+           count(score) OVER (PARTITION BY period, p.partner_type) AS type_of
+    FROM everyone e
+    JOIN partners p USING (partner_id)
 )
 SELECT r.partner_id, r.period, r.period_start, r.score, r.scored, r.met, r.at_risk, r.missed,
-       r.no_data, r.suppressed, r.rank, r."of",
+       r.no_data, r.suppressed, r.rank, r."of", r.type_rank, r.type_of,
+       sg_standing(r.score) AS standing,
        r.score - prev.score AS change_prev,
        prev.rank AS rank_prev
 FROM ranked r
