@@ -44,7 +44,7 @@ CONFIG: Spec = {
         "domainColor": "#888888",
         "tickColor": "#888888",
         "gridColor": "#e4e4e4",
-        "labelLimit": 200,
+        "labelLimit": 0,  # never cut a name short: the charts that list names make room
     },
     "legend": {
         "labelFontSize": 12,
@@ -54,10 +54,10 @@ CONFIG: Spec = {
         "titleColor": INK,
         "orient": "bottom",
         "symbolStrokeWidth": 2,
-        "labelLimit": 220,
+        "labelLimit": 0,
     },
     "text": {"fontSize": 12, "color": INK},
-    "line": {"strokeWidth": 2},
+    # no "line" strokeWidth here: it would override each trend line's own width (encoding)
 }
 
 # unit: (d3 format of one value, text after it). Same decimals as the tables (sitegen.filters),
@@ -92,7 +92,8 @@ PARTNER_COLOUR = "#0072B2"
 SERIES_STYLE: dict[str, tuple[str, list[int]]] = {
     "target": ("#000000", [7, 4]),
     "peer median": ("#6b6b6b", [2, 3]),
-    "benchmark": ("#CC79A7", [10, 3, 2, 3]),
+    # a wide line under the target's dashes, so that the two stay apart where they are equal
+    "benchmark": ("#B8578F", [1, 0]),
     "mean": ("#4d4d4d", [1, 0]),
     "upper process limit": ("#8c8c8c", [4, 2]),
     "lower process limit": ("#8c8c8c", [4, 2]),
@@ -103,7 +104,12 @@ SERIES_STYLE: dict[str, tuple[str, list[int]]] = {
 SIGNALS = ("improving", "concerning")
 BAND_LABEL = "middle 50% of peers"
 BAND_COLOUR = "#C8D3E0"
-MAX_PERIOD_LABELS = 7  # "2025-09" at 12 px fits seven times across a 510 px plot
+# Plot sizes (px) a phone shows at full size: the SVG with its axes stays under the 358 px of
+# a 390 px screen's column, so 12 px labels stay 12 px; a PDF's half-page column (255 pt) sets
+# them at about 9 pt.
+PLOT_WIDTH = 280
+MAX_PERIOD_LABELS = 4  # "2025-09" at 12 px fits four times across the plot, spaced
+LINE_WIDTH, BENCHMARK_WIDTH = 2, 6  # px: the benchmark's line is wide
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,12 @@ def _data(name: str) -> alt.NamedData:
 def _series(periods: list[str], points: list[TrendPoint], label: str, attr: str) -> dict[str, Any]:
     """One line as columns (`periods` are the points' own, made once per chart); None stays
     None so the line breaks there."""
-    return {"series": label, "period": periods, "y": [getattr(p, attr) for p in points]}
+    return {
+        "series": label,
+        "width": LINE_WIDTH,
+        "period": periods,
+        "y": [getattr(p, attr) for p in points],
+    }
 
 
 def _flattened(name: str, fields: list[str]) -> alt.Chart:
@@ -214,6 +225,8 @@ def _series_encoding(labels: list[str], value_label: str, legend: bool) -> dict[
     return {
         "color": alt.Color("series:N", scale=colours, legend=key if legend else None),
         "strokeDash": alt.StrokeDash("series:N", scale=dashes, legend=key if legend else None),
+        # each line's own width, carried by its row (a scale on a nominal field warns)
+        "strokeWidth": alt.StrokeWidth("width:Q", scale=None, legend=None),
     }
 
 
@@ -335,7 +348,7 @@ def _trend_skeleton(
     # y once for all layers (Altair copies every layer's encodings on each call); x, which
     # carries the periods, is set per chart by trend_chart
     chart = alt.layer(*layers).encode(x=alt.X("period:O"), y=y)
-    chart = chart.properties(width=510, height=190)
+    chart = chart.properties(width=PLOT_WIDTH, height=160)
     return _finish(chart, "", {})
 
 
@@ -348,9 +361,18 @@ def _trend_datasets(
     lines = [_series(periods, points, value_label, "value")] if points else []
     if _has(points, "peer_median"):
         lines.append(_series(periods, points, "peer median", "peer_median"))
-    steps = [_series(periods, points, "target", "target")] if _has(points, "target") else []
-    if benchmark is not None and points:
-        steps.append({"series": "benchmark", "period": periods, "y": [benchmark] * len(points)})
+    steps = []
+    if benchmark is not None and points:  # first: the target's dashes are drawn over it
+        steps.append(
+            {
+                "series": "benchmark",
+                "width": BENCHMARK_WIDTH,
+                "period": periods,
+                "y": [benchmark] * len(points),
+            }
+        )
+    if _has(points, "target"):
+        steps.append(_series(periods, points, "target", "target"))
     if _has(points, "mean"):
         lines.append(_segments(points, "mean", "mean"))
     if _has(points, "upper"):
@@ -397,7 +419,7 @@ def _segments(points: list[TrendPoint], label: str, attr: str) -> dict[str, Any]
             run = []
         if point is not None and level is not None:
             run.append(point)
-    return {"series": label, "period": periods, "y": ys}
+    return {"series": label, "width": LINE_WIDTH, "period": periods, "y": ys}
 
 
 def _point_text(point: TrendPoint, unit: str) -> str:
@@ -525,7 +547,7 @@ def status_counts_chart(
             alt.Tooltip("partners:Q", title="partners"),
         ],
     )
-    chart = bars.properties(width=510, height={"step": 20})
+    chart = bars.properties(width=PLOT_WIDTH, height={"step": 20})
     positions = {status: i for i, status in enumerate(STATUS_STYLE)}
     data = {
         "counts": [
@@ -624,7 +646,7 @@ def _distribution_skeleton(
     if highlight_right is not None:
         style = (PARTNER_COLOUR, [1, 0])
         layers += _marker_layers("highlight", highlight_right, style, line=1)
-    chart = alt.layer(*layers).properties(width=510, height=170)
+    chart = alt.layer(*layers).properties(width=PLOT_WIDTH, height=160)
     return _finish(chart, "", {})
 
 
@@ -675,7 +697,7 @@ def _peer_skeleton(unit: str, target_left: bool | None, own_left: bool | None) -
         layers += _marker_layers("target", target_left, SERIES_STYLE["target"], line=0)
     if own_left is not None:
         layers += _marker_layers("highlight", own_left, (PARTNER_COLOUR, [1, 0]), line=1)
-    chart = alt.layer(*layers).properties(width=510, height=50)
+    chart = alt.layer(*layers).properties(width=PLOT_WIDTH, height=50)
     return _finish(chart, "", {})
 
 
@@ -766,5 +788,5 @@ def _funnel_skeleton(unit: str) -> Spec:
         .mark_point(filled=True, size=40, color=PARTNER_COLOUR, opacity=0.9)
         .encode(tooltip=tooltip)
     )
-    chart = alt.layer(lines, dots).encode(x=x, y=y).properties(width=510, height=260)
+    chart = alt.layer(lines, dots).encode(x=x, y=y).properties(width=PLOT_WIDTH, height=240)
     return _finish(chart, "", {})

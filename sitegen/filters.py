@@ -38,6 +38,14 @@ STATUS_WORDS = {
 }
 # Glyphs shown beside the word, never instead of it (status is not told by colour alone).
 STATUS_ICONS = {"met": "✓", "at_risk": "!", "missed": "✗", "no_data": "–", "suppressed": "S"}
+# A partner's standing, read from its composite score (kpi_composite.sql), shown the same way.
+STANDING_WORDS = {
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "off_track": "off track",
+    "not_scored": "not scored",
+}
+STANDING_ICONS = {"on_track": "✓", "at_risk": "!", "off_track": "✗", "not_scored": "–"}
 MISSING = "–"
 
 

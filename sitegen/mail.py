@@ -33,7 +33,7 @@ from sitegen.model import Model, Scorecard
 from sitegen.narrative import ContentError
 from sitegen.publish import write_atomic
 from sitegen.templating import mail_environment, render
-from sitegen.views.partner import standing, variation
+from sitegen.views.partner import commitments, standing, variation
 
 RETRIES = 3  # further tries after a dropped connection
 TEMPORARY_RETRIES = 1  # further tries of a message the server refused for now (4xx)
@@ -111,9 +111,27 @@ def message_context(card: Scorecard, config: Config) -> dict[str, Any]:
         "period": s.period,
         "title": config.site.title,
         "organization": config.site.organization,
+        "track": {"word": s.track.word, "icon": s.track.icon},
         "composite": s.score,
+        "score_change": s.score_change,
+        "scored_on": s.scored_on,
         "rank": s.rank,
         "rank_change": s.rank_change,
+        "type_rank": s.type_rank,
+        "not_ranked": s.not_ranked,
+        "no_submission": s.no_submission,
+        "commitments": [
+            {
+                "name": c.name,
+                "word": c.status.word,
+                "icon": c.status.icon,
+                "value": c.value,
+                "target": c.target,
+                "gap": c.gap,
+            }
+            for c in commitments(card, own=True)
+            if c.status.key in ("missed", "at_risk")
+        ],
         "counts": [
             {"word": c.status.word, "icon": c.status.icon, "count": c.count}
             for c in s.headline_counts()

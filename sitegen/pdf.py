@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typst
 
@@ -31,32 +33,50 @@ from sitegen.errors import ContentError, TemplateBug
 from sitegen.narrative import document
 from sitegen.publish import Progress, write_atomic
 from sitegen.svg import FONTS
-from sitegen.views.alliance import PacketView
+from sitegen.views.alliance import Band, PacketView
 from sitegen.views.common import ChartView, Reading, Status
-from sitegen.views.partner import Count, KpiRow, PartnerView, Standing
+from sitegen.views.partner import (
+    Commitment,
+    Count,
+    KpiRow,
+    PartnerView,
+    Standing,
+)
 from sitegen.views.plan import Planned
 
 PACKAGED = Path(__file__).parent / "templates" / "pdf"
 ICONS = Path(__file__).parent / "static" / "icons"  # the Making Data Count icons, as on the site
 TEMPLATE_FILES = ("common.typ", "scorecard.typ", "alliance.typ")
-KEY = (
-    "How to read the charts: the solid blue line is the partner's value, one dot per period; "
-    "the dashed black line its target; the dotted grey line the peer median and the shaded "
-    "band the middle half of peers (where at least 5 partners report); the dash-dot pink "
-    "line the external benchmark, where the KPI has one. Where a KPI has 13 points or more, "
-    "the solid grey line is the mean of the partner's values and the grey dashes its process "
-    "limits; a larger dot marks a special cause, blue when improving, orange when concerning."
-)
-TABLE_NOTE = (
-    "(c) marks a target that is the partner's own commitment rather than the alliance target. "
-    "Changes are against the previous period and the same period a year earlier. Beside each "
-    "status, the Making Data Count reading of the KPI's history (13 points or more): its "
-    "variation (common or special cause, improving or concerning) and its assurance against "
-    'the target; "within noise": the value\'s 95% interval holds the target.'
-)
 # PDFs handed to the typesetting threads and not yet done: enough to keep them busy while
 # the next views are drawn, few enough that memory holds only a few batches' charts.
 MAX_PENDING = 64
+# Tagged for screen readers (PDF/UA-1): Typst refuses to compile a document that breaks it,
+# such as an image without alt text or a document without a title.
+STANDARDS = ["ua-1"]
+# PDF/UA-1 forbids a character drawn without a glyph, and no font shipped or on the machine may
+# have one for an emoji in a partner's name or a narrative: Typst then names the text, and it
+# is written by its Unicode name instead ("🏥" → "[hospital]"), as many times as it takes.
+UNSHOWN = re.compile(r'the text `"(.+?)"` could not be displayed with font')
+MAX_UNSHOWN = 50
+
+
+def named(files: dict[str, bytes], text: str) -> dict[str, bytes]:
+    """The texts (data.json) and charts (SVG) with each character of `text` written by its
+    Unicode name in brackets, and the invisible ones it may carry (variation selectors,
+    joiners) dropped; the templates are left as they are."""
+    renamed = dict(files)
+    for path, content in files.items():
+        if not path.endswith((".json", ".svg")):
+            continue
+        decoded = content.decode("utf-8")
+        for char in dict.fromkeys(text):
+            if char.isspace():
+                continue
+            invisible = unicodedata.category(char) in ("Mn", "Cf")
+            name = unicodedata.name(char, f"U+{ord(char):04X}").lower()
+            decoded = decoded.replace(char, "" if invisible else f"[{name}]")
+        renamed[path] = decoded.encode("utf-8")
+    return renamed
 
 
 @dataclass(frozen=True)
@@ -101,8 +121,10 @@ def _change(text: str, label: str | None) -> str:
 
 
 def _reading(reading: Reading | None) -> dict[str, str] | None:
-    if reading is None:
-        return None
+    return None if reading is None else _reading_file(reading)
+
+
+def _reading_file(reading: Reading) -> dict[str, str]:
     return {"file": f"icons/{reading.icon}.svg", "word": reading.word}
 
 
@@ -115,10 +137,25 @@ def _kpi_row(row: KpiRow) -> dict[str, Any]:
         "assurance": _reading(row.assurance),
         "value": row.value,
         "value_note": "; ".join(note for note in (row.value_note, row.interval) if note),
-        "target": row.target + (" (c)" if row.own_target else ""),
+        "target": row.target,
+        "own_target": "own commitment" if row.own_target else "",
         "benchmark": row.benchmark,
+        "period": row.period,
         "change_prev": _change(row.change_prev, row.change_prev_label),
         "change_yoy": _change(row.change_yoy, row.change_yoy_label),
+        "peers": row.peers,
+        "type_peers": row.type_peers,
+    }
+
+
+def _commitment(row: Commitment) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "status": _status(row.status),
+        "value": row.value,
+        "target": row.target,
+        "gap": row.gap,
+        "window": row.window,
     }
 
 
@@ -131,16 +168,24 @@ def partner_document(
     narrative = view.narrative
     data = {
         **common,
-        "key": KEY,
+        "doc_title": f"{s.name}: scorecard for {s.period}",
+        "key": "How to read the charts: " + "; ".join(text for _, text in view.key) + ".",
         "card": {
             "name": s.name,
             "kind": s.kind,
             "region": s.region,
             "note": s.no_submission or None,
+            "track": _status(s.track),
             "composite": s.score,
+            "scored_on": s.scored_on,
             "rank": s.rank,
+            "type_rank": s.type_rank,
+            "not_ranked": f"Not ranked: {s.not_ranked}." if s.not_ranked else "",
             "change": s.change,
+            "rank_change": f"rank {s.rank_change}" if s.rank_change else "",
             "counts": _counts(s.counts),
+            "commitments": [_commitment(c) for c in view.commitments],
+            "off_target": [_commitment(c) for c in view.off_target],
             "narrative": document(narrative.html) if narrative else None,
             "narrative_title": narrative.title if narrative else "",
             "summary": " ".join(s.summary),
@@ -148,10 +193,11 @@ def partner_document(
                 {"label": group.label, "rows": [_kpi_row(row) for row in group.rows]}
                 for group in view.categories
             ],
-            "table_note": TABLE_NOTE,
+            "table_note": view.table_note,
             "charts": [
                 {"file": f"charts/{c.id}.svg", "caption": c.caption, "alt": c.alt} for c in charts
             ],
+            "empty": [e.text for e in view.empty],
         },
     }
     chart_files = {f"charts/{c.id}.svg": svg[c.digest].encode() for c in charts}
@@ -171,42 +217,64 @@ def _section(s: Standing) -> dict[str, Any]:
     return {
         "name": s.name,
         "kind": s.kind,
+        "track": _status(s.track),
         "composite": s.score,
-        "rank": s.rank,
+        "scored_on": s.scored_on,
+        "rank": s.rank if not s.not_ranked else f"not ranked: {s.not_ranked}",
         "counts": _counts(s.counts),
         "summary": " ".join(s.summary),
+    }
+
+
+def _band(band: Band) -> dict[str, Any]:
+    return {
+        "period": band.period,
+        "partners": _counts(band.partners),
+        "kpis": _counts(band.kpis),
+        "readings": [{**_reading_file(r.reading), "count": str(r.count)} for r in band.readings],
+        "freshness": band.freshness,
     }
 
 
 def packet_document(
     view: PacketView, svg: dict[str, str], common: dict[str, Any], templates: Templates, out: Path
 ) -> Document:
-    """The board packet: the dashboard's headline, heatmap and ranking, and every partner's
+    """The board packet: the dashboard's headline, statuses per KPI and ranking, and every partner's
     standing in the words of its own scorecard."""
     data = {
         **common,
+        "doc_title": f"{common['organization']}: board packet for {view.period}",
         "packet": {
             "partners_line": view.partners_line,
+            "band": _band(view.band),
             "headline": [
                 {
                     "name": row.name,
+                    "period": row.period,
                     "value": row.value,
                     "target": row.target,
+                    "benchmark": row.benchmark,
                     "status": _status(row.status),
                     "partners": str(row.partners),
                 }
                 for row in view.headline
             ],
-            "heatmap": "charts/heatmap.svg",
-            "heatmap_alt": view.heatmap.alt,
+            "status_table": {
+                "caption": view.status_table.caption,
+                "header": list(view.status_table.header),
+                "rows": [list(row) for row in view.status_table.rows],
+            },
             "ranking": "charts/ranking.svg",
             "ranking_alt": view.ranking.alt,
             "sections": [_section(s) for s in view.sections],
         },
     }
     chart_files = {
-        "charts/heatmap.svg": svg[view.heatmap.digest].encode(),
         "charts/ranking.svg": svg[view.ranking.digest].encode(),
+    }
+    chart_files |= {
+        f"icons/{r.reading.icon}.svg": (ICONS / f"{r.reading.icon}.svg").read_bytes()
+        for r in view.band.readings
     }
     return _document(out / "pdf" / "alliance.pdf", "alliance.typ", templates, data, chart_files)
 
@@ -234,7 +302,7 @@ def pdf_charts(view: Any) -> list[ChartView]:
     if isinstance(view, PartnerView):
         return list(view.trends)
     if isinstance(view, PacketView):
-        return [view.heatmap, view.ranking]
+        return [view.ranking]
     return []
 
 
@@ -353,19 +421,32 @@ class Typesetter:
         return pdf, seconds
 
     def _compile(self, doc: Document) -> bytes:
-        try:
-            return self._compiler().compile(input=doc.files, format="pdf", timestamp=self.generated)
-        except typst.TypstError as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else "failed"
-            if doc.packaged:
-                raise TemplateBug(
-                    f"PDF {doc.path.name}: sitegen's own PDF template failed ({message}); "
-                    "please report it"
-                ) from None
-            raise ContentError(f"PDF {doc.path.name}: {message} (templates/pdf/)") from None
+        files = doc.files
+        for _ in range(MAX_UNSHOWN):
+            try:
+                return self._compiler().compile(
+                    input=files, format="pdf", timestamp=self.generated, pdf_standards=STANDARDS
+                )
+            except typst.TypstError as exc:
+                text = str(exc).strip()
+                unshown = UNSHOWN.search(text)
+                renamed = named(files, unshown.group(1)) if unshown else files
+                if renamed == files:  # not in the texts or the charts: nothing to rename
+                    self._fail(doc, text)
+                files = renamed
+        self._fail(doc, "too many characters that no font can show")
+
+    def _fail(self, doc: Document, text: str) -> NoReturn:
+        message = text.splitlines()[0] if text else "failed"
+        if doc.packaged:
+            raise TemplateBug(
+                f"PDF {doc.path.name}: sitegen's own PDF template failed ({message}); "
+                "please report it"
+            ) from None
+        raise ContentError(f"PDF {doc.path.name}: {message} (templates/pdf/)") from None
 
     def _key(self, doc: Document) -> str:
-        digest = hashlib.sha256(f"typst {typst.__version__} {self.generated}".encode())
+        digest = hashlib.sha256(f"typst {typst.__version__} {STANDARDS} {self.generated}".encode())
         for name in sorted(doc.files):
             content = doc.files[name]
             digest.update(f"\0{name}\0{len(content)}\0".encode())

@@ -79,13 +79,19 @@ def builders() -> list[dict[str, Any]]:
 def test_trend_chart_draws_value_target_band_median_and_benchmark() -> None:
     spec = trend_chart("Readmissions within 30 days", "percent", FULL, benchmark=60.0)
     svg = draw(spec)
-    strokes = {line.get("stroke"): line.get("stroke-dasharray") for line in marks(svg, "line")}
+    lines = marks(svg, "line")
+    strokes = {line.get("stroke"): line.get("stroke-dasharray") for line in lines}
     assert strokes == {
         charts.PARTNER_COLOUR: "1,0",
         "#000000": "7,4",  # target, dashed
         "#6b6b6b": "2,3",  # peer median, dotted
-        "#CC79A7": "10,3,2,3",  # benchmark, dash-dot
+        "#B8578F": "1,0",  # benchmark, a wide solid line
     }
+    widths = {line.get("stroke"): line.get("stroke-width") for line in lines}
+    assert widths["#B8578F"] == "6" and widths["#000000"] == "2"
+    # the benchmark is drawn first, so that where it equals the target the dashes lie on it
+    order = [line.get("stroke") for line in lines]
+    assert order.index("#B8578F") < order.index("#000000")
     assert len(marks(svg, "area")) == 1  # the peer band
     assert len(marks(svg, "symbol")) == 5  # a marker per value, none for the gap
     legend = set(texts(svg))

@@ -5,6 +5,7 @@ the bytes the server received."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -26,8 +28,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 
-from sitegen import mail
+from sitegen import build, mail
 from sitegen.cli import main
+from sitegen.config import load_config
+from sitegen.model import Scorecard, load_model
+from sitegen.templating import environment
 from tests.support import readme
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -244,9 +249,15 @@ def test_each_partner_gets_its_own_message_and_pdf(project: Path, mailbox: Mailb
     # north-hosp: readmission and HCAHPS at risk, cost and margin missed; composite
     # (2 × 50 + 0 + 50 + 0) / 5 = 30.0, first of the 2 partners scored
     text = received["north-hosp"][0][1].get_body(("plain",)).get_content()
-    assert "Composite score: 30.0 out of 100" in text
-    assert "Rank: 1 of 2" in text
-    assert "KPIs met: 0, at risk: 2, missed: 2" in text
+    # 3 × 30 = 90, under a third of the points: off track; days to an appointment is not on
+    # a hospital's scorecard (it has never reported it): scored on 4 of 4
+    assert "Standing: ✗ off track" in text
+    assert "Composite score: 30.0 out of 100 (scored on 4 of 4 KPIs)" in text
+    assert "Rank: 1 of 2\r\n" in text  # the only hospital: no rank within its type
+    assert "KPIs ✓ met: 0, ! at risk: 2, ✗ missed: 2" in text
+    # its own readmission commitment (14.0 from 2025-07, lower is better): 14.2 is within
+    # 5 % (0.7) on the wrong side
+    assert "30-day readmission rate: ! at risk, 14.2% against 14.0% (+0.2 pts, worse)" in text
     html = received["north-hosp"][0][1].get_body(("html",)).get_content()
     assert "30.0" in html and "1 of 2" in html
     # the ledger: "sending" before each message went, "sent" with the server's reply after
@@ -593,3 +604,64 @@ def test_the_readme_email_commands(project: Path, mailbox: Mailbox) -> None:
     again = readme.shell(resend, project, env)
     assert again.returncode == 0, again.stderr
     assert len(mailbox.by_partner()["north-hosp"]) == 2 and len(mailbox.received) == 4
+
+
+# ------------------------------------------------------------------ what a message tells
+
+
+@pytest.fixture(scope="module")
+def mini_model() -> tuple[Any, Any]:
+    """The mini project's model and config, for messages composed without sending."""
+    config = load_config(FIXTURES / "mini")
+    con, summary = build.load(config, date(2026, 1, 1))
+    build.score(con, config, date(2026, 1, 1))
+    model = load_model(con, summary)
+    con.close()
+    return model, config
+
+
+def body(card: Scorecard, config: Any) -> str:
+    message = mail.compose(
+        card,
+        ["ceo@north.example.org"],
+        b"%PDF-",
+        config,
+        environment(config.project_dir),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    return message.get_body(("plain",)).get_content()
+
+
+def test_a_message_gives_the_score_change_beside_the_rank_move(mini_model: Any) -> None:
+    """A rank can rise while the score falls (others fell further): both are said."""
+    model, config = mini_model
+    card = model.scorecards["north-hosp"]
+    moved = dataclasses.replace(card.composite, rank=34, of=38, change_prev=-2.94, rank_prev=36)
+    text = body(dataclasses.replace(card, composite=moved), config)
+    # 30.0 − 2.94 on the previous month: "down 2.9 points"; rank 36 → 34: up 2 places
+    assert (
+        "Composite score: 30.0 out of 100, down 2.9 points on the previous month "
+        "(scored on 4 of 4 KPIs)"
+    ) in text
+    assert "Rank: 34 of 38, up 2 places since the previous period" in text
+
+
+def test_a_message_says_why_a_partner_is_not_ranked(mini_model: Any) -> None:
+    model, config = mini_model
+    card = model.scorecards["north-hosp"]
+    silent = dataclasses.replace(
+        card, submitted=False, composite=dataclasses.replace(card.composite, rank=None)
+    )
+    text = body(silent, config)
+    assert "No submission for 2025-09: the KPIs of 2025-09 could not be judged." in text
+    assert "Rank: not ranked" in text and "Not ranked: no submission for 2025-09." in text
+    # a partner that submitted with one KPI judged and three without data (rank and score
+    # withheld, kpi_composite.sql): the share scored is the reason
+    counts = {"met": 0, "at_risk": 1, "missed": 0, "no_data": 3, "suppressed": 0}
+    composite = dataclasses.replace(card.composite, score=None, rank=None, scored=1, counts=counts)
+    text = body(dataclasses.replace(card, composite=composite), config)
+    assert "No submission" not in text
+    assert (
+        "Not ranked: scored on 1 of 4 KPIs, under half of their weight (the rest had no data "
+        "or were suppressed)."
+    ) in text

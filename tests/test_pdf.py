@@ -10,7 +10,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import page as pdf_checker
 import pytest
+import typst
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,13 +85,19 @@ def test_partner_pdf_has_header_table_and_footer(site: Path) -> None:
     words = text(site / "pdf" / "north-hosp.pdf")
     assert "North General Hospital" in words
     # composite (2 × 50 + 0 + 50 + 0) / 5 = 30.0, rank 1 of 2 (hand-computed in test_model)
-    assert "Composite (0–100) 30.0 Rank 1 of 2" in words
+    # the commitments block first, in the page's words (test_site works them out)
+    assert words.index("Commitments") < words.index("Composite score") < words.index("KPIs")
+    assert "30-day readmission rate ! at risk 14.2% 14.0% +0.2 pts, worse 2025-07 onwards" in words
+    assert (
+        "Standing ✗ off track Score (0–100) 30.0 scored on 4 of 4 KPIs Rank 1 of 2 Change –"
+        in words
+    )
     assert "✓ met: 0 ! at risk: 2 ✗ missed: 2" in words
     for name in KPI_NAMES[:4]:  # north-hosp reports four of the five KPIs
         assert name in words
     # the interval and "within noise" as on the page (test_site works them out)
     assert "30-day readmission rate ! at risk within noise 14.2%" in words
-    assert "95% interval 12.2% to 16.5% 14.0% (c) 13.9%" in words
+    assert "95% interval 12.2% to 16.5% 14.0% own commitment 13.9% 2025-09 – – withheld" in words
     reader = PdfReader(site / "pdf" / "north-hosp.pdf")
     pages = len(reader.pages)
     for number, page in enumerate(reader.pages, start=1):
@@ -115,8 +123,15 @@ def test_board_packet_covers_the_alliance(site: Path) -> None:
     assert "3 partners, 5 KPIs" in words
     for name in [*PARTNERS.values(), *KPI_NAMES]:
         assert name in words
-    assert "Status per partner and KPI" in words and "Composite ranking" in words
-    assert "Composite 30.0 · rank 1 of 2" in words  # north-hosp's section
+    assert "Partners by status per KPI" in words and "Composite ranking" in words
+    # north-hosp's section: 3 × 30 = 90 is under a third of the points
+    assert (
+        "North General Hospital Hospital ✗ off track Composite 30.0 (scored on 4 of 4 KPIs) "
+        "· rank 1 of 2"
+    ) in words
+    # the dashboard's band opens it: two partners are ranked, north-hosp first with 30.0, so
+    # both score under a third of the points (off track); the third is not scored
+    assert "Partners ✓ on track 0 ! at risk 0 ✗ off track 2 – not scored 1" in words
 
 
 def test_hostile_narrative_prints_literally_and_reads_nothing(site: Path) -> None:
@@ -297,3 +312,98 @@ def test_any_name_compiles_and_prints_literally(
         typesetter.finish()
     shown = "".join(text(doc.path).split())
     assert "".join(name.split()) in shown
+
+
+# ------------------------------------------------------------------------ legible, accessible
+
+# Inter's ascender and descender (0.969 and 0.242 of an em): poppler's word box is that tall,
+# so a word's box height ÷ 1.21 is its font size in points.
+INTER_BOX = 1.21
+WORD = re.compile(
+    r'<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)</word>'
+)
+
+
+def word_sizes(pdf: Path) -> list[list[tuple[str, float]]]:
+    """Per page, each word and its font size in points, from `pdftotext -bbox`."""
+    xhtml = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return [
+        [(word, (float(y1) - float(y0)) / INTER_BOX) for y0, y1, word in WORD.findall(page)]
+        for page in xhtml.split("<page ")[1:]
+    ]
+
+
+@pytest.fixture(scope="module")
+def sample_pdfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed sample project's PDFs (40 partners, 24 trend charts a hospital)."""
+    root = tmp_path_factory.mktemp("sample-pdf")
+    assert CliRunner().invoke(main, ["init", str(root / "project")]).exit_code == 0
+    build(root / "project", root / "site")
+    return root / "site" / "pdf"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "heading", "last"),
+    [("alderbrook-medical.pdf", "Trends", True), ("alliance.pdf", "ranking", False)],
+)
+def test_pdf_text_is_legible_on_a_phone(
+    sample_pdfs: Path, name: str, heading: str, last: bool
+) -> None:
+    """Body text at 10 pt or more on every page; chart text at 7 pt or more (on the pages of
+    the charts: from the `heading` to the end where they come `last`, else its page alone),
+    and the words around the charts still at 10 pt."""
+    pages = word_sizes(sample_pdfs / name)
+    assert len(pages) >= 3 and all(pages)
+    first_chart = next(i for i, page in enumerate(pages) if heading in dict(page))
+    for number, page in enumerate(pages, start=1):
+        charted = number > first_chart and (last or number == first_chart + 1)
+        least = 7 if charted else 10
+        small = [(w, round(size, 1)) for w, size in page if size < least - 0.1]
+        assert small == [], f"page {number}"
+    key = [size for w, size in pages[first_chart] if w in ("How", "read", "Composite")]
+    assert key and min(key) >= 9.9
+
+
+def test_the_size_check_reads_sizes_right(tmp_path: Path) -> None:
+    """A 10 pt and a 7 pt word read back as 10 and 7 (the check above can fail)."""
+    (tmp_path / "main.typ").write_text(
+        '#set text(font: "Inter", size: 10pt)\nTen #text(size: 7pt)[seven]\n', encoding="utf-8"
+    )
+    out = tmp_path / "sizes.pdf"
+    typst.compile(str(tmp_path / "main.typ"), output=str(out), font_paths=[str(pdf_module.FONTS)])
+    sizes = dict(word_sizes(out)[0])
+    assert sizes["Ten"] == pytest.approx(10, abs=0.1)
+    assert sizes["seven"] == pytest.approx(7, abs=0.1)
+
+
+def test_pdfs_are_tagged_pdf_ua_1(site: Path) -> None:
+    """Every PDF passes a PDF/UA-1 checker (page, Matterhorn protocol), with its own title."""
+    for path in sorted((site / "pdf").glob("*.pdf")):
+        report = pdf_checker.validate_pdf(path, profile="ua1")
+        assert report.is_compliant, [(f.rule_id, f.message) for f in report.failures]
+        root = PdfReader(path).trailer["/Root"]
+        assert root["/Lang"] == "en" and root["/MarkInfo"]["/Marked"]
+    reader = PdfReader(site / "pdf" / "north-hosp.pdf")
+    assert reader.metadata.title == "North General Hospital: scorecard for 2025-09"
+    assert PdfReader(site / "pdf" / "alliance.pdf").metadata.title == (
+        "Mini Health: board packet for 2025-09"
+    )
+
+
+def test_the_pdf_ua_checker_fails_an_untagged_pdf(tmp_path: Path) -> None:
+    (tmp_path / "main.typ").write_text("= A heading\nSome text.\n", encoding="utf-8")
+    out = tmp_path / "plain.pdf"
+    typst.compile(str(tmp_path / "main.typ"), output=str(out), pdf_tags=False)
+    assert not pdf_checker.validate_pdf(out, profile="ua1").is_compliant
+
+
+def test_a_character_no_font_has_is_written_by_name(site: Path) -> None:
+    """PDF/UA-1 forbids drawing a character without a glyph: the narrative's hospital emoji
+    is written by its Unicode name (the page shows it as written)."""
+    words = text(site / "pdf" / "north-hosp.pdf")
+    assert "Emoji [hospital]" in words
+    page = (site / "partners" / "north-hosp.html").read_text(encoding="utf-8")
+    assert "Emoji 🏥" in page

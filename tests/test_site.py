@@ -104,16 +104,31 @@ def test_every_page_is_written(site: Path) -> None:
 def test_partner_page_figures(site: Path) -> None:
     text = page_text(site, "partners/north-hosp.html")
     # composite (2 × 50 + 0 + 50 + 0) / 5 = 30.0, rank 1 of 2 (see test_model)
-    assert "Score (0–100) 30.0" in text
-    assert "Rank 1 of 2" in text
     # readmission 142 / 1000 = 14.2% against the partner's commitment of 14.0%; its Wilson
     # interval: p = 0.142, z²/d = 0.0038416, centre (0.142 + 0.0019208) / 1.0038416 = 0.14338,
     # half-width 1.96 × √(0.142 × 0.858 / 1000 + 0.00000096) / 1.0038416 = 0.02164: 12.2% to
     # 16.5%, which holds 14.0%: "within noise"
     assert (
         "30-day readmission rate ! at risk within noise 14.2% 95% interval 12.2% to 16.5% "
-        "14.0% (c) 13.9% 2025-09"
+        "14.0% own commitment 13.9% 2025-09"
     ) in text
+    # the commitments block opens the page: its own commitment, 14.2 − 14.0 = +0.2 points on
+    # the wrong side (lower is better), in force from 2025-07 (targets.csv, open-ended)
+    commitments = text[text.index("Commitments") : text.index("Composite score")]
+    assert (
+        "Own commitments, 2025-09, missed first KPI Status Value Target Gap Window "
+        "30-day readmission rate ! at risk 14.2% 14.0% +0.2 pts, worse 2025-07 onwards"
+    ) in commitments
+    # against the alliance targets: cost and margin missed, HCAHPS (71.3 against 72, within
+    # 5 % = 3.6) at risk, in that order
+    assert (
+        "Missed or at risk against the alliance target KPI Status Value Target Gap "
+        "Total cost of care PMPM ✗ missed $1,013 $950 +$63, worse "
+        "Operating margin ✗ missed −2.5% 3.0% −5.5 pts, worse "
+        "Overall rating 9-10 ! at risk 71.3% 72.0% −0.7 pts, worse"
+    ) in commitments
+    # the composite tiles: 3 × 30 = 90 is under a third of the points: off track
+    assert "Standing ✗ off track Score (0–100) 30.0 scored on 4 of 4 KPIs Rank 1 of 2" in text
     assert "Total cost of care PMPM ✗ missed $1,013 $950 – 2025-09" in text
     assert "Operating margin ✗ missed −2.5% 3.0% 4.1% 2025-09" in text
     assert "In 2025-09, North General Hospital scored 30.0 out of 100, ranked 1 of 2." in text
@@ -252,13 +267,13 @@ def test_dashboard_headline_withholds_figures_of_fewer_than_5_partners(site: Pat
     # readmit_30d 2025-09: north's 142/1000 and south-snf's 8/40 (suppressed) both pool, but 2
     # partners are fewer than 5: withheld (it used to pool north alone and show its 14.2 %)
     assert (
-        "30-day readmission rate 2025-09 withheld: fewer than 5 partners report it 15.0% 13.9% "
-        "S suppressed 2 (1 suppressed)" in text
+        "30-day readmission rate S suppressed withheld: fewer than 5 partners report it 15.0% "
+        "13.9% 2025-09 2 (1 suppressed)" in text
     )
     # appt_lead_days 2025-09: east-clinic's 18.5 days alone → withheld too
     assert (
-        "Days to new-patient appointment 2025-09 withheld: fewer than 5 partners report it "
-        "14.0 days 31.0 days S suppressed 1" in text
+        "Days to new-patient appointment S suppressed withheld: fewer than 5 partners report "
+        "it 14.0 days 31.0 days 2025-09 1" in text
     )
 
 

@@ -4,6 +4,7 @@ partner's own), a KPI's page, data quality, the methodology and the board packet
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 
 from sitegen import charts
@@ -13,6 +14,7 @@ from sitegen.filters import STATUS_WORDS, delta, num, pct, value
 from sitegen.kpis import MIN_PEERS, MIN_PEERS_QUARTILES
 from sitegen.load import RULE_LABELS
 from sitegen.model import (
+    STANDINGS,
     STATUSES,
     Kpi,
     KpiResult,
@@ -23,12 +25,23 @@ from sitegen.model import (
     SeriesPoint,
 )
 from sitegen.narrative import Narrative
-from sitegen.views.common import ChartView, Reading, Status, Table, chart, status
+from sitegen.views.common import (
+    ChartView,
+    Reading,
+    Status,
+    Table,
+    chart,
+    standing_status,
+    status,
+)
 from sitegen.views.partner import (
     ASSURANCE_WORDS,
     FUNNEL_WORDS,
     VARIATION_WORDS,
+    Count,
     Standing,
+    plural,
+    scored_of,
     standing,
     trend_table,
 )
@@ -73,6 +86,32 @@ class Mover:
     name: str
     score: str
     change: str
+    scored_on: str  # "scored on 18 of 24 KPIs": a score on few KPIs moves by more
+
+
+@dataclass(frozen=True)
+class ReadingCount:
+    reading: Reading
+    count: int
+
+
+@dataclass(frozen=True)
+class Band:
+    """The dashboard's first answer: how the alliance stands against its commitments."""
+
+    period: str
+    partners: tuple[Count, ...]  # partners on track, at risk, off track, not scored
+    kpis: tuple[Count, ...]  # KPI results met, at risk, missed, across every partner
+    readings: tuple[ReadingCount, ...]  # series per SPC reading, across every partner
+    freshness: str  # "37 of 40 partners submitted for 2026-10; data up to 2026-11"
+    generated: str
+
+
+@dataclass(frozen=True)
+class Unranked:
+    partner_id: str
+    name: str
+    why: str  # "no submission for 2026-10"
 
 
 @dataclass(frozen=True)
@@ -89,18 +128,21 @@ class DashboardView:
 
     period: str
     generated: str  # when the build ran
+    band: Band
     partners: tuple[PartnerLink, ...]
     kpis: int
     narrative: Narrative | None
     headline: tuple[Headline, ...]
     heatmap_title: str
     heatmap: ChartView
+    status_table: Table  # partners per status per KPI: what a phone shows for the heatmap
     ranking_title: str
     ranking: ChartView
+    ranking_table: Table  # and for the ranking
+    unranked: tuple[Unranked, ...]  # partners without a score, and why
     movers_up: tuple[Mover, ...]
     movers_down: tuple[Mover, ...]
     late: tuple[PartnerLink, ...]
-    late_sentence: str  # "3 partners sent no data for 2026-10.", or ""
     spc_summary: Table | None  # partners per SPC reading, per KPI; None without readings
     json: str  # alliance.json
 
@@ -154,6 +196,7 @@ class KpiView:
     ranked: tuple[RankedRow, ...]
     distribution: ChartView | None  # the spread of values, or the partner among its peers
     funnel: ChartView | None  # values against denominators, with the alliance's limits
+    key: tuple[tuple[str, str], ...]  # the alliance trend's key (ALLIANCE_KEY)
 
     def charts(self) -> list[ChartView]:
         return [c for c in (self.trend, self.distribution, self.funnel) if c]
@@ -170,11 +213,11 @@ class QualityView:
     """What the load accepted and rejected, and who submitted."""
 
     period: str
-    read: str
-    files: int
+    read: str  # "1,234 rows"
+    files: str  # "1 file"
     accepted: str
     rejected: str
-    normalised: str
+    normalised: str  # "3 rows"
     collapsed: str
     files_table: Table
     reasons: tuple[Reason, ...]
@@ -197,6 +240,7 @@ class MethodologyView:
     min_denominator: int
     min_peers_quartiles: int
     statuses: dict[str, Status]
+    standings: dict[str, Status]  # on track, at risk, off track, not scored
     readings: dict[str, Reading]  # every variation and assurance reading, for the key
     definitions: Table
 
@@ -210,13 +254,14 @@ class PacketView:
 
     period: str
     partners_line: str
+    band: Band
     headline: tuple[Headline, ...]
-    heatmap: ChartView
+    status_table: Table  # partners by status per KPI: a heatmap's cells are too small on paper
     ranking: ChartView
     sections: tuple[Standing, ...]
 
     def charts(self) -> list[ChartView]:
-        return [self.heatmap, self.ranking]
+        return [self.ranking]
 
 
 def _links(partners: list[Partner]) -> tuple[PartnerLink, ...]:
@@ -274,6 +319,7 @@ def dashboard_view(model: Model, narrative: Narrative | None, generated: str) ->
                 c.partner.name,
                 num(c.composite.score, 1),
                 delta(c.composite.change_prev, "score"),
+                standing(c).scored_on,
             )
             for c in found
         )
@@ -282,25 +328,85 @@ def dashboard_view(model: Model, narrative: Narrative | None, generated: str) ->
     return DashboardView(
         period=model.period,
         generated=generated,
+        band=band(model, generated),
         partners=_links(model.partners),
         kpis=len(model.kpis),
         narrative=narrative,
         headline=headline(model),
         heatmap_title=titles[0],
         heatmap=heatmap,
+        status_table=_status_table(model),
         ranking_title=titles[1],
         ranking=ranking,
+        ranking_table=_ranking_table(scored, f"Composite ranking, {model.period}"),
+        unranked=tuple(
+            Unranked(c.partner.partner_id, c.partner.name, standing(c).not_ranked)
+            for c in sorted(cards, key=lambda c: c.partner.name)
+            if c.composite.rank is None
+        ),
         movers_up=movers("up"),
         movers_down=movers("down"),
         late=_links([names[p.partner_id] for p in late]),
-        late_sentence=(
-            f"{len(late)} partner{'s' if len(late) != 1 else ''} sent no data for {model.period}."
-            if late
-            else ""
-        ),
         spc_summary=_spc_summary(model),
         json=_alliance_json(model),
     )
+
+
+def band(model: Model, generated: str) -> Band:
+    """Partners by standing, KPI results by status and series by SPC reading, as of the
+    period, and how fresh the data are: counted from the figures SQL decided."""
+    cards = list(model.scorecards.values())
+    tracks = Counter(c.composite.standing for c in cards)
+    results = Counter(r.status for c in cards for r in c.results)
+    readings = Counter()
+    for counts in model.spc_counts.values():
+        readings.update(counts)
+    submitted = sum(c.submitted for c in cards)
+    latest = _latest_period(model)
+    return Band(
+        period=model.period,
+        partners=tuple(Count(standing_status(k), tracks[k]) for k in STANDINGS),
+        kpis=tuple(Count(status(k), results[k]) for k in ("met", "at_risk", "missed")),
+        readings=tuple(
+            ReadingCount(READINGS[k], readings[k])
+            for k in ("special_improving", "special_concerning", "pass", "fail")
+        ),
+        freshness=(
+            f"{submitted} of {plural(len(cards), 'partner')} submitted for {model.period}"
+            + (f"; the latest data are for {latest}" if latest and latest != model.period else "")
+        ),
+        generated=generated,
+    )
+
+
+def _latest_period(model: Model) -> str | None:
+    """The latest period any partner submitted for (data-quality's coverage)."""
+    quality = model.quality
+    found = [i for flags in quality.submitted.values() for i, flag in enumerate(flags) if flag]
+    return quality.periods[max(found)] if found else None
+
+
+def _status_table(model: Model) -> Table:
+    """Partners by status per KPI, as a table: the heatmap's figures, counted."""
+    counted = model.status_counts
+    return Table(
+        f"Partners by status per KPI, {model.period}",
+        ("KPI", *(STATUS_WORDS[s].capitalize() for s in STATUSES)),
+        tuple(
+            (k.name, *(num(counted.get(k.kpi_id, {}).get(s, 0)) for s in STATUSES))
+            for k in model.kpis
+        ),
+    )
+
+
+# The key to a KPI's alliance trend chart: (the page's swatch, the words).
+ALLIANCE_KEY = (
+    ("partner", "the alliance-wide value, one dot per period"),
+    ("target", "the alliance target (black dashes)"),
+    ("median", f"the median partner (grey dots), where at least {MIN_PEERS} partners report"),
+    ("band", f"the middle half of partners (shaded), where at least {MIN_PEERS} report"),
+    ("benchmark", "the external benchmark (a wide pink line), where the KPI has one"),
+)
 
 
 # Each reading as the methodology's key shows it (special causes with the H icon).
@@ -391,16 +497,17 @@ def _heatmap(model: Model) -> ChartView:
     )
 
 
-def _ranking_table(scored: list[Scorecard]) -> Table:
+def _ranking_table(scored: list[Scorecard], caption: str = "Composite score by partner") -> Table:
     return Table(
-        "Composite score by partner",
-        ("Partner", "Rank", "Score", "Change"),
+        caption,
+        ("Partner", "Rank", "Score", "Change", "Scored on"),
         tuple(
             (
                 c.partner.name,
                 str(c.composite.rank),
                 num(c.composite.score, 1),
                 delta(c.composite.change_prev, "score"),
+                scored_of(c),
             )
             for c in scored
         ),
@@ -429,14 +536,7 @@ def _status_counts(model: Model) -> ChartView:
         "For each KPI, how many partners met its target, were at risk, missed it, had no "
         "data or were suppressed; each partner's own statuses are on its scorecard.",
         f"Partners by status per KPI, {model.period}",
-        Table(
-            "Partners by status per KPI",
-            ("KPI", *(STATUS_WORDS[s].capitalize() for s in STATUSES)),
-            tuple(
-                (k.name, *(num(counted.get(k.kpi_id, {}).get(s, 0)) for s in STATUSES))
-                for k in model.kpis
-            ),
-        ),
+        _status_table(model),
     )
 
 
@@ -468,7 +568,9 @@ def _alliance_trend(model: Model, kpi: Kpi) -> ChartView | None:
     ]
     return chart(
         "alliance-trend",
-        charts.trend_chart(kpi.name, kpi.unit, trend_points, kpi.benchmark, value_label="alliance"),
+        charts.trend_chart(
+            kpi.name, kpi.unit, trend_points, kpi.benchmark, value_label="alliance", legend=False
+        ),
         f"Alliance-wide {kpi.name} per period against the alliance target, with the "
         "middle half of partners.",
         f"Alliance-wide {kpi.name} per period",
@@ -504,6 +606,7 @@ def _kpi_view(
         ranked=ranked,
         distribution=distribution,
         funnel=funnel,
+        key=ALLIANCE_KEY,
     )
 
 
@@ -595,12 +698,12 @@ def quality_view(model: Model) -> QualityView:
     )
     return QualityView(
         period=model.period,
-        read=num(load.read),
-        files=len(load.files),
+        read=plural(load.read, "row"),
+        files=plural(len(load.files), "file"),
         accepted=num(load.accepted),
         rejected=num(load.rejected),
-        normalised=num(load.normalised),
-        collapsed=num(load.collapsed),
+        normalised=plural(load.normalised, "row"),
+        collapsed=plural(load.collapsed, "row"),
         files_table=Table(
             "Metric files",
             ("File", "Rows read", "Accepted", "Rejected", "Problem"),
@@ -667,6 +770,7 @@ def methodology_view(model: Model, config: Config) -> MethodologyView:
         min_denominator=config.status.min_denominator,
         min_peers_quartiles=MIN_PEERS_QUARTILES,
         statuses={s: status(s) for s in STATUSES},
+        standings={s: standing_status(s) for s in STANDINGS},
         readings=READINGS,
         definitions=definitions,
     )
@@ -678,8 +782,9 @@ def packet_view(model: Model, narrative: Narrative | None) -> PacketView:
     return PacketView(
         period=model.period,
         partners_line=f"{len(model.partners)} partners, {len(dashboard.headline)} KPIs",
+        band=dashboard.band,
         headline=dashboard.headline,
-        heatmap=dashboard.heatmap,
+        status_table=dashboard.status_table,
         ranking=dashboard.ranking,
         sections=tuple(standing(card) for card in model.scorecards.values()),
     )

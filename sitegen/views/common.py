@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sitegen.filters import STATUS_ICONS, STATUS_WORDS
+from sitegen.filters import STANDING_ICONS, STANDING_WORDS, STATUS_ICONS, STATUS_WORDS
 from sitegen.svg import spec_digest, spec_json
 
 
@@ -20,6 +20,11 @@ class Status:
 
 def status(key: str) -> Status:
     return Status(key, STATUS_ICONS[key], STATUS_WORDS[key])
+
+
+def standing_status(key: str) -> Status:
+    """A partner's standing (on track, at risk, off track, not scored), shown as a status is."""
+    return Status(key, STANDING_ICONS[key], STANDING_WORDS[key])
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,15 @@ from sitegen.kpis import MIN_PEERS
 from sitegen.load import CATEGORIES
 from sitegen.model import STATUSES, Baseline, KpiResult, Scorecard, SeriesPoint, Spc
 from sitegen.narrative import Narrative
-from sitegen.views.common import ChartView, Reading, Status, Table, chart, status
+from sitegen.views.common import (
+    ChartView,
+    Reading,
+    Status,
+    Table,
+    chart,
+    standing_status,
+    status,
+)
 
 CATEGORY_LABELS = {c: c.replace("_", " ").capitalize() for c in CATEGORIES}
 SUPPRESSION_WORDS = {
@@ -46,6 +54,39 @@ RULE_WORDS = {
     "trend": "a trend (7 points rising or falling)",
     "two_of_three": "two of three points near a limit",
 }
+# The key to a scorecard's trend charts, item by item: (the page's swatch, the words), the
+# same words on the page and in the PDF.
+CHART_KEY = (
+    ("partner", "the partner's value, one dot per period (a gap where there is none to show)"),
+    ("target", "the target (black dashes)"),
+    ("median", f"the peer median (grey dots), where at least {MIN_PEERS} partners report"),
+    ("band", f"the middle half of peers (shaded), where at least {MIN_PEERS} partners report"),
+    (
+        "benchmark",
+        "the external benchmark (a wide pink line, under the target where the two are equal), "
+        "where the KPI has one",
+    ),
+    (
+        "mean",
+        "the mean of the values (solid grey) and the process limits (grey dashes), where the "
+        "KPI has 13 points or more",
+    ),
+    (
+        "signal",
+        "a larger dot: a special cause, blue when improving, orange when concerning (the data "
+        "table names each)",
+    ),
+)
+# What the KPI tables' cells mean, under them on the page and in the PDF.
+TABLE_NOTE = (
+    '"Own commitment" marks a target the partner committed to itself, in place of the '
+    "alliance target. Changes are against the previous period and the same period a year "
+    "earlier. Peer rank: 1 is best, among all partners and among partners of its type; "
+    f"withheld when fewer than {MIN_PEERS} partners report the KPI. Beside each status, the "
+    "Making Data Count reading of the KPI's history (13 points or more): its variation "
+    "(common or special cause, improving or concerning) and its assurance against the "
+    'target; "within noise": the value\'s 95% interval holds the target.'
+)
 FUNNEL_WORDS = {
     "within": "within the funnel's limits",
     "better_95": "better than the 95% limit",
@@ -73,6 +114,7 @@ class KpiRow:
     change_yoy: str
     change_yoy_label: str | None
     peers: str  # "3 of 12", "withheld" or "–"
+    type_peers: str  # "2 of 5 hospital partners", or "" when withheld
     spark: Markup  # the sparkline, drawn as SVG markup
     variation: Reading | None  # None with fewer than 13 points
     assurance: Reading | None  # None too without a target
@@ -80,6 +122,27 @@ class KpiRow:
     interval: str  # "95% interval 12.1% to 15.3%", or ""
     within_noise: bool  # the interval holds the target: the status may be chance
     funnel: str  # where the value falls in the KPI's funnel plot, or ""
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """A target a partner is held to, worded for the block that opens its scorecard."""
+
+    kpi_id: str
+    name: str
+    status: Status
+    value: str
+    target: str
+    gap: str  # "+2.2 pts, worse", "on target", or "–"
+    window: str  # "2025-01 onwards", "until 2024-12", "2025-01 to 2026-12", "open-ended"
+
+
+@dataclass(frozen=True)
+class NoChart:
+    """A KPI with no value to chart in any period, said in one line instead."""
+
+    kpi_id: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -112,6 +175,11 @@ class Standing:
     of: str  # "not ranked" and ""; and "of 38"
     change: str  # the score's change on the previous period: "+2.9", "±0", "–"
     rank_change: str  # "up 2 places since the previous period", or ""
+    score_change: str  # "down 2.9 points on the previous month", or "" without a change
+    track: Status  # on track, at risk, off track or not scored (kpi_composite.sql)
+    scored_on: str  # "scored on 18 of 24 KPIs"
+    type_rank: str  # "3 of 9 hospital partners", or "" when not ranked
+    not_ranked: str  # why it has no rank ("no submission for 2026-10"), or "" with one
     counts: tuple[Count, ...]  # every status, in STATUSES order
     summary: tuple[str, ...]  # the generated summary, sentence by sentence
 
@@ -127,9 +195,14 @@ class PartnerView:
 
     standing: Standing
     narrative: Narrative | None
+    commitments: tuple[Commitment, ...]  # its own commitments, missed first
+    off_target: tuple[Commitment, ...]  # missed or at risk against the alliance target
     categories: tuple[Category, ...]
-    trends: tuple[ChartView, ...]
+    trends: tuple[ChartView, ...]  # a chart per KPI with a value to draw
+    empty: tuple[NoChart, ...]  # a line per KPI with none, instead of an empty chart
     notes: tuple[str, ...]
+    key: tuple[tuple[str, str], ...]  # the trend charts' key (CHART_KEY)
+    table_note: str  # what the KPI tables' cells mean (TABLE_NOTE)
     json: str  # partners/<id>.json
     csv: str  # partners/<id>.csv
 
@@ -139,6 +212,7 @@ class PartnerView:
 
 def standing(card: Scorecard) -> Standing:
     composite = card.composite
+    kind = card.partner.partner_type.replace("_", " ")
     return Standing(
         partner_id=card.partner.partner_id,
         name=card.partner.name,
@@ -153,9 +227,50 @@ def standing(card: Scorecard) -> Standing:
         of=f"of {composite.of}" if composite.rank else "",
         change=delta(composite.change_prev, "score"),
         rank_change=_rank_change(card),
+        score_change=_score_change(card),
+        track=standing_status(composite.standing),
+        scored_on=_scored_on(card),
+        # within a type of one, a rank says nothing
+        type_rank=(
+            f"{composite.type_rank} of {composite.type_of} {kind} partners"
+            if composite.type_rank and composite.type_of > 1
+            else ""
+        ),
+        not_ranked=_not_ranked(card),
         counts=tuple(Count(status(s), composite.counts[s]) for s in STATUSES),
         summary=tuple(summary(card)),
     )
+
+
+def scored_of(card: Scorecard) -> str:
+    """How many of the scorecard's KPIs the composite rests on: "18 of 24 KPIs"."""
+    shown = sum(card.composite.counts.values())
+    return f"{card.composite.scored} of {plural(shown, 'KPI')}"
+
+
+def _scored_on(card: Scorecard) -> str:
+    return f"scored on {scored_of(card)}"
+
+
+def _not_ranked(card: Scorecard) -> str:
+    """Why a partner has no composite rank, in words its page, PDF and email all use."""
+    if card.composite.rank is not None:
+        return ""
+    if not card.submitted:
+        return f"no submission for {card.period}"
+    return (
+        f"{_scored_on(card)}, under half of their weight (the rest had no data or were suppressed)"
+    )
+
+
+def _score_change(card: Scorecard) -> str:
+    change = card.composite.change_prev
+    if change is None:
+        return ""
+    if not round(change, 1):
+        return f"unchanged {_previous(card.period)}"
+    moved = "up" if change > 0 else "down"
+    return f"{moved} {num(abs(change), 1)} points {_previous(card.period)}"
 
 
 def partner_view(card: Scorecard, narrative: Narrative | None) -> PartnerView:
@@ -166,15 +281,94 @@ def partner_view(card: Scorecard, narrative: Narrative | None) -> PartnerView:
         for c in CATEGORIES
         if (group := [r for r in card.results if r.kpi.category == c])
     )
+    drawn = {r.kpi.kpi_id for r in card.results if _has_values(card.history.get(r.kpi.kpi_id, []))}
     return PartnerView(
         standing=standing(card),
         narrative=narrative,
+        commitments=commitments(card, own=True),
+        off_target=commitments(card, own=False),
         categories=categories,
-        trends=tuple(_trend(r, card) for r in card.results),
+        trends=tuple(_trend(r, card) for r in card.results if r.kpi.kpi_id in drawn),
+        empty=tuple(_empty(r, card) for r in card.results if r.kpi.kpi_id not in drawn),
         notes=tuple(_notes(card)),
+        key=CHART_KEY,
+        table_note=TABLE_NOTE,
         json=_json(scorecard_json(card)),
         csv=scorecard_csv(card),
     )
+
+
+# The order a commitments block lists statuses in: what needs attention first.
+SEVERITY = {"missed": 0, "at_risk": 1, "met": 2, "suppressed": 3, "no_data": 4}
+
+
+def commitments(card: Scorecard, own: bool) -> tuple[Commitment, ...]:
+    """The partner's own commitments (`own`), or the KPIs it misses or is at risk on against
+    the alliance target; missed, then at risk, then met, each in the KPI list's order."""
+    if own:
+        chosen = [r for r in card.results if r.target_source == "partner"]
+    else:
+        chosen = [
+            r
+            for r in card.results
+            if r.target_source == "kpi" and r.status in ("missed", "at_risk")
+        ]
+    ranked = sorted(enumerate(chosen), key=lambda ir: (SEVERITY[ir[1].status], ir[0]))
+    return tuple(_commitment(r) for _, r in ranked)
+
+
+def _commitment(result: KpiResult) -> Commitment:
+    unit = result.kpi.unit
+    return Commitment(
+        kpi_id=result.kpi.kpi_id,
+        name=result.kpi.name,
+        status=status(result.status),
+        value=value(result.value, unit),
+        target=value(result.target, unit),
+        gap=_gap(result),
+        window=_window(result.window),
+    )
+
+
+def _gap(result: KpiResult) -> str:
+    """Value minus target in the KPI's unit, and which side of the target that is."""
+    if result.gap is None:
+        return "–"
+    text = delta(result.gap, result.kpi.unit)
+    if text.startswith("±0"):
+        return "on target"
+    better = (result.gap > 0) == (result.kpi.direction == "higher")
+    return f"{text}, {'better' if better else 'worse'}"
+
+
+def _window(window: tuple[str | None, str | None] | None) -> str:
+    """A commitment's window as written in targets.csv; an alliance target has none."""
+    if window is None:
+        return "alliance target"
+    start, end = window
+    if start and end:
+        return f"{start} to {end}"
+    if start:
+        return f"{start} onwards"
+    if end:
+        return f"until {end}"
+    return "open-ended"
+
+
+def _has_values(series: list[SeriesPoint]) -> bool:
+    return any(p.value is not None for p in series)
+
+
+def _empty(result: KpiResult, card: Scorecard) -> NoChart:
+    """Why a KPI has no chart: no period of its series has a value that may be shown."""
+    kinds = {p.status for p in card.history.get(result.kpi.kpi_id, [])}
+    if kinds == {"suppressed"}:
+        why = "suppressed in every period (too few to show)"
+    elif kinds <= {"no_data"}:
+        why = "no data in any period"
+    else:
+        why = "suppressed or no data in every period"
+    return NoChart(result.kpi.kpi_id, f"{result.kpi.name}: nothing to chart, {why}.")
 
 
 def _json(data: dict[str, Any]) -> str:
@@ -201,6 +395,12 @@ def _row(result: KpiResult, card: Scorecard) -> KpiRow:
         change_yoy=delta(result.change_yoy, unit),
         change_yoy_label=result.change_yoy_label,
         peers=peer_text,
+        type_peers=(
+            f"{peers.type_rank} of {peers.type_n} {card.partner.partner_type.replace('_', ' ')} "
+            "partners"
+            if peers.type_rank
+            else ""
+        ),
         variation=variation(result),
         assurance=assurance(result),
         spc_note=spc_note(result),
@@ -407,8 +607,9 @@ def _previous(period: str) -> str:
     return f"on the previous {periods.kind(period)}"
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+def plural(count: int, word: str) -> str:
+    """A count and its noun: "1 row", "1,234 rows"."""
+    return f"{num(count)} {word}" if count == 1 else f"{num(count)} {word}s"
 
 
 def summary(card: Scorecard) -> list[str]:
@@ -417,7 +618,8 @@ def summary(card: Scorecard) -> list[str]:
     sentences = []
     if composite.score is None:
         sentences.append(
-            f"{name} has no composite score for {period}: too few KPIs could be scored."
+            f"{name} has no composite score for {period}: too few KPIs could be scored "
+            f"({_scored_on(card)})."
         )
     else:
         sentence = (
@@ -425,27 +627,25 @@ def summary(card: Scorecard) -> list[str]:
             f"ranked {composite.rank} of {composite.of}"
         )
         if composite.change_prev is not None:
-            moved = "up" if composite.change_prev > 0 else "down"
-            sentence += (
-                f", {moved} {num(abs(composite.change_prev), 1)} points {_previous(period)}"
-                if round(composite.change_prev, 1)
-                else f", unchanged {_previous(period)}"
-            )
+            sentence += f", {_score_change(card)}"
             if composite.rank_prev is not None and composite.rank_prev != composite.rank:
                 sentence += f" (rank {composite.rank_prev} before)"
         sentences.append(sentence + ".")
     counts = composite.counts
+    suppressed = counts["suppressed"]
     if composite.scored:
-        sentences.append(
-            f"It met {counts['met']} of {_plural(composite.scored, 'scored KPI')}, "
-            f"was at risk on {counts['at_risk']} and missed {counts['missed']}."
+        sentence = (
+            f"It met {counts['met']} of {plural(composite.scored, 'scored KPI')}, "
+            f"was at risk on {counts['at_risk']} and missed {counts['missed']}"
         )
-    if counts["suppressed"]:
-        sentences.append(
-            f"{_plural(counts['suppressed'], 'KPI')} "
-            f"{'was' if counts['suppressed'] == 1 else 'were'} suppressed: "
-            "the numbers are too small to show."
-        )
+        if suppressed:
+            sentence += (
+                f"; {suppressed} more {'was' if suppressed == 1 else 'were'} suppressed, "
+                "the numbers too small to show"
+            )
+        sentences.append(sentence + ".")
+    elif suppressed:
+        sentences.append(f"Suppressed, the numbers too small to show: {plural(suppressed, 'KPI')}.")
     results = {r.kpi.kpi_id: r for r in card.results}
     for kind, kpi_id in (("improvement", card.improvement), ("decline", card.decline)):
         if kpi_id is not None:
@@ -467,7 +667,7 @@ def _notes(card: Scorecard) -> list[str]:
     notes = []
     committed = [r.kpi.name for r in card.results if r.target_source == "partner"]
     if committed:
-        notes.append("Targets from your own commitment: " + ", ".join(committed) + ".")
+        notes.append("Targets from its own commitments: " + ", ".join(committed) + ".")
     suppressed = [r.kpi.name for r in card.results if r.status == "suppressed"]
     if suppressed:
         notes.append(
