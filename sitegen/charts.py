@@ -209,22 +209,15 @@ def _has(points: list[TrendPoint], attr: str) -> bool:
     return any(getattr(p, attr) is not None for p in points)
 
 
-def _series_encoding(labels: list[str], value_label: str, legend: bool) -> dict[str, Any]:
-    """Colour and dash by series, on the same labels so Vega-Lite merges them into one legend.
-
-    The dashes make the legend (and the lines) readable without colour and in greyscale print.
-    """
+def _series_encoding(labels: list[str], value_label: str) -> dict[str, Any]:
+    """Colour, dash and width by series. There is no legend: a page of trend charts shows one
+    key in words for all of them (each chart's own legend added a third to its drawing time,
+    7.3 → 10.9 ms of CPU, and a third to its width). The dashes tell the lines apart without
+    colour and in greyscale print."""
     colours, dashes = _series_scales(labels, value_label)
-    key = alt.Legend(
-        title=None,
-        symbolType="stroke",
-        symbolSize=500,
-        symbolStrokeWidth=2,
-        columns=len(labels) if len(labels) <= 3 else 2,  # fits beside the band's legend
-    )
     return {
-        "color": alt.Color("series:N", scale=colours, legend=key if legend else None),
-        "strokeDash": alt.StrokeDash("series:N", scale=dashes, legend=key if legend else None),
+        "color": alt.Color("series:N", scale=colours, legend=None),
+        "strokeDash": alt.StrokeDash("series:N", scale=dashes, legend=None),
         # each line's own width, carried by its row (a scale on a nominal field warns)
         "strokeWidth": alt.StrokeWidth("width:Q", scale=None, legend=None),
     }
@@ -238,13 +231,10 @@ def _series_scales(labels: list[str], value_label: str) -> tuple[alt.Scale, alt.
     return colours, dashes
 
 
-def _band_layer(legend: bool) -> alt.Chart:
+def _band_layer() -> alt.Chart:
     """The peer interquartile band; periods where peers are withheld (None) are left open."""
-    fill = alt.Fill(
-        "band:N",
-        scale=alt.Scale(domain=[BAND_LABEL], range=[BAND_COLOUR]),
-        legend=alt.Legend(title=None, symbolType="square", symbolSize=200) if legend else None,
-    )
+    band = alt.Scale(domain=[BAND_LABEL], range=[BAND_COLOUR])
+    fill = alt.Fill("band:N", scale=band, legend=None)
     return (
         _flattened("band", ["period", "q1", "q3"])
         .mark_area(opacity=0.7)
@@ -290,14 +280,12 @@ def trend_chart(
     benchmark: float | None,
     *,
     value_label: str = "partner",
-    legend: bool = True,
 ) -> Spec:
     """A KPI over time: value line, target, peer band and median, benchmark rule.
 
-    `title` becomes the spec's description (the page shows the visible title). `value_label`
-    names the main line in the legend ("partner" on a scorecard, "alliance" on a KPI page).
-    `legend=False` leaves the legend to the page: a page of many trend charts shows one key,
-    and a legend adds about a third to a chart's drawing time (7.3 → 10.9 ms of CPU).
+    `title` becomes the spec's description (the page shows the visible title and the key).
+    `value_label` names the main series in the data and tooltips ("partner" on a scorecard,
+    "alliance" on a KPI page).
     """
     _unit_format(unit)  # an unknown unit fails here, naming the units there are
     data = _trend_datasets(points, benchmark, value_label, unit)
@@ -306,9 +294,7 @@ def trend_chart(
     if signals:
         labels += SIGNALS
     has_band = _has(points, "peer_q1") and _has(points, "peer_q3")
-    skeleton = _trend_skeleton(
-        unit, labels, has_band, bool(data["steps"]), value_label, legend, signals
-    )
+    skeleton = _trend_skeleton(unit, labels, has_band, bool(data["steps"]), value_label, signals)
     return {
         **skeleton,
         "encoding": {**skeleton["encoding"], "x": _period_x([p.period for p in points])},
@@ -324,7 +310,6 @@ def _trend_skeleton(
     has_band: bool,
     has_steps: bool,
     value_label: str,
-    legend: bool,
     signals: bool = False,
 ) -> Spec:
     """Everything of a trend chart but its data, built once per shape and reused: a partner
@@ -333,10 +318,10 @@ def _trend_skeleton(
 
     With `signals`, the markers are coloured by kind on the lines' own colour scale (the
     partner's blue, improving blue, concerning orange): no extra layer to draw."""
-    enc = _series_encoding(list(labels), value_label, legend)
+    enc = _series_encoding(list(labels), value_label)
     layers: list[alt.Chart] = []
     if has_band:
-        layers.append(_band_layer(legend))
+        layers.append(_band_layer())
     if has_steps:
         layers.append(_line_layer("steps", enc, step=True))
     colours = _series_scales(list(labels), value_label)[0] if signals else None

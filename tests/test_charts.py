@@ -94,9 +94,10 @@ def test_trend_chart_draws_value_target_band_median_and_benchmark() -> None:
     assert order.index("#B8578F") < order.index("#000000")
     assert len(marks(svg, "area")) == 1  # the peer band
     assert len(marks(svg, "symbol")) == 5  # a marker per value, none for the gap
-    legend = set(texts(svg))
-    assert {"partner", "target", "peer median", "benchmark", charts.BAND_LABEL} <= legend
-    assert any(label.endswith("%") for label in legend)  # percent axis labels say "%"
+    words = set(texts(svg))
+    # no legend in the chart (the page's key says what each line is), axis labels only
+    assert not {"partner", "target", "peer median", "benchmark", charts.BAND_LABEL} & words
+    assert any(label.endswith("%") for label in words)  # percent axis labels say "%"
 
 
 def test_trend_chart_breaks_the_line_at_missing_values() -> None:
@@ -179,7 +180,7 @@ def test_no_chart_with_full_data_makes_vega_warn(caplog: pytest.LogCaptureFixtur
     vega.removeFilter(svg._no_values_warning)
     try:
         with caplog.at_level(logging.WARNING):
-            for spec in [*builders(), trend_chart("t", "percent", FULL, 60.0, legend=False)]:
+            for spec in [*builders(), trend_chart("t", "percent", FULL, 60.0)]:
                 draw(spec)
     finally:
         vega.addFilter(svg._no_values_warning)

@@ -224,7 +224,7 @@ def _variants() -> list[dict]:
         points[3] = charts.TrendPoint(months[3], None, 12.0, None, None, None)
         specs += [
             charts.trend_chart("t", "percent", points, 11.5),
-            charts.trend_chart("t", "percent", points, None, legend=False),
+            charts.trend_chart("t", "percent", points, None),
             charts.distribution_chart("d", "usd", [900 + shift * 10, 950, 1010, 1200], 1000),
         ]
     return specs

@@ -568,9 +568,7 @@ def _alliance_trend(model: Model, kpi: Kpi) -> ChartView | None:
     ]
     return chart(
         "alliance-trend",
-        charts.trend_chart(
-            kpi.name, kpi.unit, trend_points, kpi.benchmark, value_label="alliance", legend=False
-        ),
+        charts.trend_chart(kpi.name, kpi.unit, trend_points, kpi.benchmark, value_label="alliance"),
         f"Alliance-wide {kpi.name} per period against the alliance target, with the "
         "middle half of partners.",
         f"Alliance-wide {kpi.name} per period",

@@ -520,7 +520,7 @@ def _trend(result: KpiResult, card: Scorecard) -> ChartView:
             rules.setdefault(signal.period, []).append(signal.rule.replace("_", " "))
     return chart(
         f"trend-{kpi.kpi_id}",
-        charts.trend_chart(kpi.name, kpi.unit, points, kpi.benchmark, legend=False),
+        charts.trend_chart(kpi.name, kpi.unit, points, kpi.benchmark),
         alt,
         f"{kpi.name} ({result.period}: {value(result.value, kpi.unit)}, "
         f"target {value(result.target, kpi.unit)})",
