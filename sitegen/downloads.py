@@ -29,6 +29,9 @@ def scorecard_json(card: Scorecard) -> dict[str, Any]:
             "score": _finite(card.composite.score),
             "rank": card.composite.rank,
             "of": card.composite.of,
+            "type_rank": card.composite.type_rank,
+            "type_of": card.composite.type_of,
+            "standing": card.composite.standing,
         },
         "kpis": [_kpi_json(r) for r in card.results],
     }

@@ -336,7 +336,7 @@ def _results(
                s.type_n, s.type_rank,
                s.suppression, s.footnote, s.parts, s.parts_of,
                i.ci_low, i.ci_high, i.within_noise, f.position, {own},
-               t.valid_from, t.valid_to,
+               nullif(t.valid_from, ''), nullif(t.valid_to, ''),
                -- the gap to the target, of a judged value only (value minus target)
                CASE WHEN s.status IN ('met', 'at_risk', 'missed') THEN s.value - s.target END
         FROM scorecard_as_of s

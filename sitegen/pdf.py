@@ -58,25 +58,39 @@ STANDARDS = ["ua-1"]
 # is written by its Unicode name instead ("🏥" → "[hospital]"), as many times as it takes.
 UNSHOWN = re.compile(r'the text `"(.+?)"` could not be displayed with font')
 MAX_UNSHOWN = 50
+COMBINING = ("Mn", "Me", "Cf")  # marks drawn onto the character before, and joiners
 
 
 def named(files: dict[str, bytes], text: str) -> dict[str, bytes]:
-    """The texts (data.json) and charts (SVG) with each character of `text` written by its
-    Unicode name in brackets, and the invisible ones it may carry (variation selectors,
-    joiners) dropped; the templates are left as they are."""
+    """The texts (data.json) and charts (SVG) with each non-ASCII character of `text` written
+    by its Unicode name in brackets; the templates are left as they are.
+
+    Only non-ASCII characters change, so the JSON and SVG syntax around them (all ASCII) is
+    never touched. When Typst names only ASCII text (a keycap emoji is a digit, a variation
+    selector and an enclosing keycap: "1" cannot be shown with them), those marks, which no
+    shipped font draws, are dropped everywhere instead."""
+    chars = [c for c in dict.fromkeys(text) if ord(c) > 127 and not c.isspace()]
     renamed = dict(files)
     for path, content in files.items():
         if not path.endswith((".json", ".svg")):
             continue
         decoded = content.decode("utf-8")
-        for char in dict.fromkeys(text):
-            if char.isspace():
-                continue
-            invisible = unicodedata.category(char) in ("Mn", "Cf")
+        for char in chars:
             name = unicodedata.name(char, f"U+{ord(char):04X}").lower()
+            invisible = unicodedata.category(char) in COMBINING
             decoded = decoded.replace(char, "" if invisible else f"[{name}]")
+        if not chars:
+            decoded = "".join(c for c in decoded if not _keycap_mark(c))
         renamed[path] = decoded.encode("utf-8")
     return renamed
+
+
+def _keycap_mark(char: str) -> bool:
+    """A mark that turns the character before it into an emoji: an enclosing keycap, a
+    variation selector, a zero-width joiner."""
+    return (unicodedata.category(char) in ("Me", "Cf") or 0xFE00 <= ord(char) <= 0xFE0F) and ord(
+        char
+    ) > 127
 
 
 @dataclass(frozen=True)

@@ -653,7 +653,7 @@ def test_a_message_says_why_a_partner_is_not_ranked(mini_model: Any) -> None:
         card, submitted=False, composite=dataclasses.replace(card.composite, rank=None)
     )
     text = body(silent, config)
-    assert "No submission for 2025-09: the KPIs of 2025-09 could not be judged." in text
+    assert "No submission for 2025-09: its KPIs without data for 2025-09 show as no data." in text
     assert "Rank: not ranked" in text and "Not ranked: no submission for 2025-09." in text
     # a partner that submitted with one KPI judged and three without data (rank and score
     # withheld, kpi_composite.sql): the share scored is the reason

@@ -153,7 +153,15 @@ def test_json_download_matches_the_schema(site: Path) -> None:
         "region": "North",
     }
     assert data["period"] == "2025-09"
-    assert data["composite"] == {"score": 30.0, "rank": 1, "of": 2}
+    # the only hospital ranked: 1 of 1 within its type; 3 × 30 = 90 < 100: off track
+    assert data["composite"] == {
+        "score": 30.0,
+        "rank": 1,
+        "of": 2,
+        "type_rank": 1,
+        "type_of": 1,
+        "standing": "off_track",
+    }
     keys = {
         "kpi_id", "name", "category", "unit", "direction", "value", "numerator", "denominator",
         "target", "target_source", "benchmark", "peer_median", "peer_percentile", "status",

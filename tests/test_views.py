@@ -174,3 +174,96 @@ def test_templates_use_only_the_documented_context() -> None:
         source = path.read_text(encoding="utf-8")
         names = meta.find_undeclared_variables(env.parse(source))
         assert names <= COMMON | {"view", "ui"}, (path.name, names - COMMON)
+
+
+# ------------------------------------------------------------------ words of the new blocks
+
+
+@pytest.fixture(scope="module")
+def north() -> Any:
+    """North General Hospital's scorecard in the mini project (test_site works its figures)."""
+    config = load_config(FIXTURES / "mini")
+    con, summary = build.load(config, date(2026, 1, 1))
+    build.score(con, config, date(2026, 1, 1))
+    model = load_model(con, summary)
+    con.close()
+    return model.scorecards["north-hosp"]
+
+
+def _readmissions(card: Any) -> Any:
+    return next(r for r in card.results if r.kpi.kpi_id == "readmit_30d")
+
+
+@pytest.mark.parametrize(
+    ("gap", "status", "words"),
+    [
+        (0.2, "at_risk", "+0.2 pts, worse"),  # 14.2 against 14.0, lower is better
+        (-0.5, "met", "−0.5 pts, better"),
+        (-0.03, "met", "on target"),  # under the last decimal shown
+        (0.03, "at_risk", "just short of the target"),  # rounds to ±0 yet is not met
+        (None, "no_data", "–"),
+    ],
+)
+def test_a_gap_is_worded_by_the_kpis_direction(
+    north: Any, gap: float | None, status: str, words: str
+) -> None:
+    result = dataclasses.replace(_readmissions(north), gap=gap, status=status)
+    assert partner._gap(result) == words
+
+
+@pytest.mark.parametrize(
+    ("window", "words"),
+    [
+        (("2025-07", None), "2025-07 onwards"),
+        ((None, "2025-06"), "until 2025-06"),
+        (("2025-01", "2026-12"), "2025-01 to 2026-12"),
+        ((None, None), "open-ended"),
+        (None, "alliance target"),
+    ],
+)
+def test_a_commitments_window_is_said_as_written(window: Any, words: str) -> None:
+    assert partner._window(window) == words
+
+
+def test_the_commitment_in_force_carries_its_window(north: Any) -> None:
+    # targets.csv: 16 until 2025-06, then 14 from 2025-07 on; the scorecard is for 2025-09
+    result = _readmissions(north)
+    assert (result.target, result.target_source, result.window) == (
+        14.0,
+        "partner",
+        ("2025-07", None),
+    )
+    [own] = partner.commitments(north, own=True)
+    assert (own.name, own.window, own.gap) == (
+        "30-day readmission rate",
+        "2025-07 onwards",
+        "+0.2 pts, worse",
+    )
+
+
+@pytest.mark.parametrize(
+    ("statuses", "why"),
+    [
+        (("suppressed", "suppressed"), "suppressed in every period (too few to show)"),
+        (("no_data", "no_data"), "no data in any period"),
+        (("suppressed", "no_data"), "suppressed or no data in every period"),
+    ],
+)
+def test_a_kpi_with_nothing_to_chart_gets_one_line(north: Any, statuses: Any, why: str) -> None:
+    first = north.history["readmit_30d"][0]
+    empty = [first._replace(value=None, status=s) for s in statuses]
+    card = dataclasses.replace(north, history={**north.history, "readmit_30d": empty})
+    view = partner.partner_view(card, None)
+    assert [e.text for e in view.empty] == [f"30-day readmission rate: nothing to chart, {why}."]
+    assert "trend-readmit_30d" not in [c.id for c in view.trends]
+
+
+def test_an_unranked_partner_whose_kpis_weigh_nothing_is_told_so(north: Any) -> None:
+    weightless = [
+        dataclasses.replace(r, kpi=dataclasses.replace(r.kpi, weight=0.0)) for r in north.results
+    ]
+    composite = dataclasses.replace(north.composite, score=None, rank=None)
+    card = dataclasses.replace(north, results=weightless, composite=composite)
+    assert partner.standing(card).not_ranked == (
+        "scored on 4 of 4 KPIs, and they carry no weight in the composite"
+    )

@@ -12,7 +12,7 @@
 --
 -- Standing, the dashboard's one-word answer per partner, reads the composite on the scale the
 -- statuses give it (met 100, at risk 50, missed 0) in thirds: on_track at two thirds of the
--- points or more (mostly met), off_track below one third (mostly missed), at_risk between;
+-- possible points or more, off_track below one third, at_risk between;
 -- not_scored where the score is withheld. Rank within type ranks the same scores among
 -- partners of the same partner_type only.
 

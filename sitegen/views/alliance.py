@@ -102,9 +102,8 @@ class Band:
     period: str
     partners: tuple[Count, ...]  # partners on track, at risk, off track, not scored
     kpis: tuple[Count, ...]  # KPI results met, at risk, missed, across every partner
-    readings: tuple[ReadingCount, ...]  # series per SPC reading, across every partner
-    freshness: str  # "37 of 40 partners submitted for 2026-10; data up to 2026-11"
-    generated: str
+    readings: tuple[ReadingCount, ...]  # series per SPC reading across partners; () without
+    freshness: str  # "37 of 40 partners submitted for 2026-10"
 
 
 @dataclass(frozen=True)
@@ -328,7 +327,7 @@ def dashboard_view(model: Model, narrative: Narrative | None, generated: str) ->
     return DashboardView(
         period=model.period,
         generated=generated,
-        band=band(model, generated),
+        band=band(model),
         partners=_links(model.partners),
         kpis=len(model.kpis),
         narrative=narrative,
@@ -352,9 +351,9 @@ def dashboard_view(model: Model, narrative: Narrative | None, generated: str) ->
     )
 
 
-def band(model: Model, generated: str) -> Band:
+def band(model: Model) -> Band:
     """Partners by standing, KPI results by status and series by SPC reading, as of the
-    period, and how fresh the data are: counted from the figures SQL decided."""
+    period, and who submitted for it: counted from the figures SQL decided."""
     cards = list(model.scorecards.values())
     tracks = Counter(c.composite.standing for c in cards)
     results = Counter(r.status for c in cards for r in c.results)
@@ -362,7 +361,6 @@ def band(model: Model, generated: str) -> Band:
     for counts in model.spc_counts.values():
         readings.update(counts)
     submitted = sum(c.submitted for c in cards)
-    latest = _latest_period(model)
     return Band(
         period=model.period,
         partners=tuple(Count(standing_status(k), tracks[k]) for k in STANDINGS),
@@ -370,20 +368,10 @@ def band(model: Model, generated: str) -> Band:
         readings=tuple(
             ReadingCount(READINGS[k], readings[k])
             for k in ("special_improving", "special_concerning", "pass", "fail")
+            if model.spc_counts
         ),
-        freshness=(
-            f"{submitted} of {plural(len(cards), 'partner')} submitted for {model.period}"
-            + (f"; the latest data are for {latest}" if latest and latest != model.period else "")
-        ),
-        generated=generated,
+        freshness=f"{submitted} of {plural(len(cards), 'partner')} submitted for {model.period}",
     )
-
-
-def _latest_period(model: Model) -> str | None:
-    """The latest period any partner submitted for (data-quality's coverage)."""
-    quality = model.quality
-    found = [i for flags in quality.submitted.values() for i, flag in enumerate(flags) if flag]
-    return quality.periods[max(found)] if found else None
 
 
 def _status_table(model: Model) -> Table:
@@ -743,7 +731,7 @@ def methodology_view(model: Model, config: Config) -> MethodologyView:
     else:
         as_of = "set in the configuration."
     definitions = Table(
-        "KPI definitions",
+        "Every KPI: definition, unit, direction, target, benchmark, roll-up and weight",
         ("KPI", "Definition", "Unit", "Better", "Target", "Benchmark", "Roll-up", "Weight"),
         tuple(
             (

@@ -258,6 +258,9 @@ def _not_ranked(card: Scorecard) -> str:
         return ""
     if not card.submitted:
         return f"no submission for {card.period}"
+    judged = [r for r in card.results if r.status in ("met", "at_risk", "missed")]
+    if judged and not any(r.kpi.weight for r in judged):
+        return f"{_scored_on(card)}, and they carry no weight in the composite"
     return (
         f"{_scored_on(card)}, under half of their weight (the rest had no data or were suppressed)"
     )
@@ -335,8 +338,8 @@ def _gap(result: KpiResult) -> str:
     if result.gap is None:
         return "–"
     text = delta(result.gap, result.kpi.unit)
-    if text.startswith("±0"):
-        return "on target"
+    if text.startswith("±0"):  # closer than the unit's last decimal
+        return "on target" if result.status == "met" else "just short of the target"
     better = (result.gap > 0) == (result.kpi.direction == "higher")
     return f"{text}, {'better' if better else 'worse'}"
 
