@@ -97,7 +97,13 @@ def nginx(block: str, scratch: Path) -> Iterator[str]:
             except OSError:
                 assert server.poll() is None, server.stderr.read() if server.stderr else ""
                 time.sleep(0.05)
-        workers = children_uids(server.pid)
+        # the master listens before it forks its worker: wait for the worker (up to 5 s)
+        workers: list[int] = []
+        for _ in range(100):
+            workers = children_uids(server.pid)
+            if workers:
+                break
+            time.sleep(0.05)
         assert workers and 0 not in workers, f"nginx workers must not be root: {workers}"
         yield f"http://127.0.0.1:{port}/scorecards/"
     finally:
