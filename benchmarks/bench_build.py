@@ -45,7 +45,9 @@ def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float, fl
     command = [sys.executable, "-m", "sitegen", "build", "-q", "--project", str(project)]
     command += ["--jobs", str(jobs), *extra]
     started = time.perf_counter()
-    process = subprocess.Popen(command)
+    # run inside the project, so that `-m sitegen` imports the sitegen on the path (installed,
+    # or PYTHONPATH's), never a checkout that happens to be the current directory
+    process = subprocess.Popen(command, cwd=project)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
@@ -159,7 +161,11 @@ def write_results(runs: dict[str, Figures], jobs: int, recorded: Recorded) -> No
     every short one.
     """
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent,
     ).stdout.strip()
     earlier, measured = recorded
     here = f"{commit or 'unknown'}, {datetime.now(UTC):%Y-%m-%d}, --jobs {jobs}"
