@@ -40,8 +40,10 @@ from sitegen.views.partner import (
     VARIATION_WORDS,
     Count,
     Standing,
+    not_ranked,
     plural,
     scored_of,
+    scored_on,
     standing,
     trend_table,
 )
@@ -299,16 +301,12 @@ def _alliance_json(model: Model) -> str:
 def dashboard_view(model: Model, narrative: Narrative | None, generated: str) -> DashboardView:
     cards = list(model.scorecards.values())
     names = {p.partner_id: p for p in model.partners}
-    scored = sorted(
-        (c for c in cards if c.composite.score is not None),
-        key=lambda c: (-c.composite.score, c.partner.name),
-    )
+    scored = _scored(model)
     if len(cards) > ROWS_PER_PARTNER_MAX:
-        heatmap, ranking = _status_counts(model), _score_spread(model, scored)
-        titles = ("Statuses per KPI", "Composite scores")
+        heatmap, titles = _status_counts(model), ("Statuses per KPI", "Composite scores")
     else:
-        heatmap, ranking = _heatmap(model), _ranking(model, scored)
-        titles = ("Partners × KPIs", "Composite ranking")
+        heatmap, titles = _heatmap(model), ("Partners × KPIs", "Composite ranking")
+    ranking = _ranking_chart(model, scored)
 
     def movers(direction: str) -> tuple[Mover, ...]:
         found = [model.scorecards[pid] for pid in model.movers[direction]]
@@ -318,7 +316,7 @@ def dashboard_view(model: Model, narrative: Narrative | None, generated: str) ->
                 c.partner.name,
                 num(c.composite.score, 1),
                 delta(c.composite.change_prev, "score"),
-                standing(c).scored_on,
+                scored_on(c),
             )
             for c in found
         )
@@ -339,7 +337,7 @@ def dashboard_view(model: Model, narrative: Narrative | None, generated: str) ->
         ranking=ranking,
         ranking_table=_ranking_table(scored, f"Composite ranking, {model.period}"),
         unranked=tuple(
-            Unranked(c.partner.partner_id, c.partner.name, standing(c).not_ranked)
+            Unranked(c.partner.partner_id, c.partner.name, not_ranked(c))
             for c in sorted(cards, key=lambda c: c.partner.name)
             if c.composite.rank is None
         ),
@@ -356,7 +354,9 @@ def band(model: Model) -> Band:
     period, and who submitted for it: counted from the figures SQL decided."""
     cards = list(model.scorecards.values())
     tracks = Counter(c.composite.standing for c in cards)
-    results = Counter(r.status for c in cards for r in c.results)
+    results: Counter[str] = Counter()
+    for counts in model.status_counts.values():
+        results.update(counts)
     readings = Counter()
     for counts in model.spc_counts.values():
         readings.update(counts)
@@ -762,15 +762,29 @@ def methodology_view(model: Model, config: Config) -> MethodologyView:
     )
 
 
-def packet_view(model: Model, narrative: Narrative | None) -> PacketView:
+def _scored(model: Model) -> list[Scorecard]:
+    """The partners with a composite score, best first (ties by name)."""
+    return sorted(
+        (c for c in model.scorecards.values() if c.composite.score is not None),
+        key=lambda c: (-c.composite.score, c.partner.name),
+    )
+
+
+def _ranking_chart(model: Model, scored: list[Scorecard]) -> ChartView:
+    """A bar per partner, or beyond ROWS_PER_PARTNER_MAX partners the spread of scores."""
+    if len(model.scorecards) > ROWS_PER_PARTNER_MAX:
+        return _score_spread(model, scored)
+    return _ranking(model, scored)
+
+
+def packet_view(model: Model) -> PacketView:
     """The board packet from the dashboard's figures and each partner's standing."""
-    dashboard = dashboard_view(model, narrative, "")
     return PacketView(
         period=model.period,
-        partners_line=f"{len(model.partners)} partners, {len(dashboard.headline)} KPIs",
-        band=dashboard.band,
-        headline=dashboard.headline,
-        status_table=dashboard.status_table,
-        ranking=dashboard.ranking,
+        partners_line=f"{len(model.partners)} partners, {len(model.kpis)} KPIs",
+        band=band(model),
+        headline=headline(model),
+        status_table=_status_table(model),
+        ranking=_ranking_chart(model, _scored(model)),
         sections=tuple(standing(card) for card in model.scorecards.values()),
     )

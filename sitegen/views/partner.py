@@ -229,14 +229,14 @@ def standing(card: Scorecard) -> Standing:
         rank_change=_rank_change(card),
         score_change=_score_change(card),
         track=standing_status(composite.standing),
-        scored_on=_scored_on(card),
+        scored_on=scored_on(card),
         # within a type of one, a rank says nothing
         type_rank=(
             f"{composite.type_rank} of {composite.type_of} {kind} partners"
             if composite.type_rank and composite.type_of > 1
             else ""
         ),
-        not_ranked=_not_ranked(card),
+        not_ranked=not_ranked(card),
         counts=tuple(Count(status(s), composite.counts[s]) for s in STATUSES),
         summary=tuple(summary(card)),
     )
@@ -248,11 +248,11 @@ def scored_of(card: Scorecard) -> str:
     return f"{card.composite.scored} of {plural(shown, 'KPI')}"
 
 
-def _scored_on(card: Scorecard) -> str:
+def scored_on(card: Scorecard) -> str:
     return f"scored on {scored_of(card)}"
 
 
-def _not_ranked(card: Scorecard) -> str:
+def not_ranked(card: Scorecard) -> str:
     """Why a partner has no composite rank, in words its page, PDF and email all use."""
     if card.composite.rank is not None:
         return ""
@@ -260,9 +260,9 @@ def _not_ranked(card: Scorecard) -> str:
         return f"no submission for {card.period}"
     judged = [r for r in card.results if r.status in ("met", "at_risk", "missed")]
     if judged and not any(r.kpi.weight for r in judged):
-        return f"{_scored_on(card)}, and they carry no weight in the composite"
+        return f"{scored_on(card)}, and they carry no weight in the composite"
     return (
-        f"{_scored_on(card)}, under half of their weight (the rest had no data or were suppressed)"
+        f"{scored_on(card)}, under half of their weight (the rest had no data or were suppressed)"
     )
 
 
@@ -622,7 +622,7 @@ def summary(card: Scorecard) -> list[str]:
     if composite.score is None:
         sentences.append(
             f"{name} has no composite score for {period}: too few KPIs could be scored "
-            f"({_scored_on(card)})."
+            f"({scored_on(card)})."
         )
     else:
         sentence = (

@@ -112,7 +112,7 @@ def plan(model: Model, config: Config, generated: str, with_pdf: bool) -> Iterat
         "methodology", "methodology", (model.kpis,), partial(methodology_view, model, config)
     )
     if with_pdf:
-        yield Planned("packet", "pdf/alliance", None, partial(packet_view, model, index))
+        yield Planned("packet", "pdf/alliance", None, partial(packet_view, model))
 
 
 def _partner_narrative(card: Scorecard, content: Path, root: Path) -> Narrative | None:
