@@ -171,19 +171,35 @@ def init(directory: Path) -> None:
 def validate(project_dir: Path) -> None:
     """Load and check every input file; report what was accepted and rejected.
 
-    Exits 1 when any row was rejected or any file could not be read, so that a script can
-    stop before publishing.
+    Exits 1 when any row was rejected (an action row quarantined too) or any file could not
+    be read, so that a script can stop before publishing.
     """
     with reported_errors():
         config = load_config(project_dir)
         summary = load_project(
             duckdb.connect(), config.data_dir, config.data_label, date.today(), config.project_dir
         )
-    for line in describe(summary):
+    for line in [*describe(summary), *describe_actions(summary)]:
         click.echo(line)
     if summary.no_metrics:
         click.echo(f"Error: {summary.no_metrics}", err=True)
-    sys.exit(1 if summary.rejected or summary.unusable or summary.no_metrics else 0)
+    failed = summary.rejected or summary.unusable or summary.no_metrics or summary.action_rejects
+    sys.exit(1 if failed else 0)
+
+
+def describe_actions(summary: LoadSummary) -> Iterator[str]:
+    """The actions file's rows in words, for validate: nothing when there is none, so that a
+    project without the file reads as before."""
+    quarantined = len(summary.action_rejects)
+    if not summary.actions and not quarantined:
+        return
+    yield (
+        f"Actions and notes: {rows(summary.actions + quarantined)} read: "
+        f"{summary.actions:,} accepted, {quarantined:,} quarantined"
+    )
+    if quarantined:
+        yield "Quarantined action rows:"
+        yield from (f"  {reject}" for reject in summary.action_rejects)
 
 
 def rows(count: int) -> str:

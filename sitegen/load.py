@@ -6,6 +6,10 @@ problem in them stops the run with one line naming file, line and column (`Input
 Metric files are many and come from partners, so a bad row never stops the run: every row read is
 kept as read in `raw_metrics`, then either accepted into `metrics` or quarantined in `rejected`
 with its reason (rules in `sql/validate_metrics.sql`). accepted + rejected = read, for every file.
+
+The actions file (what partners do about a KPI, comments on a figure) is written by many hands
+and only annotates the scorecards, so it sits between the two: a file that cannot be read stops
+the run like a reference file, a bad row is quarantined with its reason like a metric row.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -59,6 +64,8 @@ METRIC_COLUMNS = (
 )  # fmt: skip
 YES_NO = {"yes": True, "no": False}
 REQUIRED_METRIC_COLUMNS = ("partner_id", "kpi_id", "period", "value")
+ACTION_STATUSES = ("open", "done")
+ACTION_KEY = ("partner_id", "kpi_id", "period", "action", "note")  # a row given twice
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,8 @@ class LoadSummary:
     rules: list[tuple[str, int, list[str]]]
     warnings: list[str]  # 'file:line:column: problem' that does not stop a run (bad contacts)
     metrics_dir: Path  # resolved, for the message when it holds no file
+    actions: int  # rows of actions.csv accepted; never counted among the metric rows
+    action_rejects: list[str]  # 'file:line:column: reason' per quarantined row, in line order
 
     @property
     def no_metrics(self) -> str | None:
@@ -459,6 +468,95 @@ def load_baselines(con: duckdb.DuckDBPyConnection, path: Path, label: str, root:
     return len(out)
 
 
+def load_actions(
+    con: duckdb.DuckDBPyConnection, path: Path, label: str, root: Path
+) -> tuple[int, list[str]]:
+    """actions.csv (optional) → table `actions`: what a partner is doing about a KPI, or a
+    comment on its figure, for one period. Return the rows accepted and, for each row
+    quarantined, 'file:line:column: reason': a bad row only leaves its annotation out, so it
+    never stops the run; a file that cannot be read at all does, as a reference file does."""
+    if not path.exists() and not path.is_symlink():
+        return 0, []
+    header, records = _read_reference(path, label, root)
+    rows = _Rows(label, header, ("partner_id", "kpi_id", "period"))
+    if "action" not in rows.index and "note" not in rows.index:
+        raise InputError(label, 1, None, "missing required column 'action' or 'note'")
+    partners = {r[0] for r in con.execute("SELECT partner_id FROM partners").fetchall()}
+    kpis = {r[0] for r in con.execute("SELECT kpi_id FROM kpis").fetchall()}
+    seen: dict[tuple[str, ...], int] = {}
+    out = []
+    rejects = []
+    for line, fields in records:
+        problem = _action_problem(rows, fields, partners, kpis)
+        key = tuple(rows.get(fields, name) for name in ACTION_KEY)
+        if problem is None and key in seen:
+            column = "action" if rows.get(fields, "action") else "note"
+            problem = (column, f"the same action as line {seen[key]}")
+        if problem is not None:
+            column, reason = problem
+            rejects.append(f"{label}:{line}" + (f":{column}" if column else "") + f": {reason}")
+            continue
+        seen[key] = line
+        out.append(_action_row(rows, fields, line))
+    insert_rows(con, "actions", out)
+    return len(out), rejects
+
+
+def _action_problem(
+    rows: _Rows, fields: list[str], partners: set[str], kpis: set[str]
+) -> tuple[str | None, str] | None:
+    """The first rule one row of actions.csv breaks, as (column or None, reason), or None.
+
+    A row must name a known partner, KPI and period and say something (an action, a note or
+    both); an action is a promise, so it needs a real due date and a status; a due date or
+    status given on a note alone must be valid too."""
+    if len(fields) != len(rows.index):
+        return None, f"row has {len(fields)} fields, the header has {len(rows.index)}"
+    for name, known in (("partner_id", partners), ("kpi_id", kpis)):
+        text = rows.get(fields, name)
+        if not text:
+            return name, f"{name} is required"
+        if text not in known:
+            return name, f"unknown {name} {text!r}"
+    period = rows.get(fields, "period")
+    why = periods.problem(period) if period else "is required"
+    if why:
+        return "period", f"period {why}"
+    action = rows.get(fields, "action")
+    if not action and not rows.get(fields, "note"):
+        return "action", "neither an action nor a note: the row says nothing"
+    due = rows.get(fields, "due")
+    if due and not _is_date(due):
+        return "due", f"due {due!r} is not a date (YYYY-MM-DD)"
+    if action and not due:
+        return "due", "an action needs a due date (YYYY-MM-DD)"
+    status = rows.get(fields, "status")
+    if status and status.lower() not in ACTION_STATUSES:
+        return "status", f"status {status!r} is not one of {', '.join(ACTION_STATUSES)}"
+    if action and not status:
+        return "status", f"an action needs a status: {' or '.join(ACTION_STATUSES)}"
+    return None
+
+
+def _action_row(rows: _Rows, fields: list[str], line: int) -> tuple:
+    """One checked row of actions.csv as the `actions` table holds it: empty text is NULL."""
+    period = rows.get(fields, "period")
+    due = rows.get(fields, "due")
+    return (
+        rows.get(fields, "partner_id"),
+        rows.get(fields, "kpi_id"),
+        period,
+        periods.start(period),
+        periods.end(period),
+        rows.get(fields, "owner") or None,
+        rows.get(fields, "action") or None,
+        date.fromisoformat(due) if due else None,
+        rows.get(fields, "status").lower() or None,
+        rows.get(fields, "note") or None,
+        line,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Metric files
 
@@ -648,9 +746,21 @@ def load_project(
     kpis = load_kpis(con, data_dir / "kpis.csv", f"{label_dir}/kpis.csv", root)
     targets = load_targets(con, data_dir / "targets.csv", f"{label_dir}/targets.csv", root)
     load_baselines(con, data_dir / "baselines.csv", f"{label_dir}/baselines.csv", root)
+    actions, action_rejects = load_actions(
+        con, data_dir / "actions.csv", f"{label_dir}/actions.csv", root
+    )
     run_sql(con, "create_keys.sql")
     load_metrics(con, data_dir / "metrics", f"{label_dir}/metrics", today, root, warnings)
-    return summarise(con, partners, kpis, targets, warnings, (data_dir / "metrics").resolve())
+    return summarise(
+        con,
+        partners,
+        kpis,
+        targets,
+        warnings,
+        (data_dir / "metrics").resolve(),
+        actions=actions,
+        action_rejects=action_rejects,
+    )
 
 
 def summarise(
@@ -660,8 +770,12 @@ def summarise(
     targets: int,
     warnings: list[str],
     metrics_dir: Path,
+    *,
+    actions: int = 0,
+    action_rejects: Sequence[str] = (),
 ) -> LoadSummary:
-    """Counts per file and per rejection rule, read back from the tables the load wrote."""
+    """Counts per file and per rejection rule, read back from the tables the load wrote; the
+    actions file's counts are passed in (its quarantined rows are kept in no table)."""
     files = [
         FileReport(*row)
         for row in con.execute(
@@ -711,6 +825,8 @@ def summarise(
         rules,
         warnings,
         metrics_dir,
+        actions,
+        list(action_rejects),
     )
 
 

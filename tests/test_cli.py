@@ -57,6 +57,39 @@ def test_validate_reports_rejected_rows_and_exits_1(mini: Path) -> None:
     ]
 
 
+def test_validate_lists_quarantined_action_rows_and_exits_1(mini: Path) -> None:
+    (mini / "data" / "actions.csv").write_text(
+        "partner_id,kpi_id,period,owner,action,due,status,note\n"
+        "north-hosp,readmit_30d,2025-09,Director of Quality,Call every patient,2025-12-31,open,\n"
+        "north-hosp,readmit_3,2025-09,,,,,Late data\n"
+        "east-clinic,appt_lead_days,2025-09,Clinic Manager,Open more sessions,2025-10-31,later,\n",
+        encoding="utf-8",
+    )
+    result = run("validate", "--project", str(mini))
+    assert result.exit_code == 1
+    label = f"{mini}/data/actions.csv"
+    assert result.stdout.splitlines() == [
+        "Reference data: 3 partners, 5 KPIs, 2 partner commitments",
+        "Metrics: 2 files, 6 rows read: 6 accepted, 0 rejected",
+        "Actions and notes: 3 rows read: 1 accepted, 2 quarantined",
+        "Quarantined action rows:",
+        f"  {label}:3:kpi_id: unknown kpi_id 'readmit_3'",
+        f"  {label}:4:status: status 'later' is not one of open, done",
+    ]
+
+
+def test_validate_counts_good_action_rows_and_exits_0(mini: Path) -> None:
+    (mini / "data" / "actions.csv").write_text(
+        "partner_id,kpi_id,period,note\nsouth-snf,readmit_30d,2025-09,Late data\n",
+        encoding="utf-8",
+    )
+    result = run("validate", "--project", str(mini))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[2:] == [
+        "Actions and notes: 1 row read: 1 accepted, 0 quarantined"
+    ]
+
+
 def test_validate_reports_unusable_files(mini: Path) -> None:
     (mini / "data" / "metrics" / "x.csv").write_bytes(b"\xff\xfeg\x00a\x00r\x00b\x00")
     result = run("validate", "--project", str(mini))
@@ -227,6 +260,9 @@ def test_validate_on_the_sample_reports_every_planted_bad_row(
     rejected = len(planted) + 1
     expected = f"Metrics: {len(files)} files, {rows:,} rows read: "
     assert f"{expected}{rows - rejected:,} accepted, {rejected} rejected" in lines
+    with (Path("data") / "actions.csv").open(encoding="utf-8", newline="") as handle:
+        actions = sum(1 for _ in csv.DictReader(handle))
+    assert f"Actions and notes: {actions} rows read: {actions} accepted, 0 quarantined" in lines
 
 
 def test_broken_narrative_stops_the_build_with_one_line(mini: Path) -> None:

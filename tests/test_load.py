@@ -537,3 +537,268 @@ def test_any_bytes_as_a_metrics_file_never_crash_and_lose_nothing(mini: Path, da
         "SELECT count(*) FROM rejected WHERE file = 'data/metrics/any.csv'"
     ).fetchone()[0]
     assert rejected == ours.rejected  # every rejected row is kept with its reason
+
+
+ACTIONS = "partner_id,kpi_id,period,owner,action,due,status,note\n"
+
+
+def add_actions(mini: Path, body: str | bytes) -> None:
+    path = mini / "data" / "actions.csv"
+    if isinstance(body, str):
+        path.write_text(body, encoding="utf-8", newline="")
+    else:
+        path.write_bytes(body)
+
+
+def test_actions_are_accepted_with_their_values(mini: Path, load: Loader) -> None:
+    add_actions(
+        mini,
+        ACTIONS
+        + "north-hosp,readmit_30d,2025-09, Director of Quality , Call every patient within 48 "
+        "hours of discharge ,2025-12-31, Open ,\n"
+        + "east-clinic,appt_lead_days,2025-09,Clinic Manager,Open two extra new-patient "
+        "sessions a week,2025-10-31,DONE,Sessions started on 1 October\n"
+        + 'south-snf,hcahps_rating_9_10,2025-Q3,,,,,"Survey vendor changed in August; '
+        'figures resume in 2025-Q4"\n'
+        + "south-snf,readmit_30d,2025,Administrator,,2026-01-31,,Annual review in January\n",
+    )
+    con, summary = load()
+    assert (summary.actions, summary.action_rejects) == (4, [])
+    assert (summary.read, summary.accepted, summary.rejected) == (6, 6, 0)  # metric rows only
+    rows = con.execute(
+        "SELECT partner_id::VARCHAR, kpi_id::VARCHAR, period, period_start::VARCHAR, "
+        "period_end::VARCHAR, owner, action, due::VARCHAR, status, note, line "
+        "FROM actions ORDER BY line"
+    ).fetchall()
+    assert rows == [
+        (
+            "north-hosp",
+            "readmit_30d",
+            "2025-09",
+            "2025-09-01",
+            "2025-09-30",
+            "Director of Quality",
+            "Call every patient within 48 hours of discharge",
+            "2025-12-31",
+            "open",
+            None,
+            2,
+        ),
+        (
+            "east-clinic",
+            "appt_lead_days",
+            "2025-09",
+            "2025-09-01",
+            "2025-09-30",
+            "Clinic Manager",
+            "Open two extra new-patient sessions a week",
+            "2025-10-31",
+            "done",
+            "Sessions started on 1 October",
+            3,
+        ),
+        (
+            "south-snf",
+            "hcahps_rating_9_10",
+            "2025-Q3",
+            "2025-07-01",
+            "2025-09-30",
+            None,
+            None,
+            None,
+            None,
+            "Survey vendor changed in August; figures resume in 2025-Q4",
+            4,
+        ),
+        (
+            "south-snf",
+            "readmit_30d",
+            "2025",
+            "2025-01-01",
+            "2025-12-31",
+            "Administrator",
+            None,
+            "2026-01-31",
+            None,
+            "Annual review in January",
+            5,
+        ),
+    ]
+    [(partner_type,)] = con.execute("SELECT DISTINCT typeof(partner_id) FROM actions").fetchall()
+    assert partner_type == "ENUM('east-clinic', 'north-hosp', 'south-snf')"  # the partner keys
+
+
+ACTION = "Call every patient"
+PERIOD_FORMS = '"2025-09", "2025-Q3" or "2025"'
+
+
+@pytest.mark.parametrize(
+    ("rows", "messages"),
+    [
+        (
+            [f"north-hosp,readmit_30d,2025-09,Director of Quality,{ACTION},2025-12-31,open"],
+            ["data/actions.csv:2: row has 7 fields, the header has 8"],
+        ),
+        (
+            ["p999,readmit_30d,2025-09,,,,,Late data"],
+            ["data/actions.csv:2:partner_id: unknown partner_id 'p999'"],
+        ),
+        (
+            [",readmit_30d,2025-09,,,,,Late data"],
+            ["data/actions.csv:2:partner_id: partner_id is required"],
+        ),
+        (
+            ["north-hosp,readmit_3,2025-09,,,,,Late data"],
+            ["data/actions.csv:2:kpi_id: unknown kpi_id 'readmit_3'"],
+        ),
+        (
+            ["north-hosp,,2025-09,,,,,Late data"],
+            ["data/actions.csv:2:kpi_id: kpi_id is required"],
+        ),
+        (
+            ["north-hosp,readmit_30d,2025-13,,,,,Late data"],
+            [f"data/actions.csv:2:period: period '2025-13' is not a period like {PERIOD_FORMS}"],
+        ),
+        (
+            ["north-hosp,readmit_30d,2025/09,,,,,Late data"],
+            [f"data/actions.csv:2:period: period '2025/09' is not a period like {PERIOD_FORMS}"],
+        ),
+        (
+            ["north-hosp,readmit_30d,,,,,,Late data"],
+            ["data/actions.csv:2:period: period is required"],
+        ),
+        (
+            ["north-hosp,readmit_30d,2025-09,Director of Quality, ,2025-12-31,open, "],
+            ["data/actions.csv:2:action: neither an action nor a note: the row says nothing"],
+        ),
+        (
+            [f"north-hosp,readmit_30d,2025-09,Director of Quality,{ACTION},,open,"],
+            ["data/actions.csv:2:due: an action needs a due date (YYYY-MM-DD)"],
+        ),
+        (
+            [f"north-hosp,readmit_30d,2025-09,Director of Quality,{ACTION},2026-02-30,open,"],
+            ["data/actions.csv:2:due: due '2026-02-30' is not a date (YYYY-MM-DD)"],
+        ),
+        (
+            [f"north-hosp,readmit_30d,2025-09,Director of Quality,{ACTION},30/11/2025,open,"],
+            ["data/actions.csv:2:due: due '30/11/2025' is not a date (YYYY-MM-DD)"],
+        ),
+        (
+            [f"north-hosp,readmit_30d,2025-09,Director of Quality,{ACTION},2025-12-31,,"],
+            ["data/actions.csv:2:status: an action needs a status: open or done"],
+        ),
+        (
+            [f"north-hosp,readmit_30d,2025-09,Director of Quality,{ACTION},2025-12-31,Pending,"],
+            ["data/actions.csv:2:status: status 'Pending' is not one of open, done"],
+        ),
+        (
+            ["north-hosp,readmit_30d,2025-09,,,2025-11-31,,Late data"],
+            ["data/actions.csv:2:due: due '2025-11-31' is not a date (YYYY-MM-DD)"],
+        ),
+        (
+            ["north-hosp,readmit_30d,2025-09,,,,closed,Late data"],
+            ["data/actions.csv:2:status: status 'closed' is not one of open, done"],
+        ),
+        (
+            [
+                f"north-hosp,readmit_30d,2025-09,Director of Quality,{ACTION},2025-12-31,open,",
+                f"north-hosp,readmit_30d,2025-09,Head of Nursing, {ACTION} ,2026-01-31,done,",
+            ],
+            ["data/actions.csv:3:action: the same action as line 2"],
+        ),
+        (
+            ["east-clinic,appt_lead_days,2025-09,,,,,Late data"] * 3,
+            [
+                "data/actions.csv:3:note: the same action as line 2",
+                "data/actions.csv:4:note: the same action as line 2",
+            ],
+        ),
+    ],
+)
+def test_action_rows_that_break_a_rule_are_quarantined(
+    mini: Path, load: Loader, rows: list[str], messages: list[str]
+) -> None:
+    add_actions(mini, ACTIONS + "".join(f"{row}\n" for row in rows))
+    con, summary = load()
+    assert summary.action_rejects == messages
+    assert summary.actions == len(rows) - len(messages)
+    kept = [line for (line,) in con.execute("SELECT line FROM actions ORDER BY line").fetchall()]
+    quarantined = {int(message.split(":")[1]) for message in messages}
+    assert kept == [line for line in range(2, len(rows) + 2) if line not in quarantined]
+    assert (summary.read, summary.accepted, summary.rejected) == (6, 6, 0)
+    assert summary.unusable == 0
+
+
+def test_quarantined_action_rows_are_listed_in_line_order_and_the_rest_kept(
+    mini: Path, load: Loader
+) -> None:
+    add_actions(
+        mini,
+        ACTIONS
+        + "north-hosp,readmit_30d,2025-09,Director of Quality,Call every patient,2025-09-31,"
+        "open,\n"  # quarantined: no 31 September; its twin at line 4 is then the first
+        + "ghost,readmit_30d,2025-09,,,,,Late data\n"
+        + "north-hosp,readmit_30d,2025-09,Director of Quality,Call every patient,2025-10-31,"
+        "open,\n"
+        + "south-snf,tcoc_pmpm,2025-09,,,,,Claims run-out is incomplete\n"
+        + "south-snf,tcoc_pmpm,2025-09,Finance Director,Reconcile the claims feed,2025-11-30,"
+        "open,Claims run-out is incomplete\n",
+    )
+    con, summary = load()
+    assert summary.action_rejects == [
+        "data/actions.csv:2:due: due '2025-09-31' is not a date (YYYY-MM-DD)",
+        "data/actions.csv:3:partner_id: unknown partner_id 'ghost'",
+    ]
+    assert summary.actions == 3
+    assert con.execute("SELECT line, due::VARCHAR FROM actions ORDER BY line").fetchall() == [
+        (4, "2025-10-31"),
+        (5, None),
+        (6, "2025-11-30"),
+    ]
+
+
+def test_an_actions_file_with_notes_only_needs_no_action_columns(mini: Path, load: Loader) -> None:
+    add_actions(mini, "kpi_id,partner_id,period,note\nreadmit_30d,north-hosp,2025-09,Late data\n")
+    con, summary = load()
+    assert (summary.actions, summary.action_rejects) == (1, [])
+    assert con.execute(
+        "SELECT partner_id::VARCHAR, owner, action, note FROM actions"
+    ).fetchall() == [("north-hosp", None, None, "Late data")]
+
+
+def test_no_actions_file_means_no_actions(load: Loader) -> None:
+    con, summary = load()
+    assert (summary.actions, summary.action_rejects) == (0, [])
+    assert con.execute("SELECT count(*) FROM actions").fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "partner_id,kpi_id,period,owner,due,status\nnorth-hosp,readmit_30d,2025-09,,,\n",
+            "data/actions.csv:1: missing required column 'action' or 'note'",
+        ),
+        (
+            "partner_id,kpi_id,owner,action,due,status,note\n",
+            "data/actions.csv:1: missing required column 'period'",
+        ),
+        (
+            "partner_id,kpi_id,period,note,note\n",
+            "data/actions.csv:1:5: column 'note' appears twice",
+        ),
+        ("", "data/actions.csv:1: empty file: a header row is required"),
+        (
+            ACTIONS.encode() + b"north-hosp,readmit_30d,2025-09,,,,,Caf\xe9\n",
+            "data/actions.csv: not UTF-8: byte 0xE9 on line 2 (byte offset 92); "
+            "save the file as UTF-8",
+        ),
+    ],
+)
+def test_an_actions_file_that_cannot_be_read_stops_the_run(
+    mini: Path, load: Loader, text: str | bytes, message: str
+) -> None:
+    add_actions(mini, text)
+    with pytest.raises(InputError) as caught:
+        load()
+    assert str(caught.value) == message

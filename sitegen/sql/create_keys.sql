@@ -14,3 +14,6 @@ FROM targets;
 CREATE OR REPLACE TABLE baselines AS
 SELECT * REPLACE (CAST(partner_id AS partner_key) AS partner_id, CAST(kpi_id AS kpi_key) AS kpi_id)
 FROM baselines;
+CREATE OR REPLACE TABLE actions AS
+SELECT * REPLACE (CAST(partner_id AS partner_key) AS partner_id, CAST(kpi_id AS kpi_key) AS kpi_id)
+FROM actions;

@@ -1,5 +1,5 @@
 -- The reference files, typed. load.py has already checked every cell, so these hold only
--- values that passed: one row per partner, per KPI, per partner commitment.
+-- values that passed: one row per partner, per KPI, per partner commitment, per action or note.
 
 CREATE OR REPLACE TABLE partners (
     partner_id     VARCHAR PRIMARY KEY,
@@ -59,4 +59,23 @@ CREATE OR REPLACE TABLE baselines (
     from_period VARCHAR NOT NULL,
     from_start  DATE NOT NULL,
     line        INTEGER NOT NULL
+);
+
+-- What a partner is doing about a KPI, or a comment on its figure, for one period. A row says
+-- something: an action (with a due date and a status, open or done), a note, or both; a note
+-- alone may leave owner, due and status empty (NULL). Rows that broke a rule are not here:
+-- load.py quarantined them with their reasons. No two rows repeat partner, KPI, period,
+-- action and note.
+CREATE OR REPLACE TABLE actions (
+    partner_id   VARCHAR NOT NULL,
+    kpi_id       VARCHAR NOT NULL,
+    period       VARCHAR NOT NULL,
+    period_start DATE NOT NULL,
+    period_end   DATE NOT NULL,
+    owner        VARCHAR,
+    action       VARCHAR,
+    due          DATE,
+    status       VARCHAR,  -- open or done (lower case); NULL on a note without an action
+    note         VARCHAR,
+    line         INTEGER NOT NULL
 );
