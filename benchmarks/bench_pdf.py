@@ -42,7 +42,7 @@ VERSIONS = ("a trend chart per KPI", "trend charts for KPIs not met", "no trend 
 def drawn_views(config: Config, jobs: int) -> tuple[list[PartnerView], dict[str, str]]:
     """Every partner's view, and its trend charts drawn (digest → SVG)."""
     model = read_model(config, date.today())
-    views = [partner_view(card, None) for card in model.scorecards.values()]
+    views = [partner_view(card, None, model.kpis) for card in model.scorecards.values()]
     with Drawer(config.project_dir / ".sitegen-cache" / "charts", jobs) as drawer:
         drawer.draw((c.digest, c.spec, c.id) for view in views for c in view.trends)
         svg = {c.digest: drawer.svg(c.digest) for view in views for c in view.trends}

@@ -1,5 +1,6 @@
 """A build as a short sequence of named stages: load, kpis, model, plan (what the live site
-keeps), then views, drawing, pages and typesetting (a batch of views at a time), publish.
+keeps), then views, drawing, pages and typesetting (a batch of views at a time), publish
+(the manifest) and archive (the site of the period kept at periods/<period>/).
 
 Each stage's output is the next one's only input (see DESIGN.md); each is timed, and the
 timings go into the manifest so that a nightly run can be compared with the last. Drawing
@@ -24,12 +25,12 @@ from typing import Any
 
 import duckdb
 
-from sitegen import mail, pdf, site
+from sitegen import archive, mail, pdf, periods, site
 from sitegen.config import Config
 from sitegen.errors import MailError, NoDataError, UnknownPartner
-from sitegen.kpis import MIN_PEERS, KpiSettings, compute
+from sitegen.kpis import MIN_PEERS, KpiSettings, compute, review
 from sitegen.load import RULE_LABELS, LoadSummary, load_project, partner_rows
-from sitegen.model import Model, load_model, read_funnels, scoped
+from sitegen.model import Model, Restatement, Review, load_model, read_funnels, scoped
 from sitegen.narrative import unused_narratives
 from sitegen.publish import (
     LOG_START,
@@ -49,6 +50,7 @@ from sitegen.publish import (
 from sitegen.svg import Drawer, Drawing
 from sitegen.views.common import ChartView
 from sitegen.views.plan import Planned, plan
+from sitegen.views.review import ArchiveView
 
 PACKAGE = Path(__file__).parent  # its code, templates and fonts shape the output too
 # Libraries whose versions shape the pages and PDFs (a new vl-convert may draw differently).
@@ -66,29 +68,33 @@ class Result:
     killed: str | None = None  # the build whose lock this one took over, if one was killed
     unchanged_since: str | None = None  # when the live site, still current, was built
     warnings: tuple[str, ...] = ()  # what was left out without stopping the build
+    archived: str | None = None  # when the archive of a period rebuilt was published
     log: tuple[str, ...] = ()  # this run's lines of the build log, written once published
 
 
-def load(config: Config, today: date) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
-    """Stage 1: every input file into DuckDB, rows accepted or rejected."""
+def load(
+    config: Config, today: date, live: Path | None = None, scope: str | None = None
+) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
+    """Stage 1: every input file into DuckDB, rows accepted or rejected; and the records of
+    the live site's archived periods (`live`: the output, None for none) of its audience
+    (`scope`: a partner's own site, None for the alliance's)."""
     con = duckdb.connect()
     summary = load_project(con, config.data_dir, config.data_label, today, config.project_dir)
     if summary.no_metrics:
         con.close()
         raise NoDataError(summary.no_metrics)
+    archive.read_records(con, live, config.data_dir, config.data_label, scope)
     return con, summary
 
 
-def score(con: duckdb.DuckDBPyConnection, config: Config, today: date) -> str:
-    """Stage 2: every KPI figure, in SQL; returns the as-of period."""
-    settings = KpiSettings(
-        grain=config.site.grain,
-        period=config.site.period,
-        amber_band=config.status.amber_band,
-        min_denominator=config.status.min_denominator,
-        today=today,
-    )
-    return compute(con, settings)
+def score(
+    con: duckdb.DuckDBPyConnection, config: Config, today: date, own_site: bool = False
+) -> str:
+    """Stage 2: every KPI figure, in SQL, and the review of them; returns the as-of period."""
+    settings = KpiSettings.of(config, today)
+    period = compute(con, settings)
+    review(con, settings, own_site)
+    return period
 
 
 def read_model(config: Config, today: date) -> Model:
@@ -124,7 +130,7 @@ def email(
         config = replace(config, site=replace(config.site, period=live["period"]))
         generated = datetime.fromisoformat(live["generated_at"])
         cache_dir = config.project_dir / ".sitegen-cache"
-        con, summary = load(config, date.today())
+        con, summary = load(config, date.today(), output)
         try:
             score(con, config, date.today())
             model = load_model(con, summary)
@@ -248,9 +254,10 @@ def keeper(config: Config, output: Path, model: Model, today: date, with_pdf: bo
 def _unchanged(live: dict[str, Any], killed: str | None) -> Result:
     """The result of a build that found the live site current: nothing is read or written."""
     rows = live["rows"]
+    problems = live.get("unusable_files", 0) + live.get("quarantined_actions", 0)
     return Result(
         period=live["period"],
-        rejected=rows["rejected"] + live.get("unusable_files", 0),
+        rejected=rows["rejected"] + problems,
         summary=None,
         model=None,
         written=[],
@@ -345,20 +352,25 @@ def _build(
     """The stages, writing into `staging`; `output` is the live site, read for what to keep."""
     timings = Timings()
     with timings.stage("load"):
-        con, summary = load(config, today)
+        con, summary = load(config, today, output, partner)
     with timings.stage("kpis"):
-        score(con, config, today)
+        score(con, config, today, own_site=partner is not None)
     with timings.stage("model"):
         model, rows = _model(con, summary, partner)
+        review = model.review
+        assert review is not None  # score() reviewed the figures
+        if review.anew:  # the record later builds compare their figures with
+            archive.write_record(con, staging / archive.ARCHIVE / model.period, partner)
     con.close()  # the model holds all the rest needs; DuckDB's ~700 MB (1,000 partners) go
     with frozen():
         generated = build_time()
         cache_dir = config.project_dir / ".sitegen-cache"
-        written: list[Path] = []
+        written: list[Path] = []  # the site's files; its archive is linked to them
         with timings.stage("plan"):
             keep = keeper(config, output, model, today, with_pdf)
             to_make = []
-            for unit in plan(model, config, generated.strftime("%Y-%m-%d %H:%M UTC"), with_pdf):
+            generated_label = generated.strftime("%Y-%m-%d %H:%M UTC")
+            for unit in plan(model, config, generated_label, with_pdf):
                 names = site.files(unit) + pdf.files(unit, with_pdf)
                 kept = keep.keep(unit.name, unit.inputs, names, staging)
                 if kept is None:
@@ -401,6 +413,7 @@ def _build(
             "period": model.period,
             "rows": rows,
             **({"unusable_files": summary.unusable} if partner is None else {}),
+            **({"quarantined_actions": len(summary.action_rejects)} if partner is None else {}),
             "partners": len(model.partners),
             "charts": {
                 "drawn": drawer.drawn,
@@ -413,15 +426,32 @@ def _build(
                 "typeset_seconds": round(typesetter.seconds, 3),
             },
             "units_kept": keep.kept,
+            "scope": partner,
+            "periods": archived_periods(review, model.period, generated.isoformat()),
+            "restatements": [restatement_facts(r) for r in review.restatements],
             "timings": timings.rounded(),
             "inputs": inputs,
             "units": keep.keys,
         }
         with timings.stage("publish"):
-            written.append(write_manifest(staging, facts, output))
-        warnings = [*summary.warnings, *unused_narratives(config.project_dir / "content", model)]
-        problems = summary.rejected + summary.unusable
+            written.append(write_manifest(staging, facts, output, skip=archive.ARCHIVE))
+        with timings.stage("archive"):
+            if review.anew:
+                nav = site.archive_nav(
+                    config, page_common, ArchiveView(model.period, generated_label)
+                )
+                archive.link_site(staging, output, model.period, nav)
+            kept = [a.period for a in review.archive if a.period != model.period or not review.anew]
+            archive.carry(output, staging, kept)
+        warnings = [
+            *summary.warnings,
+            *(f"{reject} (row quarantined)" for reject in summary.action_rejects),
+            *unused_narratives(config.project_dir / "content", model),
+        ]
+        problems = summary.rejected + summary.unusable + len(summary.action_rejects)
         log = log_lines(config, output, summary, facts)
+        published = {a.period: a.generated_at for a in review.archive}
+        archived = None if review.anew else published.get(model.period)
         return Result(
             model.period,
             problems,
@@ -431,7 +461,33 @@ def _build(
             timings,
             warnings=tuple(warnings),
             log=tuple(log),
+            archived=archived,
         )
+
+
+def archived_periods(review: Review, period: str, generated: str) -> list[dict[str, str]]:
+    """The manifest's list of archived periods, oldest first, this build's among them when
+    its site becomes its period's archive."""
+    listed = {a.period: a.generated_at for a in review.archive}
+    if review.anew:
+        listed[period] = generated
+    return [
+        {"period": p, "generated_at": listed[p], "path": f"{archive.ARCHIVE}/{p}/index.html"}
+        for p in sorted(listed, key=periods.start)
+    ]
+
+
+def restatement_facts(r: Restatement) -> dict[str, Any]:
+    """A restated figure as the manifest lists it."""
+    return {
+        "kpi_id": r.kpi_id,
+        "partner_id": r.partner_id,
+        "period": r.period,
+        "published_for": r.as_of,
+        "was": r.was,
+        "now": r.now,
+        "changed_by": None if r.changed_by is None else list(r.changed_by),
+    }
 
 
 @contextmanager

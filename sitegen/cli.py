@@ -22,8 +22,10 @@ import duckdb
 from click.decorators import FC
 
 from sitegen import project
+from sitegen.archive import read_records
 from sitegen.config import Config, load_config, period_problem
 from sitegen.errors import ConfigError, SitegenError
+from sitegen.kpis import KpiSettings, unanswered
 from sitegen.load import RULE_LABELS, LoadSummary, load_project
 from sitegen.mail import Report, outbox_path
 from sitegen.model import STATUSES, Model
@@ -172,19 +174,35 @@ def validate(project_dir: Path) -> None:
     """Load and check every input file; report what was accepted and rejected.
 
     Exits 1 when any row was rejected (an action row quarantined too) or any file could not
-    be read, so that a script can stop before publishing.
+    be read, so that a script can stop before publishing. Warns of each KPI missed with
+    neither a note nor an action in actions.csv (a warning: exit 0 all the same).
     """
     with reported_errors():
         config = load_config(project_dir)
+        con = duckdb.connect()
         summary = load_project(
-            duckdb.connect(), config.data_dir, config.data_label, date.today(), config.project_dir
+            con, config.data_dir, config.data_label, date.today(), config.project_dir
         )
-    for line in [*describe(summary), *describe_actions(summary)]:
+        misses = []
+        if not summary.no_metrics:
+            read_records(con, None, config.data_dir, config.data_label)
+            misses = unanswered(con, KpiSettings.of(config, date.today()))
+    for line in [*describe(summary), *describe_actions(summary), *describe_misses(misses)]:
         click.echo(line)
     if summary.no_metrics:
         click.echo(f"Error: {summary.no_metrics}", err=True)
     failed = summary.rejected or summary.unusable or summary.no_metrics or summary.action_rejects
     sys.exit(1 if failed else 0)
+
+
+def describe_misses(misses: list[tuple[str, str, str, list[str]]]) -> Iterator[str]:
+    """KPIs missed with neither a note nor an action (kpis.unanswered), partner by partner:
+    a warning, not a failure."""
+    if not misses:
+        return
+    yield "Missed, with neither a note nor an action in actions.csv (a warning):"
+    for name, pid, period, kpis in misses:
+        yield f"  {name} ({pid}), {period}: {'; '.join(kpis)}"
 
 
 def describe_actions(summary: LoadSummary) -> Iterator[str]:
@@ -248,6 +266,18 @@ def build_summary(result: Result, output: Path) -> Iterator[str]:
     yield from describe(result.summary)
     yield from headline(result.model)
     yield f"Wrote {len(result.written):,} files to {output}"
+    review = result.model.review
+    if review and review.anew:
+        yield f"Archived {result.period} as published: periods/{result.period}/"
+    if result.archived and review:
+        restated = sum(1 for r in review.restatements if r.as_of == result.period)
+        when = result.archived.replace("T", " ")[:16] + " UTC"
+        figures = "figure" if restated == 1 else "figures"
+        yield (
+            f"{result.period} is archived as published on {when}: this build is live, "
+            f"periods/{result.period}/ keeps what was published; {restated} {figures} "
+            "restated since"
+        )
 
 
 @main.command(cls=ProjectCommand)

@@ -11,12 +11,13 @@ import difflib
 import re
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sitegen import periods
 from sitegen.errors import ConfigError
+from sitegen.periods import KINDS
 from sitegen.reading import printable
 
 CONFIG_NAME = "sitegen.toml"
@@ -52,6 +53,11 @@ class PdfConfig:
 
 
 @dataclass(frozen=True)
+class ReviewConfig:
+    every: str = "quarter"  # how often the alliance reviews: what "since the last review" means
+
+
+@dataclass(frozen=True)
 class EmailConfig:
     sender: str = ""
     smtp_host: str = "localhost"
@@ -71,6 +77,7 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     pdf: PdfConfig = field(default_factory=PdfConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -160,6 +167,7 @@ SCHEMA: dict[str, dict[str, tuple[type, Check | None]]] = {
         "password_env": (str, _env_name),
         "subject": (str, _nonempty),
     },
+    "review": {"every": (str, _one_of("month", "quarter", "year"))},
 }
 
 SECTION_TYPES = {
@@ -168,6 +176,7 @@ SECTION_TYPES = {
     "status": StatusConfig,
     "pdf": PdfConfig,
     "email": EmailConfig,
+    "review": ReviewConfig,
 }
 
 TYPE_NAMES = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
@@ -253,6 +262,18 @@ def load_config(project_dir: Path) -> Config:
     mismatch = period_problem(site.period, site.grain) if "site" not in failed else None
     if mismatch:
         problems.append(f"{where}: [site] period: {mismatch}")
+    review = sections.get("review", ReviewConfig())
+    written = raw.get("review")
+    if not (isinstance(written, dict) and "every" in written):
+        # unset: quarterly, or as often as the grain when that is coarser (a yearly scorecard)
+        every = max(review.every, site.grain, key=KINDS.index)
+        sections["review"] = review = replace(review, every=every)
+    every = review.every
+    if KINDS.index(every) < KINDS.index(site.grain):
+        problems.append(
+            f"{where}: [review] every: {every!r} is shorter than the scorecard's grain "
+            f"{site.grain!r}; a review covers one period or more"
+        )
     data_dir = (project_dir / sections.get("data", DataConfig()).dir).resolve()
     if not data_dir.is_relative_to(project_dir.resolve()):
         problems.append(

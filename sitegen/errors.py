@@ -60,6 +60,10 @@ class NoDataError(SitegenError):
     """No accepted metric row to report on."""
 
 
+class NoHardLinks(SitegenError):
+    """The output's file system cannot hard-link files, which the period archive needs."""
+
+
 class BuildLocked(SitegenError):
     """Another build of the same output is running."""
 

@@ -4,7 +4,7 @@ The rules live in the SQL, each commented in words; this module only sets the ru
 and runs the files in order. After `compute`, these tables hold the results: `scorecard`,
 `peer_stats`, `alliance`, `composite`, `submissions`, `as_of`, `scorecard_as_of` (what the
 scorecard shows for the as-of period), `alliance_as_of`, `biggest_changes`, `movers` and
-`status_counts`.
+`status_counts`; after `review`, the review tables of kpi_review.sql.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import date
 import duckdb
 
 from sitegen import periods
+from sitegen.config import Config
 from sitegen.errors import NoDataError, PeriodError
 from sitegen.sql import run_sql
 
@@ -48,6 +49,19 @@ class KpiSettings:
     amber_band: float = 0.05
     min_denominator: int = 11
     today: date = field(default_factory=date.today)
+    review_every: str = "quarter"  # [review] every
+
+    @classmethod
+    def of(cls, config: Config, today: date) -> KpiSettings:
+        """The settings a project's configuration gives."""
+        return cls(
+            grain=config.site.grain,
+            period=config.site.period,
+            amber_band=config.status.amber_band,
+            min_denominator=config.status.min_denominator,
+            today=today,
+            review_every=config.review.every,
+        )
 
 
 def compute(con: duckdb.DuckDBPyConnection, settings: KpiSettings) -> str:
@@ -64,6 +78,7 @@ def compute(con: duckdb.DuckDBPyConnection, settings: KpiSettings) -> str:
         "today": settings.today,
         "min_peers": MIN_PEERS,
         "min_peers_quartiles": MIN_PEERS_QUARTILES,
+        "review_every": settings.review_every,
     }
     for name, value in variables.items():
         con.execute(f"SET VARIABLE {name} = ?", [value])
@@ -78,6 +93,78 @@ def compute(con: duckdb.DuckDBPyConnection, settings: KpiSettings) -> str:
     if explicit is not None:
         _check_period(con, settings.today)
     return rows[0][0]
+
+
+def review(con: duckdb.DuckDBPyConnection, settings: KpiSettings, own_site: bool) -> None:
+    """What changed since the last review, the actions on the scorecard, and restatements of
+    archived figures (kpi_review.sql), after `compute`. `own_site`: the figures compared and
+    recorded are those a partner's own site shows (its own small ones), not everyone's."""
+    con.execute("SET VARIABLE own_site = ?", [own_site])
+    _spc_at_review(con)
+    run_sql(con, "kpi_review.sql")
+
+
+def unanswered(
+    con: duckdb.DuckDBPyConnection, settings: KpiSettings
+) -> list[tuple[str, str, str, list[str]]]:
+    """After a load (with the archive's tables, sitegen.archive.read_records): each partner
+    with KPIs missed on its scorecard and neither a note nor an action in actions.csv
+    (kpi_review.sql), as (name, partner_id, period, KPI names); nothing when the figures
+    cannot be computed (no data, no such period: the caller says so already)."""
+    try:
+        compute(con, settings)
+    except (NoDataError, PeriodError):
+        return []
+    review(con, settings, own_site=False)
+    return con.execute(
+        """
+        SELECT p.name, u.partner_id::VARCHAR, any_value(a.period), list(k.name ORDER BY k.line)
+        FROM unanswered u
+        JOIN partners p ON p.partner_id = u.partner_id
+        JOIN kpis k ON k.kpi_id = u.kpi_id
+        CROSS JOIN as_of a
+        GROUP BY p.name, u.partner_id ORDER BY p.name, u.partner_id
+        """
+    ).fetchall()
+
+
+SPC_TABLES = ("spc_points", "spc", "spc_counts")
+
+
+def _spc_at_review(con: duckdb.DuckDBPyConnection) -> None:
+    """Table spc_at_review: the special causes at the latest point of each series as it stood
+    at the last review, by running kpi_spc.sql again with the window ending then (the as-of
+    reading is set aside meanwhile), so that a signal the board has seen is not called new.
+    Only series with a special cause since the review are read again (spc_candidates)."""
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE spc_candidates AS
+        SELECT DISTINCT p.partner_id, p.kpi_id
+        FROM spc_points
+        UNPIVOT (flagged FOR rule IN (outside, shift, trend, two_of_three)) p
+        JOIN kpi_grains g ON g.kpi_id = p.kpi_id
+        WHERE p.flagged AND sg_end(p.period_start, g.grain) > (SELECT since_end FROM review)
+        """
+    )
+    for table in SPC_TABLES:
+        con.execute(f"ALTER TABLE {table} RENAME TO {table}_as_of")
+    con.execute("SET VARIABLE spc_end = (SELECT since_end FROM review)")
+    try:
+        run_sql(con, "kpi_spc.sql")
+        con.execute(
+            """
+            CREATE OR REPLACE TABLE spc_at_review AS
+            SELECT DISTINCT partner_id, kpi_id, improving
+            FROM spc_points
+            UNPIVOT (flagged FOR rule IN (outside, shift, trend, two_of_three))
+            WHERE latest AND flagged
+            """
+        )
+    finally:
+        con.execute("RESET VARIABLE spc_end")
+        for table in SPC_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(f"ALTER TABLE {table}_as_of RENAME TO {table}")
 
 
 def _check_period(con: duckdb.DuckDBPyConnection, today: date) -> None:

@@ -29,11 +29,12 @@ from sitegen import sandbox
 from sitegen.config import EMAIL_RE, Config, ConfigError
 from sitegen.downloads import scorecard_json
 from sitegen.errors import MailError, UnknownPartner
-from sitegen.model import Model, Scorecard
+from sitegen.model import Kpi, Model, Scorecard, told_to_owner
 from sitegen.narrative import ContentError
 from sitegen.publish import write_atomic
 from sitegen.templating import mail_environment, render
 from sitegen.views.partner import commitments, standing, variation
+from sitegen.views.review import partner_review
 
 RETRIES = 3  # further tries after a dropped connection
 TEMPORARY_RETRIES = 1  # further tries of a message the server refused for now (4xx)
@@ -95,13 +96,24 @@ def _record(path: Path, record: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def message_context(card: Scorecard, config: Config) -> dict[str, Any]:
+def message_context(card: Scorecard, config: Config, kpis: list[Kpi]) -> dict[str, Any]:
     """Everything the subject and bodies show, in the words of the partner's scorecard
-    (sitegen.views.partner.standing): templates only place it."""
+    (sitegen.views.partner.standing, views.review.partner_review): templates only place it.
+    `kpis`: every KPI, which the review may name."""
     pid = card.partner.partner_id
     base = config.site.base_url
     s = standing(card)
+    review = partner_review(told_to_owner(card), kpis)
     return {
+        "review": (
+            {
+                "heading": review.heading,
+                "empty": review.empty,
+                "changes": [{"kind": c.kind, "text": c.text} for c in review.changes],
+            }
+            if review
+            else None
+        ),
         "partner": {
             "id": pid,
             "name": s.name,
@@ -157,9 +169,10 @@ def compose(
     config: Config,
     env: Environment,
     now: datetime,
+    kpis: list[Kpi],
 ) -> EmailMessage:
     """The message for one partner: plain text and HTML from templates/email/, its PDF."""
-    context = message_context(card, config)
+    context = message_context(card, config, kpis)
     try:  # a subject is plain text: not HTML-escaped
         plain = env.overlay(autoescape=False)
         subject = sandbox.render(plain.from_string(config.email.subject), context)
@@ -230,7 +243,7 @@ def prepare(
                     f"sent on {before['sent_at']} (data corrected?); --resend sends it"
                 )
             continue
-        message = compose(card, recipients, pdf, config, env, now)
+        message = compose(card, recipients, pdf, config, env, now, model.kpis)
         batch.append(Outgoing(pid, message, recipients, digest))
     return batch, report
 

@@ -210,6 +210,103 @@ class Composite:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A row of actions.csv on the scorecard: an action with its owner and due date, or a
+    note (commentary), or both; `overdue` when still open after its due date."""
+
+    kpi_id: str
+    period: str
+    owner: str | None
+    action: str | None
+    due: date | None
+    status: str | None  # open or done; None for a note
+    note: str | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A KPI whose status differs from the one at the last review (was None: not reported
+    then); direction better, worse or changed (to or from no data or suppressed)."""
+
+    kpi_id: str
+    was_period: str | None
+    was: str | None
+    now_period: str
+    now: str
+    direction: str
+
+
+@dataclass(frozen=True)
+class NewSignal:
+    """Special-cause points after the last review in one direction: the first such period
+    and the rules that flagged them."""
+
+    kpi_id: str
+    improving: bool
+    first: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CommitmentChange:
+    """An own commitment (targets.csv) that started or ended in the review cycle."""
+
+    kpi_id: str
+    change: str  # started or ended
+    target: float
+    valid_from: str | None
+    valid_to: str | None
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """A figure an archived period (`as_of`) published that this build finds different:
+    was, now (None: no longer there) and the input rows that changed it."""
+
+    as_of: str
+    partner_id: str
+    kpi_id: str
+    period: str
+    was: float | None
+    now: float | None
+    # "data/metrics/2026-09.csv:14"; empty: a rule changed; None: not told (a partner's own site)
+    changed_by: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Moves:
+    """The composite, rank and standing at the last review and now."""
+
+    was_score: float | None
+    now_score: float | None
+    was_rank: int | None
+    was_of: int | None
+    now_rank: int | None
+    now_of: int
+    was_standing: str | None
+    now_standing: str
+    score_move: str | None  # better or worse (kpi_review.sql); None: unchanged, or news
+    rank_move: str | None
+    standing_move: str | None
+
+
+@dataclass(frozen=True)
+class PartnerReview:
+    """What changed for one partner since the last review (`since`), decided in
+    kpi_review.sql; `discuss` when any change is worth a page in the review's board packet."""
+
+    since: str
+    statuses: tuple[StatusChange, ...]
+    signals: tuple[NewSignal, ...]
+    moves: Moves
+    commitments: tuple[CommitmentChange, ...]
+    overdue: tuple[Action, ...]
+    restatements: tuple[Restatement, ...]
+    discuss: bool
+
+
+@dataclass(frozen=True)
 class Scorecard:
     partner: Partner
     period: str
@@ -219,6 +316,8 @@ class Scorecard:
     history: dict[str, list[SeriesPoint]]
     improvement: str | None = None  # the KPI that improved most on the previous period
     decline: str | None = None  # and the one that declined most (kpi_as_of.sql)
+    actions: tuple[Action, ...] = ()  # its actions and notes on this scorecard, by KPI
+    review: PartnerReview | None = None
 
 
 @dataclass(frozen=True)
@@ -239,6 +338,37 @@ class DataQuality:
 
 
 @dataclass(frozen=True)
+class Archived:
+    """A period whose published site the archive holds (periods/<period>/)."""
+
+    period: str
+    generated_at: str
+
+
+@dataclass(frozen=True)
+class KpiMoves:
+    """Across partners, for one KPI: statuses better and worse since the last review, and
+    series with new special causes of concern and of improvement."""
+
+    better: int
+    worse: int
+    concerning: int
+    improving: int
+
+
+@dataclass(frozen=True)
+class Review:
+    """The alliance's review: since when, per KPI, the archive and every restatement."""
+
+    since: str
+    every: str
+    kpis: dict[str, KpiMoves]
+    archive: tuple[Archived, ...]
+    restatements: tuple[Restatement, ...]
+    anew: bool  # this build's site becomes its period's archive (kpi_review.sql)
+
+
+@dataclass(frozen=True)
 class Model:
     period: str
     grain: str
@@ -252,6 +382,7 @@ class Model:
     status_counts: dict[str, dict[str, int]]  # KPI → status → partners, as of the period
     spc_counts: dict[str, dict[str, int]]  # KPI → variation or assurance → partners
     funnels: dict[str, Funnel]  # KPI → its funnel plot's limits
+    review: Review | None = None
     scope: str | None = None  # the partner whose eyes this model is for; None: the alliance's
 
 
@@ -264,7 +395,7 @@ def scoped(
     names, rejected rows, warnings or submissions of others: of the load, only `rows`, the
     counts of its own rows; the funnels drawn around its own denominators (`funnels`, from
     read_funnels). Read the model with own_site=True for it (load_model)."""
-    card = model.scorecards[partner_id]
+    card = told_to_owner(model.scorecards[partner_id])
     card = replace(card, results=[owned(result) for result in card.results])
     load = replace(
         model.quality.load,
@@ -277,6 +408,8 @@ def scoped(
         collapsed=0,
         rules=[],
         warnings=[],
+        actions=len(card.actions),
+        action_rejects=[],
     )
     quality = DataQuality(
         load,
@@ -291,8 +424,32 @@ def scoped(
         quality=quality,
         spc_counts={},
         funnels=funnels,
+        review=_own_review(model.review, partner_id),
         scope=partner_id,
     )
+
+
+def _own_review(review: Review | None, partner_id: str) -> Review | None:
+    """The alliance's review as one partner may see it: the archive, and its own
+    restatements only (without the alliance's file names); no counts across partners."""
+    if review is None:
+        return None
+    own = tuple(_untold(r) for r in review.restatements if r.partner_id == partner_id)
+    return replace(review, kpis={}, restatements=own)
+
+
+def told_to_owner(card: Scorecard) -> Scorecard:
+    """A scorecard as its partner is told it, in its own site, PDF and email: a restated
+    figure without the file and line that changed it (the alliance's files, which may hold
+    others' rows, are not the partner's to see)."""
+    if card.review is None or not card.review.restatements:
+        return card
+    restated = tuple(_untold(r) for r in card.review.restatements)
+    return replace(card, review=replace(card.review, restatements=restated))
+
+
+def _untold(restatement: Restatement) -> Restatement:
+    return replace(restatement, changed_by=None)
 
 
 def owned(result: KpiResult) -> KpiResult:
@@ -412,6 +569,112 @@ def _spc(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], Spc]:
             """
         ).fetchall()
     }
+
+
+def _actions(con: duckdb.DuckDBPyConnection) -> dict[str, list[Action]]:
+    """Each partner's actions and notes on the scorecard, by KPI as listed, oldest first."""
+    actions: dict[str, list[Action]] = defaultdict(list)
+    for partner_id, *row in con.execute(
+        """
+        SELECT a.partner_id::VARCHAR, a.kpi_id::VARCHAR, a.period, a.owner, a.action, a.due,
+               a.status, a.note, a.overdue
+        FROM scorecard_actions a JOIN kpis k USING (kpi_id)
+        ORDER BY a.partner_id, k.line, a.period_start, a.line
+        """
+    ).fetchall():
+        actions[partner_id].append(Action(*row))
+    return actions
+
+
+def _restatements(con: duckdb.DuckDBPyConnection) -> list[Restatement]:
+    rows = con.execute(
+        """
+        SELECT r.as_of, r.partner_id, r.kpi_id, r.period, r.was, r.now, r.changed_by
+        FROM restatements r LEFT JOIN kpis k ON k.kpi_id::VARCHAR = r.kpi_id
+        ORDER BY r.partner_id, k.line, r.period
+        """
+    ).fetchall()
+    return [Restatement(*row[:6], None if row[6] is None else tuple(row[6])) for row in rows]
+
+
+def _reviews(
+    con: duckdb.DuckDBPyConnection,
+    actions: dict[str, list[Action]],
+    restatements: list[Restatement],
+) -> dict[str, PartnerReview]:
+    """Each partner's review (kpi_review.sql), its parts in the order of kpis.csv."""
+    since = con.execute("SELECT since FROM review").fetchall()[0][0]
+    statuses: dict[str, list[StatusChange]] = defaultdict(list)
+    for partner_id, *row in con.execute(
+        """
+        SELECT s.partner_id::VARCHAR, s.kpi_id::VARCHAR, s.was_period, s.was, s.now_period,
+               s.now, s.direction
+        FROM review_status s JOIN kpis k USING (kpi_id) ORDER BY s.partner_id, k.line
+        """
+    ).fetchall():
+        statuses[partner_id].append(StatusChange(*row))
+    signals: dict[str, list[NewSignal]] = defaultdict(list)
+    for partner_id, kpi_id, improving, first, rules in con.execute(
+        """
+        SELECT g.partner_id::VARCHAR, g.kpi_id::VARCHAR, g.improving, g.first, g.rules
+        FROM review_signals g JOIN kpis k USING (kpi_id)
+        ORDER BY g.partner_id, k.line, g.improving
+        """
+    ).fetchall():
+        signals[partner_id].append(NewSignal(kpi_id, improving, first, tuple(rules)))
+    commitments: dict[str, list[CommitmentChange]] = defaultdict(list)
+    for partner_id, *row in con.execute(
+        """
+        SELECT c.partner_id::VARCHAR, c.kpi_id::VARCHAR, c.change, c.target,
+               nullif(c.valid_from, ''), nullif(c.valid_to, '')
+        FROM review_commitments c JOIN kpis k USING (kpi_id)
+        ORDER BY c.partner_id, k.line, c.change DESC
+        """
+    ).fetchall():
+        commitments[partner_id].append(CommitmentChange(*row))
+    restated: dict[str, list[Restatement]] = defaultdict(list)
+    for restatement in restatements:
+        restated[restatement.partner_id].append(restatement)
+    reviews = {}
+    for partner_id, discuss, *moves in con.execute(
+        """
+        SELECT p.partner_id::VARCHAR, p.discuss, c.was_score, c.now_score, c.was_rank,
+               c.was_of, c.now_rank, c.now_of, c.was_standing, c.now_standing, c.score_move,
+               c.rank_move, c.standing_move
+        FROM review_partners p JOIN review_composite c USING (partner_id)
+        """
+    ).fetchall():
+        reviews[partner_id] = PartnerReview(
+            since,
+            tuple(statuses[partner_id]),
+            tuple(signals[partner_id]),
+            Moves(*moves),
+            tuple(commitments[partner_id]),
+            tuple(a for a in actions[partner_id] if a.overdue),
+            tuple(restated[partner_id]),
+            discuss,
+        )
+    return reviews
+
+
+def _review(con: duckdb.DuckDBPyConnection, restatements: list[Restatement]) -> Review:
+    since, every = con.execute("SELECT since, getvariable('review_every') FROM review").fetchall()[
+        0
+    ]
+    kpis = {
+        kpi_id: KpiMoves(*row)
+        for kpi_id, *row in con.execute(
+            "SELECT kpi_id::VARCHAR, better, worse, concerning, improving FROM review_kpis"
+        ).fetchall()
+    }
+    archive = tuple(
+        Archived(*row)
+        for row in con.execute(
+            "SELECT period, generated_at FROM archived_periods ORDER BY period_start"
+        ).fetchall()
+    )
+    anew = con.execute("SELECT anew FROM archive_plan").fetchall()[0][0]
+    return Review(since, every, kpis, archive, tuple(restatements), anew)
 
 
 def read_funnels(con: duckdb.DuckDBPyConnection, scope: str | None) -> dict[str, Funnel]:
@@ -620,6 +883,9 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
             "SELECT partner_id::VARCHAR, submitted FROM submissions JOIN as_of USING (period)"
         ).fetchall()
     )
+    actions = _actions(con)
+    restatements = _restatements(con)
+    reviews = _reviews(con, actions, restatements)
     changes: dict[str, dict[str, str]] = defaultdict(dict)
     for partner_id, kpi_id, kind in con.execute(
         "SELECT partner_id::VARCHAR, kpi_id::VARCHAR, kind FROM biggest_changes"
@@ -635,6 +901,8 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
             history=dict(history.get(p.partner_id, {})),
             improvement=changes[p.partner_id].get("improvement"),
             decline=changes[p.partner_id].get("decline"),
+            actions=tuple(actions[p.partner_id]),
+            review=reviews.get(p.partner_id),
         )
         for p in partners
     }
@@ -664,4 +932,5 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
         dict(status_counts),
         _spc_counts(con),
         read_funnels(con, None),
+        _review(con, restatements),
     )

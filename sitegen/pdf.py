@@ -34,7 +34,7 @@ from sitegen.narrative import document
 from sitegen.publish import Progress, write_atomic
 from sitegen.svg import FONTS
 from sitegen.views.alliance import Band, PacketView
-from sitegen.views.common import ChartView, Reading, Status
+from sitegen.views.common import ChartView, Reading, Status, Table
 from sitegen.views.partner import (
     Commitment,
     Count,
@@ -43,10 +43,11 @@ from sitegen.views.partner import (
     Standing,
 )
 from sitegen.views.plan import Planned
+from sitegen.views.review import ReviewSection, ReviewView
 
 PACKAGED = Path(__file__).parent / "templates" / "pdf"
 ICONS = Path(__file__).parent / "static" / "icons"  # the Making Data Count icons, as on the site
-TEMPLATE_FILES = ("common.typ", "scorecard.typ", "alliance.typ")
+TEMPLATE_FILES = ("common.typ", "scorecard.typ", "alliance.typ", "review.typ")
 # PDFs handed to the typesetting threads and not yet done: enough to keep them busy while
 # the next views are drawn, few enough that memory holds only a few batches' charts.
 MAX_PENDING = 64
@@ -117,7 +118,7 @@ def files(planned: Planned, with_pdf: bool) -> list[str]:
         return []
     if planned.kind == "partner":
         return [f"pdf/{planned.name.removeprefix('partners/')}.pdf"]
-    if planned.kind == "packet":
+    if planned.kind in ("packet", "review-packet"):
         return [f"{planned.name}.pdf"]
     return []
 
@@ -159,6 +160,18 @@ def _kpi_row(row: KpiRow) -> dict[str, Any]:
         "change_yoy": _change(row.change_yoy, row.change_yoy_label),
         "peers": row.peers,
         "type_peers": row.type_peers,
+        "actions": [{"text": a.text, "overdue": a.overdue} for a in row.actions],
+    }
+
+
+def _review(section: ReviewSection | None) -> dict[str, Any] | None:
+    """What changed since the last review, line by line, as the page lists it."""
+    if section is None:
+        return None
+    return {
+        "heading": section.heading,
+        "empty": section.empty,
+        "changes": [{"kind": c.kind, "text": c.text, "tone": c.tone} for c in section.changes],
     }
 
 
@@ -212,6 +225,7 @@ def partner_document(
                 {"file": f"charts/{c.id}.svg", "caption": c.caption, "alt": c.alt} for c in charts
             ],
             "empty": [e.text for e in view.empty],
+            "review": _review(view.review),
         },
     }
     chart_files = {f"charts/{c.id}.svg": svg[c.digest].encode() for c in charts}
@@ -273,11 +287,7 @@ def packet_document(
                 }
                 for row in view.headline
             ],
-            "status_table": {
-                "caption": view.status_table.caption,
-                "header": list(view.status_table.header),
-                "rows": [list(row) for row in view.status_table.rows],
-            },
+            "status_table": _table(view.status_table),
             "ranking": "charts/ranking.svg",
             "ranking_alt": view.ranking.alt,
             "sections": [_section(s) for s in view.sections],
@@ -308,7 +318,41 @@ def documents(
             made.append(partner_document(view, svg, common, templates, out))
         elif planned.kind == "packet":
             made.append(packet_document(view, svg, common, templates, out))
+        elif planned.kind == "review-packet":
+            made.append(review_document(view, common, templates, out))
     return made
+
+
+def _table(table: Table | None) -> dict[str, Any] | None:
+    if table is None:
+        return None
+    return {
+        "caption": table.caption,
+        "header": list(table.header),
+        "rows": [list(row) for row in table.rows],
+    }
+
+
+def review_document(
+    view: ReviewView, common: dict[str, Any], templates: Templates, out: Path
+) -> Document:
+    """The review's board packet: the alliance's changes since the last review, then a page
+    per partner with a change worth discussing, in the words of the review page."""
+    data = {
+        **common,
+        "doc_title": f"{common['organization']}: review packet for {view.period}",
+        "review": {
+            "since": view.since,
+            "intro": view.intro,
+            "kpis": _table(view.kpis),
+            "quiet": str(view.quiet),
+            "overdue": _table(view.overdue),
+            "restatements": _table(view.restatements),
+            "partners": [{"name": p.name, "review": _review(p.section)} for p in view.discuss],
+        },
+    }
+    path = out / "pdf" / f"review-{view.period}.pdf"
+    return _document(path, "review.typ", templates, data, {})
 
 
 def pdf_charts(view: Any) -> list[ChartView]:

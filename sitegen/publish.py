@@ -155,15 +155,18 @@ def read_manifest(output: Path) -> dict[str, Any]:
         return {}
 
 
-def write_manifest(staging: Path, facts: dict[str, Any], live: Path) -> Path:
-    """manifest.json: the build's facts plus every file with its SHA-256, sorted by path.
+def write_manifest(staging: Path, facts: dict[str, Any], live: Path, skip: str = "") -> Path:
+    """manifest.json: the build's facts plus every file with its SHA-256, sorted by path,
+    but those under the top-level folder `skip` (the period archive, listed in the facts).
 
     A file whose bytes equal the live site's copy is replaced by a hard link to that copy, so
     an unchanged page keeps its modification time (rsync and HTTP caches stay valid) and costs
     no disk.
     """
     before = {f["path"]: f["sha256"] for f in read_manifest(live).get("files", [])}
-    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    files = sorted(
+        p for p in staging.rglob("*") if p.is_file() and p.relative_to(staging).parts[0] != skip
+    )
     listed = []
     for path in files:
         name = str(path.relative_to(staging))

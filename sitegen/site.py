@@ -21,6 +21,7 @@ from sitegen import svg
 from sitegen.config import Config
 from sitegen.templating import environment, render
 from sitegen.views.plan import Planned
+from sitegen.views.review import ArchiveView
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = ("static/fonts.css", "static/style.css", "static/charts.js", "vendor/vega-bundle.js")
@@ -56,6 +57,8 @@ PAGES = {
     "kpi": PageKind("site/kpi.html", ""),
     "quality": PageKind("site/data-quality.html", "quality"),
     "methodology": PageKind("site/methodology.html", "methodology"),
+    "review": PageKind("site/review.html", "review"),
+    "periods": PageKind("site/periods.html", "periods"),
 }
 
 
@@ -77,7 +80,10 @@ def title(kind: str, view: Any) -> str:
         return view.standing.name
     if kind == "kpi":
         return view.name
-    return {"quality": "Data quality", "methodology": "Methodology"}.get(kind, "Dashboard")
+    if kind == "review":
+        return f"Review: since {view.since}"
+    titles = {"quality": "Data quality", "methodology": "Methodology", "periods": "Other periods"}
+    return titles.get(kind, "Dashboard")
 
 
 def write(
@@ -121,6 +127,21 @@ def page(
         "svg": drawn,
     }
     return render(env, kind.template, context)
+
+
+def archive_nav(config: Config, common: dict[str, Any], view: ArchiveView) -> str:
+    """The `periods.html` of an archived period's site: which period it is, when it was
+    published, and the way to every other period and to the current site (two folders up)."""
+    env = environment(config.project_dir)
+    context = {
+        **common,
+        "title": "Other periods",
+        "nav": "periods",
+        "root": "",
+        "svg": {},
+        "view": view,
+    }
+    return render(env, "site/archived.html", context)
 
 
 def write_assets(out: Path, cache_dir: Path) -> list[Path]:

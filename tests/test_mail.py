@@ -628,6 +628,7 @@ def body(card: Scorecard, config: Any) -> str:
         config,
         environment(config.project_dir),
         datetime(2026, 1, 1, tzinfo=UTC),
+        [r.kpi for r in card.results],
     )
     return message.get_body(("plain",)).get_content()
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sitegen.kpis import KpiSettings, compute
+from sitegen.archive import read_records
+from sitegen.kpis import KpiSettings, compute, review
 from sitegen.load import load_project
 from sitegen.model import Model, load_model
 from tests.conftest import TODAY
@@ -17,7 +18,10 @@ from tests.conftest import TODAY
 def model(mini: Path) -> Model:
     con = duckdb.connect()
     summary = load_project(con, mini / "data", "data", TODAY)
-    compute(con, KpiSettings(today=TODAY))
+    read_records(con, None, mini / "data", "data")
+    settings = KpiSettings(today=TODAY)
+    compute(con, settings)
+    review(con, settings, own_site=False)
     return load_model(con, summary)
 
 

@@ -94,9 +94,10 @@ def test_an_unknown_partner_is_one_line(mini: Path, tmp_path: Path) -> None:
 def test_small_peer_groups_are_withheld(mini: Path, tmp_path: Path) -> None:
     out = tmp_path / "north"
     built(mini, "--jobs", "1", "--partner", "north-hosp", "--output", str(out))
-    # the pages a partner may see; nothing about the data of others (data quality)
+    # the pages a partner may see; nothing about the data of others (data quality, the
+    # alliance's review); its archive holds the same pages, and its own list of periods
     pages = sorted(str(p.relative_to(out.resolve())) for p in out.resolve().rglob("*.html"))
-    assert pages == [
+    own = [
         "index.html",
         "kpis/appt_lead_days.html",
         "kpis/hcahps_rating_9_10.html",
@@ -106,7 +107,10 @@ def test_small_peer_groups_are_withheld(mini: Path, tmp_path: Path) -> None:
         "methodology.html",
         "partners/north-hosp.html",
     ]
+    archived = [f"periods/2025-09/{page}" for page in [*own, "periods.html"]]
+    assert pages == sorted([*own, "periods.html", *archived])
     assert not (out / "pdf" / "alliance.pdf").exists()
+    assert not list(out.rglob("review-*.pdf"))
     # 3 partners: every peer group and every pooled figure has fewer than 5
     kpi = (out / "kpis" / "readmit_30d.html").read_text()
     assert "Peer figures withheld" in kpi and 'id="chart-peers"' not in kpi

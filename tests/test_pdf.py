@@ -75,7 +75,7 @@ def site(project: Path) -> Path:
 
 def test_a_pdf_per_partner_and_the_board_packet(site: Path) -> None:
     assert sorted(p.name for p in (site / "pdf").iterdir()) == sorted(
-        [f"{pid}.pdf" for pid in PARTNERS] + ["alliance.pdf"]
+        [f"{pid}.pdf" for pid in PARTNERS] + ["alliance.pdf", "review-2025-09.pdf"]
     )
     page = (site / "partners" / "north-hosp.html").read_text(encoding="utf-8")
     assert 'href="../pdf/north-hosp.pdf"' in page
@@ -221,7 +221,7 @@ def test_a_failing_packaged_pdf_template_is_ours_not_the_users(
     exit 2, which sends the user looking for a mistake of theirs."""
     broken = tmp_path / "packaged"
     broken.mkdir()
-    for name in ("common.typ", "scorecard.typ", "alliance.typ"):
+    for name in pdf_module.TEMPLATE_FILES:
         shutil.copy(pdf_module.PACKAGED / name, broken / name)
     (broken / "scorecard.typ").write_text("#let x = (\n")
     monkeypatch.setattr(pdf_module, "PACKAGED", broken)
@@ -267,11 +267,11 @@ def test_an_unchanged_pdf_is_taken_from_the_cache(project: Path, tmp_path: Path)
         narrative.write_text(narrative.read_text() + "\nOne more sentence.\n")
         build(copy, tmp_path / "two")
     second = json.loads((tmp_path / "two" / "manifest.json").read_text())["pdfs"]
-    assert (first["made"], first["reused"]) == (4, 0)
-    assert (second["made"], second["reused"]) == (1, 3)  # only north-hosp's narrative changed
+    assert (first["made"], first["reused"]) == (5, 0)  # 3 partners, the two packets
+    assert (second["made"], second["reused"]) == (1, 4)  # only north-hosp's narrative changed
     assert first["typeset_seconds"] > second["typeset_seconds"] > 0
     assert "One more sentence." in text(tmp_path / "two" / "pdf" / "north-hosp.pdf")
-    for name in ("south-snf.pdf", "east-clinic.pdf", "alliance.pdf"):
+    for name in ("south-snf.pdf", "east-clinic.pdf", "alliance.pdf", "review-2025-09.pdf"):
         assert (tmp_path / "two" / "pdf" / name).read_bytes() == (
             tmp_path / "one" / "pdf" / name
         ).read_bytes()
@@ -304,7 +304,7 @@ def test_any_name_compiles_and_prints_literally(
     generated = datetime(2026, 1, 1, tzinfo=UTC)
     common = common_data(config, model.period, generated)
     templates = read_templates(config.project_dir)
-    view = partner_view(card, None)
+    view = partner_view(card, None, model.kpis)
     no_charts = {c.digest: "" for c in view.trends}  # the name is in the text, not the charts
     doc = partner_document(view, no_charts, common, templates, out)
     with Typesetter(generated, out / "cache") as typesetter:

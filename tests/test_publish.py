@@ -76,7 +76,13 @@ def stamps(site: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-RUN_RECORDS = {"manifest.json"}  # this records the run itself, so always changes
+# the manifest records the run itself, so it always changes, and so does the archive's copy
+RUN_RECORDS = {"manifest.json", "periods/2025-09/manifest.json"}
+
+
+def and_archived(*names: str) -> set[str]:
+    """Files of the site and their copies in the archive of its period (2025-09)."""
+    return {*names, *(f"periods/2025-09/{name}" for name in names)}
 
 
 def changed(before: dict, after: dict) -> set[str]:
@@ -159,13 +165,19 @@ def test_next_nights_build_rewrites_only_what_carries_the_date(
     before = stamps(out)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(NIGHT + 24 * 3600))
     built(project, out)
-    # the dashboard says when it was built, and each PDF's footer its date; nothing else
+    # the dashboard says when it was built, each PDF's footer its date, and the lists of
+    # periods when each was published (the archive's own list too); nothing else
     assert changed(before, stamps(out)) == {
-        "index.html",
-        "pdf/north-hosp.pdf",
-        "pdf/south-snf.pdf",
-        "pdf/east-clinic.pdf",
-        "pdf/alliance.pdf",
+        *and_archived(
+            "index.html",
+            "pdf/north-hosp.pdf",
+            "pdf/south-snf.pdf",
+            "pdf/east-clinic.pdf",
+            "pdf/alliance.pdf",
+            "pdf/review-2025-09.pdf",
+        ),
+        "periods.html",
+        "periods/2025-09/periods.html",
     }
 
 
@@ -176,12 +188,15 @@ def test_a_narrative_change_rewrites_only_that_partner(project: Path, tmp_path: 
     (project / "content" / "partners").mkdir(parents=True, exist_ok=True)
     (project / "content" / "partners" / "south-snf.md").write_text("A new quarter begins.\n")
     built(project, out)
-    assert changed(before, stamps(out)) == {"partners/south-snf.html", "pdf/south-snf.pdf"}
+    assert changed(before, stamps(out)) == and_archived(
+        "partners/south-snf.html", "pdf/south-snf.pdf"
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     # the other two partners' pages (with downloads and PDFs), the 5 KPI pages, data quality
     # and methodology were kept without being made again
     assert manifest["units_kept"] == 2 + 5 + 2
-    assert manifest["pdfs"]["made"] + manifest["pdfs"]["reused"] == 2  # south-snf's, packet
+    # south-snf's, and the two packets (the board's and the review's, always made)
+    assert manifest["pdfs"]["made"] + manifest["pdfs"]["reused"] == 1 + 2
 
 
 def manifest_of(out: Path) -> dict:

@@ -29,6 +29,8 @@ PAGES = [
     "kpis/appt_lead_days.html",
     "data-quality.html",
     "methodology.html",
+    "review.html",
+    "periods.html",
 ]
 
 
@@ -98,7 +100,16 @@ def test_every_page_is_written(site: Path) -> None:
     assert sorted(manifest["pages"]) == sorted(PAGES)
     listed = {f["path"] for f in manifest["files"]}
     on_disk = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
-    assert listed == on_disk - {"manifest.json"}
+    # the archive of the period (periods/2025-09/) is listed apart, not file by file
+    archived = {name for name in on_disk if name.startswith("periods/")}
+    assert archived and listed == on_disk - {"manifest.json"} - archived
+    assert manifest["periods"] == [
+        {
+            "period": "2025-09",
+            "generated_at": "2026-01-01T00:00:00+00:00",
+            "path": "periods/2025-09/index.html",
+        }
+    ]
 
 
 def test_partner_page_figures(site: Path) -> None:
@@ -264,8 +275,10 @@ def test_same_input_same_bytes(mini: Path, tmp_path: Path, monkeypatch) -> None:
     files = sorted(
         p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file()
     )
-    # manifest.json records the run itself (stage timings, charts drawn or reused)
+    # manifest.json records the run itself (stage timings, charts drawn or reused), and so
+    # does the archive's copy of it
     files.remove(Path("manifest.json"))
+    files.remove(Path("periods/2025-09/manifest.json"))
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 

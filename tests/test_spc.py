@@ -18,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sitegen.archive import read_records
 from sitegen.downloads import scorecard_json
-from sitegen.kpis import KpiSettings, compute
+from sitegen.kpis import KpiSettings, compute, review
 from sitegen.load import load_project, summarise
 from sitegen.model import load_model, read_funnels, scoped
 from sitegen.views.alliance import kpi_view, own_kpi_view
@@ -75,7 +76,9 @@ def computed(root: Path, period: str = "latest") -> duckdb.DuckDBPyConnection:
     settings = KpiSettings(
         grain="month", period=period, amber_band=0.05, min_denominator=11, today=date(2030, 1, 1)
     )
+    read_records(con, None, root / "data", "data")
     compute(con, settings)
+    review(con, settings, own_site=False)
     return con
 
 

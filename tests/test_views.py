@@ -19,7 +19,7 @@ from sitegen.config import load_config
 from sitegen.kpis import MIN_PEERS
 from sitegen.model import load_model, read_funnels, scoped
 from sitegen.templating import environment
-from sitegen.views import alliance, common, partner
+from sitegen.views import alliance, common, partner, review
 from sitegen.views.plan import plan
 
 ROOT = Path(__file__).parent.parent
@@ -52,6 +52,14 @@ VIEW_TYPES = {
         common.ChartView,
         common.Status,
         common.Reading,
+        review.ReviewView,
+        review.PartnerChanges,
+        review.ReviewSection,
+        review.Change,
+        review.ActionLine,
+        review.PeriodsView,
+        review.PeriodLink,
+        review.ArchiveView,
     )
 }
 COMMON = {
@@ -253,7 +261,7 @@ def test_a_kpi_with_nothing_to_chart_gets_one_line(north: Any, statuses: Any, wh
     first = north.history["readmit_30d"][0]
     empty = [first._replace(value=None, status=s) for s in statuses]
     card = dataclasses.replace(north, history={**north.history, "readmit_30d": empty})
-    view = partner.partner_view(card, None)
+    view = partner.partner_view(card, None, [r.kpi for r in card.results])
     assert [e.text for e in view.empty] == [f"30-day readmission rate: nothing to chart, {why}."]
     assert "trend-readmit_30d" not in [c.id for c in view.trends]
 

@@ -98,3 +98,19 @@ CREATE OR REPLACE TABLE status_counts AS
 SELECT kpi_id, status, count(*) AS partners
 FROM scorecard_as_of
 GROUP BY ALL;
+
+-- The last review: reviews happen every month, quarter or year ([review] every). The as-of
+-- period P is compared with the scorecard period that ends the review cycle before the one
+-- P ends in: for quarterly reviews of a monthly scorecard, 2026-10, 2026-11 and 2026-12 are
+-- all compared with 2026-09, and 2026-09 with 2026-06. With reviews as often as the grain,
+-- it is the previous period.
+CREATE OR REPLACE TABLE review AS
+WITH cycle AS (
+    SELECT a.period, a.grain, a.period_end,
+           CAST(date_trunc(getvariable('review_every'), a.period_end) - INTERVAL 1 DAY AS DATE)
+               AS since_end
+    FROM as_of a
+)
+SELECT period, grain, sg_label(date_trunc(grain, since_end), grain) AS since,
+       CAST(date_trunc(grain, since_end) AS DATE) AS since_start, since_end
+FROM cycle;

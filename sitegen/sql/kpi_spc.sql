@@ -18,6 +18,10 @@ CREATE OR REPLACE TEMP MACRO sg_below(x, line) AS line - x > 1e-9 * greatest(1, 
 -- from_period's start.
 -- Each baseline segment has its own mean and limits, and no run, trend or two-of-three
 -- pattern crosses a segment boundary.
+-- The series to read as they stood at the last review (kpis.review fills it, and sets
+-- spc_end): only those with a special cause since, the rest need no second reading.
+CREATE TABLE IF NOT EXISTS spc_candidates (partner_id partner_key, kpi_id kpi_key);
+
 CREATE OR REPLACE TABLE spc_points AS
 WITH window_points AS (
     SELECT s.partner_id, s.kpi_id, s.period, s.period_start, s.value, s.target,
@@ -25,10 +29,15 @@ WITH window_points AS (
     FROM scorecard s
     JOIN kpis k USING (kpi_id)
     JOIN kpi_grains g USING (kpi_id)
-    CROSS JOIN as_of a
+    -- the window ends with the as-of period, or where kpis.review asks (spc_end: the last
+    -- review's period, to read the series as it stood then)
+    CROSS JOIN (SELECT coalesce(getvariable('spc_end'), period_end) AS period_end FROM as_of) a
     WHERE s.value IS NOT NULL
       AND s.period_start <= CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY)
                                  - sg_step(g.grain) AS DATE)
+      AND (getvariable('spc_end') IS NULL
+           OR EXISTS (SELECT 1 FROM spc_candidates c
+                      WHERE c.partner_id = s.partner_id AND c.kpi_id = s.kpi_id))
 ),
 enough AS (
     SELECT w.*, count(*) OVER (PARTITION BY partner_id, kpi_id) AS points

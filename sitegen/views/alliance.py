@@ -12,7 +12,7 @@ from sitegen.config import Config
 from sitegen.downloads import alliance_json
 from sitegen.filters import STATUS_WORDS, delta, num, pct, value
 from sitegen.kpis import MIN_PEERS, MIN_PEERS_QUARTILES
-from sitegen.load import RULE_LABELS
+from sitegen.load import RULE_LABELS, LoadSummary
 from sitegen.model import (
     STANDINGS,
     STATUSES,
@@ -227,6 +227,8 @@ class QualityView:
     periods: int
     coverage_table: Table
     late: tuple[PartnerLink, ...]
+    actions: str  # "8 rows read: 7 accepted, 1 quarantined", or "" without actions.csv
+    actions_table: Table | None  # the quarantined rows of actions.csv, where and why
 
     def charts(self) -> list[ChartView]:
         return []
@@ -719,7 +721,25 @@ def quality_view(model: Model) -> QualityView:
             ),
         ),
         late=_links(late),
+        actions=_actions_read(load),
+        actions_table=(
+            Table(
+                "Quarantined rows of actions.csv",
+                ("Where", "Reason"),
+                tuple(tuple(reject.split(": ", 1)) for reject in load.action_rejects),
+            )
+            if load.action_rejects
+            else None
+        ),
     )
+
+
+def _actions_read(load: LoadSummary) -> str:
+    quarantined = len(load.action_rejects)
+    if not load.actions and not quarantined:
+        return ""
+    read = plural(load.actions + quarantined, "row")
+    return f"{read} read: {num(load.actions)} accepted, {num(quarantined)} quarantined"
 
 
 def methodology_view(model: Model, config: Config) -> MethodologyView:

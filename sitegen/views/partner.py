@@ -19,7 +19,7 @@ from sitegen.downloads import scorecard_csv, scorecard_json
 from sitegen.filters import STATUS_WORDS, delta, num, value
 from sitegen.kpis import MIN_PEERS
 from sitegen.load import CATEGORIES
-from sitegen.model import STATUSES, Baseline, KpiResult, Scorecard, SeriesPoint, Spc
+from sitegen.model import STATUSES, Baseline, Kpi, KpiResult, Scorecard, SeriesPoint, Spc
 from sitegen.narrative import Narrative
 from sitegen.views.common import (
     ChartView,
@@ -30,6 +30,7 @@ from sitegen.views.common import (
     standing_status,
     status,
 )
+from sitegen.views.review import ActionLine, ReviewSection, action_line, partner_review
 
 CATEGORY_LABELS = {c: c.replace("_", " ").capitalize() for c in CATEGORIES}
 SUPPRESSION_WORDS = {
@@ -122,6 +123,7 @@ class KpiRow:
     interval: str  # "95% interval 12.1% to 15.3%", or ""
     within_noise: bool  # the interval holds the target: the status may be chance
     funnel: str  # where the value falls in the KPI's funnel plot, or ""
+    actions: tuple[ActionLine, ...] = ()  # its actions and notes (actions.csv)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ class PartnerView:
     notes: tuple[str, ...]
     key: tuple[tuple[str, str], ...]  # the trend charts' key (CHART_KEY)
     table_note: str  # what the KPI tables' cells mean (TABLE_NOTE)
+    review: ReviewSection | None  # what changed since the last review
     json: str  # partners/<id>.json
     csv: str  # partners/<id>.csv
 
@@ -276,8 +279,10 @@ def _score_change(card: Scorecard) -> str:
     return f"{moved} {num(abs(change), 1)} points {_previous(card.period)}"
 
 
-def partner_view(card: Scorecard, narrative: Narrative | None) -> PartnerView:
-    """The view of a scorecard as the model holds it (scoped to its owner or not)."""
+def partner_view(card: Scorecard, narrative: Narrative | None, kpis: list[Kpi]) -> PartnerView:
+    """The view of a scorecard as the model holds it (scoped to its owner or not); `kpis`
+    names the KPIs its review may mention (a commitment that ended on one it no longer
+    reports)."""
     rows = {r.kpi.kpi_id: _row(r, card) for r in card.results}
     categories = tuple(
         Category(CATEGORY_LABELS[c], tuple(rows[r.kpi.kpi_id] for r in group))
@@ -296,6 +301,7 @@ def partner_view(card: Scorecard, narrative: Narrative | None) -> PartnerView:
         notes=tuple(_notes(card)),
         key=CHART_KEY,
         table_note=TABLE_NOTE,
+        review=partner_review(card, kpis),
         json=_json(scorecard_json(card)),
         csv=scorecard_csv(card),
     )
@@ -411,6 +417,7 @@ def _row(result: KpiResult, card: Scorecard) -> KpiRow:
         within_noise=bool(result.within_noise),
         funnel=FUNNEL_WORDS[result.funnel] if result.funnel else "",
         spark=charts.sparkline(points),
+        actions=tuple(action_line(a) for a in card.actions if a.kpi_id == result.kpi.kpi_id),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,15 @@ from sitegen.views.alliance import (
     quality_view,
 )
 from sitegen.views.partner import narrative_variables, partner_view
+from sitegen.views.review import periods_view, review_view
 
 
 @dataclass(frozen=True)
 class Planned:
     """A view to make: its kind (what renders it: "partner", "dashboard", "own-dashboard",
-    "kpi", "quality", "methodology", "packet"), the name of its output unit, what it is made
-    from beyond what every view shares, and how to make it."""
+    "kpi", "quality", "methodology", "review", "periods", "packet", "review-packet"), the
+    name of its output unit, what it is made from beyond what every view shares, and how to
+    make it."""
 
     kind: str
     name: str  # "partners/alderbrook-medical", "kpis/readmit_30d", "index", …
@@ -59,7 +61,7 @@ def plan(model: Model, config: Config, generated: str, with_pdf: bool) -> Iterat
             "partner",
             f"partners/{card.partner.partner_id}",
             (card, narrative),
-            partial(partner_view, card, narrative),
+            partial(partner_view, card, narrative, model.kpis),
         )
         results = {r.kpi.kpi_id: r for r in card.results}
         for kpi in model.kpis:
@@ -73,6 +75,7 @@ def plan(model: Model, config: Config, generated: str, with_pdf: bool) -> Iterat
         yield Planned(
             "methodology", "methodology", (model.kpis,), partial(methodology_view, model, config)
         )
+        yield Planned("periods", "periods", None, partial(periods_view, model, generated))
         return
     index = read_narrative(
         content / "index.md",
@@ -87,7 +90,7 @@ def plan(model: Model, config: Config, generated: str, with_pdf: bool) -> Iterat
             "partner",
             f"partners/{card.partner.partner_id}",
             (card, narrative),
-            partial(partner_view, card, narrative),
+            partial(partner_view, card, narrative, model.kpis),
         )
     by_kpi: dict[str, list[tuple[Partner, KpiResult]]] = {k.kpi_id: [] for k in model.kpis}
     for card in model.scorecards.values():
@@ -111,8 +114,12 @@ def plan(model: Model, config: Config, generated: str, with_pdf: bool) -> Iterat
     yield Planned(
         "methodology", "methodology", (model.kpis,), partial(methodology_view, model, config)
     )
+    review = cache(partial(review_view, model))  # the page and its packet: made once
+    yield Planned("review", "review", None, review)
+    yield Planned("periods", "periods", None, partial(periods_view, model, generated))
     if with_pdf:
         yield Planned("packet", "pdf/alliance", None, partial(packet_view, model))
+        yield Planned("review-packet", f"pdf/review-{model.period}", None, review)
 
 
 def _partner_narrative(card: Scorecard, content: Path, root: Path) -> Narrative | None:
