@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sitegen import periods
-from sitegen.filters import STATUS_WORDS, num, value
+from sitegen.filters import num, status_word, value
 from sitegen.model import (
     Action,
     CommitmentChange,
@@ -76,8 +76,9 @@ def _kpi_names(kpis: list[Kpi]) -> dict[str, Kpi]:
     return {k.kpi_id: k for k in kpis}
 
 
-def status_word(key: str | None) -> str:
-    return STATUS_WORDS[key] if key else "not reported"
+def _status(key: str | None) -> str:
+    """A status in words; None: the KPI was not on the scorecard then."""
+    return status_word(key) if key else "not reported"
 
 
 def action_line(action: Action) -> ActionLine:
@@ -98,14 +99,14 @@ def action_line(action: Action) -> ActionLine:
 def _status_change(change: StatusChange, kpis: dict[str, Kpi]) -> Change:
     name = kpis[change.kpi_id].name
     if change.was is None:
-        text = f"{name}: now on the scorecard, {status_word(change.now)} ({change.now_period})"
+        text = f"{name}: now on the scorecard, {_status(change.now)} ({change.now_period})"
     else:
         when = (
             f"{change.was_period} to {change.now_period}"
             if change.was_period != change.now_period
             else change.now_period
         )
-        text = f"{name}: {status_word(change.was)} to {status_word(change.now)} ({when})"
+        text = f"{name}: {_status(change.was)} to {_status(change.now)} ({when})"
         if change.direction != "changed":
             text += f", {change.direction}"
     tone = change.direction if change.direction in ("better", "worse") else "news"
@@ -290,18 +291,18 @@ def review_view(model: Model) -> ReviewView:
     )
     restated = None
     if review.restatements:
-        cards = model.scorecards
+        cards = model.scorecards  # SQL restates known partners' known KPIs only
         restated = Table(
             "Restated figures: published in an archived period, different now",
             ("Partner", "KPI", "Period", "Published for", "Was", "Now", "Changed by"),
             tuple(
                 (
-                    cards[r.partner_id].partner.name if r.partner_id in cards else r.partner_id,
-                    names[r.kpi_id].name if r.kpi_id in names else r.kpi_id,
+                    cards[r.partner_id].partner.name,
+                    names[r.kpi_id].name,
                     r.period,
                     r.as_of,
-                    value(r.was, names[r.kpi_id].unit) if r.kpi_id in names else num(r.was, 2),
-                    value(r.now, names[r.kpi_id].unit) if r.kpi_id in names else num(r.now, 2),
+                    value(r.was, names[r.kpi_id].unit),
+                    value(r.now, names[r.kpi_id].unit),
                     ", ".join(r.changed_by or ()) or "a rule or setting",
                 )
                 for r in review.restatements
@@ -310,8 +311,8 @@ def review_view(model: Model) -> ReviewView:
     late = [
         (card.partner.name, names[a.kpi_id].name, a.action or "", a.owner or "", str(a.due))
         for card in model.scorecards.values()
-        for a in card.actions
-        if a.overdue
+        if card.review
+        for a in card.review.overdue
     ]
     overdue = (
         Table(
@@ -380,7 +381,7 @@ def periods_view(model: Model, generated: str) -> PeriodsView:
     links = {a.period: _published(a.generated_at) for a in archive}
     if review is None or review.anew:
         links[model.period] = generated  # this build's site becomes its period's archive
-    ordered = sorted(links, key=lambda p: (archive_order(p), p), reverse=True)
+    ordered = sorted(links, key=periods.start, reverse=True)
     anew = review is None or review.anew  # else this site is a rebuild, not the archive
     return PeriodsView(
         tuple(
@@ -388,10 +389,6 @@ def periods_view(model: Model, generated: str) -> PeriodsView:
             for p in ordered
         )
     )
-
-
-def archive_order(period: str) -> str:
-    return periods.start(period).isoformat()
 
 
 def _published(iso: str) -> str:
