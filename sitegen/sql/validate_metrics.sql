@@ -220,16 +220,27 @@ FROM ruled;
 -- Copies that disagree are all rejected, each naming up to three of the others: never pick
 -- one silently. Each copy is compared with its group's summary only (its first place, its
 -- number of variants and a few places), so 20,000 copies of one row take linear time.
+-- The keys read more than once are found first with a plain count, which DuckDB can spill to
+-- disk; the distinct and ordered summaries, which it must hold in memory, are then made of
+-- those few rows only, not of millions.
 CREATE OR REPLACE TABLE duplicate_keys AS
-SELECT partner_id, kpi_id, period,
-       count(DISTINCT concat_ws('|', value, numerator, denominator, flag)) AS variants,
+WITH repeated AS (
+    SELECT partner_id, kpi_id, period
+    FROM checked
+    WHERE rule IS NULL
+    GROUP BY ALL
+    HAVING count(*) > 1
+)
+SELECT c.partner_id, c.kpi_id, c.period,
+       count(DISTINCT concat_ws('|', c.value, c.numerator, c.denominator, c.flag)) AS variants,
        count(*) AS copies,
-       arg_min(file || ':' || line, (file, line)) AS first,
-       list(file || ':' || line ORDER BY file, line)[1:4] AS places
-FROM checked
-WHERE rule IS NULL
-GROUP BY ALL
-HAVING count(*) > 1;
+       arg_min(c.file || ':' || c.line, (c.file, c.line)) AS first,
+       list(c.file || ':' || c.line ORDER BY c.file, c.line)[1:4] AS places
+FROM checked c
+SEMI JOIN repeated r
+    ON r.partner_id = c.partner_id AND r.kpi_id = c.kpi_id AND r.period = c.period
+WHERE c.rule IS NULL
+GROUP BY ALL;
 
 -- A reason is one line, whatever a quoted field held: line breaks in it are shown as \n, \r.
 CREATE OR REPLACE TEMP MACRO sg_one_line(t) AS replace(replace(t, chr(13), '\r'), chr(10), '\n');
