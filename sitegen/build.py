@@ -16,10 +16,11 @@ import pickle
 import shutil
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from importlib.metadata import version
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,17 @@ from sitegen import archive, mail, pdf, periods, site
 from sitegen.config import Config
 from sitegen.errors import MailError, NoDataError, UnknownPartner
 from sitegen.kpis import MIN_PEERS, KpiSettings, compute, review
-from sitegen.load import RULE_LABELS, LoadSummary, load_project, partner_rows
-from sitegen.model import Model, Restatement, Review, load_model, read_funnels, scoped
+from sitegen.load import RULE_LABELS, LoadSummary, database, load_project, partner_rows
+from sitegen.model import (
+    Histories,
+    Model,
+    Restatement,
+    Review,
+    load_model,
+    read_funnels,
+    scoped,
+    with_series,
+)
 from sitegen.narrative import unused_narratives
 from sitegen.publish import (
     LOG_START,
@@ -72,19 +82,20 @@ class Result:
     log: tuple[str, ...] = ()  # this run's lines of the build log, written once published
 
 
+@contextmanager
 def load(
     config: Config, today: date, live: Path | None = None, scope: str | None = None
-) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
-    """Stage 1: every input file into DuckDB, rows accepted or rejected; and the records of
-    the live site's archived periods (`live`: the output, None for none) of its audience
-    (`scope`: a partner's own site, None for the alliance's)."""
-    con = duckdb.connect()
-    summary = load_project(con, config.data_dir, config.data_label, today, config.project_dir)
-    if summary.no_metrics:
-        con.close()
-        raise NoDataError(summary.no_metrics)
-    archive.read_records(con, live, config.data_dir, config.data_label, scope)
-    return con, summary
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, LoadSummary]]:
+    """Stage 1: every input file into DuckDB (a database of the run's own, removed after),
+    rows accepted or rejected; and the records of the live site's archived periods (`live`:
+    the output, None for none) of its audience (`scope`: a partner's own site, None for the
+    alliance's)."""
+    with database() as con:
+        summary = load_project(con, config.data_dir, config.data_label, today, config.project_dir)
+        if summary.no_metrics:
+            raise NoDataError(summary.no_metrics)
+        archive.read_records(con, live, config.data_dir, config.data_label, scope)
+        yield con, summary
 
 
 def score(
@@ -98,13 +109,11 @@ def score(
 
 
 def read_model(config: Config, today: date) -> Model:
-    """Load, kpis and model, for a command that needs the figures but writes no site."""
-    con, summary = load(config, today)
-    try:
+    """Load, kpis and model with every partner's series, for a command or benchmark that
+    makes views but writes no site."""
+    with load(config, today) as (con, summary):
         score(con, config, today)
-        return load_model(con, summary)
-    finally:
-        con.close()
+        return with_series(con, load_model(con, summary))
 
 
 def email(
@@ -130,8 +139,7 @@ def email(
         config = replace(config, site=replace(config.site, period=live["period"]))
         generated = datetime.fromisoformat(live["generated_at"])
         cache_dir = config.project_dir / ".sitegen-cache"
-        con, summary = load(config, date.today(), output)
-        try:
+        with load(config, date.today(), output) as (con, summary):
             score(con, config, date.today())
             model = load_model(con, summary)
             with (
@@ -139,13 +147,14 @@ def email(
                 pdf.Typesetter(generated, cache_dir / "pdf") as typesetter,
             ):
                 own_model = load_model(con, summary, own_site=True)
+                histories = Histories(con, own_site=True)
                 when = generated.strftime("%Y-%m-%d %H:%M UTC")
                 templates = pdf.read_templates(config.project_dir)  # once, not per partner
-                own = OwnPdfs(config, con, own_model, drawer, typesetter, templates, when)
+                own = OwnPdfs(
+                    config, con, own_model, histories, drawer, typesetter, templates, when
+                )
                 now = datetime.now(UTC)
                 batch, report = mail.prepare(model, config, output, partner, resend, now, own.pdf)
-        finally:
-            con.close()
         if outbox:
             mail.write_outbox(batch, outbox, report)
         else:
@@ -162,6 +171,7 @@ class OwnPdfs:
     config: Config
     con: duckdb.DuckDBPyConnection
     model: Model  # read with own_site=True
+    histories: Histories  # read with own_site=True
     drawer: Drawer
     typesetter: pdf.Typesetter
     templates: pdf.Templates
@@ -170,7 +180,8 @@ class OwnPdfs:
     def pdf(self, partner_id: str) -> bytes:
         # a PDF shows no funnel: the KPI pages do
         model = scoped(self.model, partner_id, partner_rows(self.con, partner_id), {})
-        [unit] = [u for u in plan(model, self.config, self.when, True) if u.kind == "partner"]
+        units = plan(model, self.config, self.when, True, self.histories)
+        [unit] = [u for u in units if u.kind == "partner"]
         view = unit.make()
         charts = pdf.pdf_charts(view)
         self.drawer.draw((c.digest, c.spec, c.id) for c in charts)
@@ -313,15 +324,37 @@ class Outputs:
 
 BATCH = 25  # views made, drawn and written together; memory holds about two batches
 
+# DuckDB's bound once the figures are computed: it then only hands out partners' series.
+RENDER_MEMORY = "256MB"
 
-def render(planned: list[Planned], outputs: Outputs) -> None:
+
+def _not_kept(
+    units: Iterator[Planned], keep: Keeper, staging: Path, with_pdf: bool, written: list[Path]
+) -> Iterator[Planned]:
+    """The planned units to make: those the live site cannot lend unchanged (their kept files
+    are linked into `staging` and added to `written` as the plan is taken)."""
+    for unit in units:
+        names = site.files(unit) + pdf.files(unit, with_pdf)
+        kept = keep.keep(unit.name, unit.inputs, names, staging)
+        if kept is None:
+            yield unit
+        else:
+            written += kept
+
+
+def render(planned: Iterator[Planned], outputs: Outputs) -> None:
     """Stages views, drawing, pages and typesetting, a batch of views at a time: the charts
     of one batch are drawn (in worker processes) while the last batch is written and its
-    PDFs are typeset (on threads), and only two batches are held at once."""
+    PDFs are typeset (on threads), and only two batches are held at once. The views are
+    planned as they are taken (the plan stage), so that the plan holds no more than a batch."""
     timings, last = outputs.timings, None
-    for start in range(0, len(planned), BATCH):
+    while True:
+        with timings.stage("plan"):
+            batch = list(islice(planned, BATCH))
+        if not batch:
+            break
         with timings.stage("views"):
-            views = [(p, p.make()) for p in planned[start : start + BATCH]]
+            views = [(p, p.make()) for p in batch]
         with timings.stage("drawing"):
             charts = [(c.digest, c.spec, _where(p, c)) for p, view in views for c in view.charts()]
             drawing = outputs.drawer.start(charts)
@@ -351,118 +384,118 @@ def _build(
 ) -> Result:
     """The stages, writing into `staging`; `output` is the live site, read for what to keep."""
     timings = Timings()
-    with timings.stage("load"):
-        con, summary = load(config, today, output, partner)
-    with timings.stage("kpis"):
-        score(con, config, today, own_site=partner is not None)
-    with timings.stage("model"):
-        model, rows = _model(con, summary, partner)
-        review = model.review
-        assert review is not None  # score() reviewed the figures
-        if review.anew:  # the record later builds compare their figures with
-            archive.write_record(con, staging / archive.ARCHIVE / model.period, partner)
-    con.close()  # the model holds all the rest needs; DuckDB's ~700 MB (1,000 partners) go
-    with frozen():
-        generated = build_time()
-        cache_dir = config.project_dir / ".sitegen-cache"
-        written: list[Path] = []  # the site's files; its archive is linked to them
-        with timings.stage("plan"):
-            keep = keeper(config, output, model, today, with_pdf)
-            to_make = []
-            generated_label = generated.strftime("%Y-%m-%d %H:%M UTC")
-            for unit in plan(model, config, generated_label, with_pdf):
-                names = site.files(unit) + pdf.files(unit, with_pdf)
-                kept = keep.keep(unit.name, unit.inputs, names, staging)
-                if kept is None:
-                    to_make.append(unit)
-                else:
-                    written += kept
-            templates = pdf.read_templates(config.project_dir) if with_pdf else None
-        page_common = {
-            "site": config.site,
-            "period": model.period,
-            "pdf": with_pdf,
-            "scoped": model.scope is not None,
-            "owner": model.scorecards[model.scope].partner.name if model.scope else "",
-            "min_peers": MIN_PEERS,
-            "icon_sprite": site.icon_sprite(),
-        }
-        with (
-            Drawer(cache_dir / "charts", jobs, progress) as drawer,
-            pdf.Typesetter(generated, cache_dir / "pdf", jobs, progress) as typesetter,
-        ):
-            pdf_common = pdf.common_data(config, model.period, typesetter.generated)
-            outputs = Outputs(
-                config,
-                staging,
-                drawer,
-                typesetter if with_pdf else None,
-                page_common,
-                pdf_common,
-                templates,
-                timings,
-                written,
-            )
-            render(to_make, outputs)
-            with timings.stage("pages"):
-                written += site.write_assets(staging, cache_dir)
-            with timings.stage("typesetting"):
-                written += typesetter.finish()
-        facts = {
-            "generated_at": generated.isoformat(),
-            "period": model.period,
-            "rows": rows,
-            **({"unusable_files": summary.unusable} if partner is None else {}),
-            **({"quarantined_actions": len(summary.action_rejects)} if partner is None else {}),
-            "partners": len(model.partners),
-            "charts": {
-                "drawn": drawer.drawn,
-                "reused": drawer.reused,
-                "draw_cpu_seconds": round(drawer.draw_seconds, 3),
-            },
-            "pdfs": {
-                "made": typesetter.made,
-                "reused": typesetter.reused,
-                "typeset_seconds": round(typesetter.seconds, 3),
-            },
-            "units_kept": keep.kept,
-            "scope": partner,
-            "periods": archived_periods(review, model.period, generated.isoformat()),
-            "restatements": [restatement_facts(r) for r in review.restatements],
-            "timings": timings.rounded(),
-            "inputs": inputs,
-            "units": keep.keys,
-        }
-        with timings.stage("publish"):
-            written.append(write_manifest(staging, facts, output, skip=archive.ARCHIVE))
-        with timings.stage("archive"):
-            if review.anew:
-                nav = site.archive_nav(
-                    config, page_common, ArchiveView(model.period, generated_label)
+    with ExitStack() as stack:
+        with timings.stage("load"):
+            con, summary = stack.enter_context(load(config, today, output, partner))
+        with timings.stage("kpis"):
+            score(con, config, today, own_site=partner is not None)
+        with timings.stage("model"):
+            model, rows = _model(con, summary, partner)
+            histories = Histories(con, own_site=partner is not None)
+            review = model.review
+            assert review is not None  # score() reviewed the figures
+            if review.anew:  # the record later builds compare their figures with
+                archive.write_record(con, staging / archive.ARCHIVE / model.period, partner)
+        # From here DuckDB only hands out each batch's series; drawing and typesetting need
+        # the memory its working set held.
+        con.execute(f"SET memory_limit = '{RENDER_MEMORY}'")
+        with frozen():
+            generated = build_time()
+            cache_dir = config.project_dir / ".sitegen-cache"
+            written: list[Path] = []  # the site's files; its archive is linked to them
+            with timings.stage("plan"):
+                keep = keeper(config, output, model, today, with_pdf)
+                generated_label = generated.strftime("%Y-%m-%d %H:%M UTC")
+                units = plan(model, config, generated_label, with_pdf, histories)
+                to_make = _not_kept(units, keep, staging, with_pdf, written)
+                templates = pdf.read_templates(config.project_dir) if with_pdf else None
+            page_common = {
+                "site": config.site,
+                "period": model.period,
+                "pdf": with_pdf,
+                "scoped": model.scope is not None,
+                "owner": model.scorecards[model.scope].partner.name if model.scope else "",
+                "min_peers": MIN_PEERS,
+                "icon_sprite": site.icon_sprite(),
+            }
+            with (
+                Drawer(cache_dir / "charts", jobs, progress) as drawer,
+                pdf.Typesetter(generated, cache_dir / "pdf", jobs, progress) as typesetter,
+            ):
+                pdf_common = pdf.common_data(config, model.period, typesetter.generated)
+                outputs = Outputs(
+                    config,
+                    staging,
+                    drawer,
+                    typesetter if with_pdf else None,
+                    page_common,
+                    pdf_common,
+                    templates,
+                    timings,
+                    written,
                 )
-                archive.link_site(staging, output, model.period, nav)
-            kept = [a.period for a in review.archive if a.period != model.period or not review.anew]
-            archive.carry(output, staging, kept)
-        warnings = [
-            *summary.warnings,
-            *(f"{reject} (row quarantined)" for reject in summary.action_rejects),
-            *unused_narratives(config.project_dir / "content", model),
-        ]
-        problems = summary.rejected + summary.unusable + len(summary.action_rejects)
-        log = log_lines(config, output, summary, facts)
-        published = {a.period: a.generated_at for a in review.archive}
-        archived = None if review.anew else published.get(model.period)
-        return Result(
-            model.period,
-            problems,
-            summary,
-            model,
-            written,
-            timings,
-            warnings=tuple(warnings),
-            log=tuple(log),
-            archived=archived,
-        )
+                render(to_make, outputs)
+                with timings.stage("pages"):
+                    written += site.write_assets(staging, cache_dir)
+                with timings.stage("typesetting"):
+                    written += typesetter.finish()
+            facts = {
+                "generated_at": generated.isoformat(),
+                "period": model.period,
+                "rows": rows,
+                **({"unusable_files": summary.unusable} if partner is None else {}),
+                **({"quarantined_actions": len(summary.action_rejects)} if partner is None else {}),
+                "partners": len(model.partners),
+                "charts": {
+                    "drawn": drawer.drawn,
+                    "reused": drawer.reused,
+                    "draw_cpu_seconds": round(drawer.draw_seconds, 3),
+                },
+                "pdfs": {
+                    "made": typesetter.made,
+                    "reused": typesetter.reused,
+                    "typeset_seconds": round(typesetter.seconds, 3),
+                },
+                "units_kept": keep.kept,
+                "scope": partner,
+                "periods": archived_periods(review, model.period, generated.isoformat()),
+                "restatements": [restatement_facts(r) for r in review.restatements],
+                "timings": timings.rounded(),
+                "inputs": inputs,
+                "units": keep.keys,
+            }
+            with timings.stage("publish"):
+                written.append(write_manifest(staging, facts, output, skip=archive.ARCHIVE))
+            with timings.stage("archive"):
+                if review.anew:
+                    nav = site.archive_nav(
+                        config, page_common, ArchiveView(model.period, generated_label)
+                    )
+                    archive.link_site(staging, output, model.period, nav)
+                kept = [
+                    a.period for a in review.archive if a.period != model.period or not review.anew
+                ]
+                archive.carry(output, staging, kept)
+            warnings = [
+                *summary.warnings,
+                *(f"{reject} (row quarantined)" for reject in summary.action_rejects),
+                *unused_narratives(config.project_dir / "content", model),
+            ]
+            problems = summary.rejected + summary.unusable + len(summary.action_rejects)
+            log = log_lines(config, output, summary, facts)
+            published = {a.period: a.generated_at for a in review.archive}
+            archived = None if review.anew else published.get(model.period)
+            return Result(
+                model.period,
+                problems,
+                summary,
+                model,
+                written,
+                timings,
+                warnings=tuple(warnings),
+                log=tuple(log),
+                archived=archived,
+            )
 
 
 def archived_periods(review: Review, period: str, generated: str) -> list[dict[str, str]]:

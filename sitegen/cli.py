@@ -26,7 +26,7 @@ from sitegen.archive import read_records
 from sitegen.config import Config, load_config, period_problem
 from sitegen.errors import ConfigError, SitegenError
 from sitegen.kpis import KpiSettings, unanswered
-from sitegen.load import RULE_LABELS, LoadSummary, load_project
+from sitegen.load import RULE_LABELS, LoadSummary, database, load_project
 from sitegen.mail import Report, outbox_path
 from sitegen.model import STATUSES, Model
 from sitegen.publish import Progress, builds_dir
@@ -179,14 +179,14 @@ def validate(project_dir: Path) -> None:
     """
     with reported_errors():
         config = load_config(project_dir)
-        con = duckdb.connect()
-        summary = load_project(
-            con, config.data_dir, config.data_label, date.today(), config.project_dir
-        )
-        misses = []
-        if not summary.no_metrics:
-            read_records(con, None, config.data_dir, config.data_label)
-            misses = unanswered(con, KpiSettings.of(config, date.today()))
+        with database() as con:
+            summary = load_project(
+                con, config.data_dir, config.data_label, date.today(), config.project_dir
+            )
+            misses = []
+            if not summary.no_metrics:
+                read_records(con, None, config.data_dir, config.data_label)
+                misses = unanswered(con, KpiSettings.of(config, date.today()))
     for line in [*describe(summary), *describe_actions(summary), *describe_misses(misses)]:
         click.echo(line)
     if summary.no_metrics:

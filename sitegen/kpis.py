@@ -82,9 +82,6 @@ def compute(con: duckdb.DuckDBPyConnection, settings: KpiSettings) -> str:
     }
     for name, value in variables.items():
         con.execute(f"SET VARIABLE {name} = ?", [value])
-    # The load holds DuckDB to 1 GB against a huge raw file; the accepted rows are what the
-    # project is sized for (10,000 partners need ~4 GB here), so DuckDB's own bound applies.
-    con.execute("RESET memory_limit")
     for stage in STAGES:
         run_sql(con, stage)
     rows = con.execute("SELECT period FROM as_of").fetchall()

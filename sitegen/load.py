@@ -17,8 +17,10 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -708,16 +710,54 @@ def load_metrics(
 
 
 # DuckDB takes up to 80 % of the machine's memory by default; with a bound it spills to disk
-# instead, so that a huge submission cannot take the machine down.
+# instead, so that neither a huge submission nor a national programme takes the machine down.
 DUCKDB_MEMORY = "1GB"
 
 
-def bound_memory(con: duckdb.DuckDBPyConnection) -> None:
-    """Bound DuckDB's memory, spilling to a folder of its own in the system's temporary
-    folder (an in-memory database would spill into the working directory)."""
-    spill = Path(tempfile.gettempdir()) / f"sitegen-duckdb-{os.getpid()}"
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-    con.execute("SET temp_directory = ?", [str(spill)])
+@contextmanager
+def database() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB database for one run, on disk in a folder of its own in the system's temporary
+    folder (TMPDIR), bounded to DUCKDB_MEMORY and spilling beside it; removed when done.
+
+    On disk rather than in memory: an in-memory table is held whole and uncompressed (7 GB at
+    10,000 partners), while a table on disk is compressed and DuckDB keeps in memory only the
+    blocks in use, reading the others back when asked. Folders left by a killed run are
+    removed by the next one."""
+    scratch = Path(tempfile.gettempdir())
+    _remove_abandoned(scratch)
+    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch))
+    try:
+        con = duckdb.connect(str(folder / "figures.duckdb"))
+        try:
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+            con.execute("SET temp_directory = ?", [str(folder / "spill")])
+            yield con
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+SCRATCH_PREFIX = "sitegen-figures-"
+
+
+def _remove_abandoned(scratch: Path) -> None:
+    """Remove the database folders of runs that no longer exist (killed, or the machine
+    stopped): each is named for its process, and a process that is gone needs none."""
+    for folder in scratch.glob(f"{SCRATCH_PREFIX}*"):
+        pid = folder.name[len(SCRATCH_PREFIX) :].split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: not ours to judge
+    return True
 
 
 def load_project(
@@ -737,7 +777,6 @@ def load_project(
             None,
             "data folder not found (set [data] dir in sitegen.toml)",
         )
-    bound_memory(con)
     label_dir = reading.printable(label_dir)
     warnings: list[str] = []
     partners = load_partners(

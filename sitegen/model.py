@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -313,7 +313,9 @@ class Scorecard:
     submitted: bool
     composite: Composite
     results: list[KpiResult]
-    history: dict[str, list[SeriesPoint]]
+    # KPI → its series up to the as-of period; None until read for the batch of partners whose
+    # pages are being made (Histories.fill): every partner's at once is gigabytes at scale
+    history: dict[str, list[SeriesPoint]] | None
     improvement: str | None = None  # the KPI that improved most on the previous period
     decline: str | None = None  # and the one that declined most (kpi_as_of.sql)
     actions: tuple[Action, ...] = ()  # its actions and notes on this scorecard, by KPI
@@ -731,8 +733,6 @@ def _composites(con: duckdb.DuckDBPyConnection) -> dict[str, Composite]:
     }
 
 
-HISTORY_BATCH = 100_000  # history rows fetched from DuckDB at a time
-
 NO_BAND = (None, None, None)
 
 
@@ -752,48 +752,79 @@ def _bands(
     return {(row[0], row[1]): row[2:] for row in rows}
 
 
-def _history(
-    con: duckdb.DuckDBPyConnection, own_site: bool
-) -> dict[str, dict[str, list[SeriesPoint]]]:
-    """Every partner's KPI series up to the as-of period, with the all-partner peer band.
+class Histories:
+    """Partners' KPI series up to the as-of period, read from DuckDB for a batch of partners
+    at a time: the model holds every partner's scorecard but no series, which at 10,000
+    partners would be 8.64 million points (2.4 GB). Each point holds only its own value: its
+    period, status, target and peer band are objects shared with every other point.
 
-    Memory grows with the number of points (36 months x 24 KPIs x partners: 8.64 million at
-    10,000 partners), so a point holds only its own value: its period, status, target and peer
-    band are objects shared with every other point that has the same ones.
-    """
-    bands = _bands(con, own_site)
-    periods: dict[str, str] = {}  # each distinct period, status and target: one object
-    statuses: dict[str, str] = {}
-    targets: dict[float, float] = {}
-    value = "own_value" if own_site else "value"  # its owner sees its own small values
-    rows = con.execute(
-        f"""
-        SELECT partner_id::VARCHAR, kpi_id::VARCHAR, period, {value}, target, status
-        FROM scorecard
-        WHERE period_end <= (SELECT period_end FROM as_of)
-        ORDER BY partner_id, kpi_id, period_start
-        """
-    )
-    history: dict[str, dict[str, list[SeriesPoint]]] = defaultdict(dict)
-    series: list[SeriesPoint] = []
-    current = (None, None)
-    # in batches: the whole result as Python tuples at once is gigabytes at 10,000 partners
-    while batch := rows.fetchmany(HISTORY_BATCH):
-        for partner_id, kpi_id, period, value, target, status in batch:
-            if (partner_id, kpi_id) != current:
-                current = (partner_id, kpi_id)
-                series = history[partner_id].setdefault(kpi_id, [])
-            period = periods.setdefault(period, period)
+    The points are put in table model_history in the order partners are listed, so that a
+    batch of neighbours is one range of the table, read without scanning the rest."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, own_site: bool) -> None:
+        self._con = con
+        self._bands = _bands(con, own_site)
+        self._value = "own_value" if own_site else "value"  # its owner sees its own small ones
+        self._table = "model_history_own" if own_site else "model_history"
+        con.execute(
+            f"""
+            CREATE OR REPLACE TABLE {self._table} AS
+            SELECT o.position, s.partner_id::VARCHAR AS partner_id, s.kpi_id::VARCHAR AS kpi_id,
+                   s.period, s.value, s.own_value, s.target, s.status
+            FROM scorecard s
+            JOIN (SELECT partner_id, row_number() OVER (ORDER BY name, partner_id) AS position
+                  FROM partners) o USING (partner_id)
+            WHERE s.period_end <= (SELECT period_end FROM as_of)
+            ORDER BY o.position, s.kpi_id, s.period_start
+            """
+        )
+        self._positions = dict(
+            con.execute(
+                "SELECT partner_id::VARCHAR, row_number() OVER (ORDER BY name, partner_id) "
+                "FROM partners"
+            ).fetchall()
+        )
+        self._shared: dict[Any, Any] = {}  # each distinct period, status, target: one object
+
+    def fill(self, cards: Sequence[Scorecard]) -> list[Scorecard]:
+        """The cards with their series, read in one query over the range of partners they
+        span (neighbours in the partner list: a batch of pages)."""
+        if not cards:
+            return []
+        wanted = {c.partner.partner_id for c in cards}
+        places = [self._positions[pid] for pid in wanted]
+        rows = self._con.execute(
+            f"""
+            SELECT partner_id, kpi_id, period, {self._value}, target, status
+            FROM {self._table} WHERE position BETWEEN ? AND ?
+            ORDER BY position, kpi_id
+            """,
+            [min(places), max(places)],
+        ).fetchall()
+        history: dict[str, dict[str, list[SeriesPoint]]] = {pid: {} for pid in wanted}
+        shared, bands = self._shared, self._bands
+        for partner_id, kpi_id, period, value, target, status in rows:
+            if partner_id not in wanted:
+                continue
+            series = history[partner_id].setdefault(kpi_id, [])
+            period = shared.setdefault(period, period)
             series.append(
                 SeriesPoint(
                     period,
                     value,
-                    targets.setdefault(target, target),
-                    statuses.setdefault(status, status),
+                    shared.setdefault(target, target),
+                    shared.setdefault(status, status),
                     *bands.get((kpi_id, period), NO_BAND),
                 )
             )
-    return history
+        return [replace(c, history=history[c.partner.partner_id]) for c in cards]
+
+
+def with_series(con: duckdb.DuckDBPyConnection, model: Model, own_site: bool = False) -> Model:
+    """The model with every partner's series read, for a command or test that makes a few
+    views of a small project; a build reads them a batch at a time (Histories)."""
+    cards = Histories(con, own_site).fill(list(model.scorecards.values()))
+    return replace(model, scorecards={c.partner.partner_id: c for c in cards})
 
 
 def _alliance(
@@ -877,7 +908,6 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
     kpis = _kpis(con)
     results = _results(con, {k.kpi_id: k for k in kpis}, own_site)
     composites = _composites(con)
-    history = _history(con, own_site)
     submitted = dict(
         con.execute(
             "SELECT partner_id::VARCHAR, submitted FROM submissions JOIN as_of USING (period)"
@@ -898,7 +928,7 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
             submitted=submitted.get(p.partner_id, False),
             composite=composites[p.partner_id],  # every partner has one (kpi_composite.sql)
             results=results.get(p.partner_id, []),
-            history=dict(history.get(p.partner_id, {})),
+            history=None,
             improvement=changes[p.partner_id].get("improvement"),
             decline=changes[p.partner_id].get("decline"),
             actions=tuple(actions[p.partner_id]),

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -9,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sitegen.load import InputError, load_project
+from sitegen.load import SCRATCH_PREFIX, InputError, database, load_project
 from tests.conftest import HEADER, TODAY, Loader
 
 
@@ -802,3 +806,28 @@ def test_an_actions_file_that_cannot_be_read_stops_the_run(
     with pytest.raises(InputError) as caught:
         load()
     assert str(caught.value) == message
+
+
+def test_the_runs_database_is_on_disk_bounded_and_removed_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB works in a folder of the run's own under TMPDIR, within DUCKDB_MEMORY, and the
+    folder goes when the run ends; one left by a killed run is removed by the next run."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process that has ended: its folder is abandoned
+    abandoned = tmp_path / f"{SCRATCH_PREFIX}{gone.pid}-x1y2"
+    (abandoned / "spill").mkdir(parents=True)
+    ours = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-other"  # a live run's: kept
+    ours.mkdir()
+    with database() as con:
+        [folder] = [p for p in tmp_path.iterdir() if p not in (ours,)]
+        assert (folder / "figures.duckdb").is_file()
+        [(path,)] = con.execute("SELECT path FROM duckdb_databases() WHERE NOT internal").fetchall()
+        assert Path(path) == folder / "figures.duckdb"
+        [(limit, spill)] = con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchall()
+        assert limit == "953.6 MiB" and Path(spill) == folder / "spill"  # 1 GB, as DuckDB says
+    assert sorted(tmp_path.iterdir()) == [ours]

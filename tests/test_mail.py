@@ -613,10 +613,9 @@ def test_the_readme_email_commands(project: Path, mailbox: Mailbox) -> None:
 def mini_model() -> tuple[Any, Any]:
     """The mini project's model and config, for messages composed without sending."""
     config = load_config(FIXTURES / "mini")
-    con, summary = build.load(config, date(2026, 1, 1))
-    build.score(con, config, date(2026, 1, 1))
-    model = load_model(con, summary)
-    con.close()
+    with build.load(config, date(2026, 1, 1)) as (con, summary):
+        build.score(con, config, date(2026, 1, 1))
+        model = load_model(con, summary)
     return model, config
 
 

@@ -10,7 +10,7 @@ import pytest
 from sitegen.archive import read_records
 from sitegen.kpis import KpiSettings, compute, review
 from sitegen.load import load_project
-from sitegen.model import Model, load_model
+from sitegen.model import Histories, Model, load_model
 from tests.conftest import TODAY
 
 
@@ -81,12 +81,53 @@ def test_composites_and_ranks(model: Model) -> None:
     assert (south.score, south.rank, south.counts["suppressed"]) == (None, None, 1)
 
 
-def test_history_points_share_their_period_and_target_objects(model: Model) -> None:
+@pytest.fixture()
+def series(mini: Path) -> tuple[Model, Histories]:
+    """The mini model (no series in it) and the reader of its partners' series."""
+    con = duckdb.connect()
+    summary = load_project(con, mini / "data", "data", TODAY)
+    read_records(con, None, mini / "data", "data")
+    settings = KpiSettings(today=TODAY)
+    compute(con, settings)
+    review(con, settings, own_site=False)
+    return load_model(con, summary), Histories(con, own_site=False)
+
+
+def test_the_model_holds_no_series_until_a_batch_of_partners_is_read(
+    series: tuple[Model, Histories],
+) -> None:
+    """Every partner's series at once is gigabytes at 10,000 partners: a build reads those of
+    the partners whose pages it is making, neighbours in the partner list."""
+    model, histories = series
+    assert [c.partner.partner_id for c in model.scorecards.values()] == [
+        "east-clinic",
+        "north-hosp",
+        "south-snf",
+    ]  # by name: East Family Clinic, North General Hospital, South Shore Nursing
+    assert all(card.history is None for card in model.scorecards.values())
+    east, _, south = model.scorecards.values()
+    # the two ends of the list: the partner between them is read but not handed out
+    filled = histories.fill([east, south])
+    assert [c.partner.partner_id for c in filled] == ["east-clinic", "south-snf"]
+    [north] = histories.fill([model.scorecards["north-hosp"]])
+    # North's readmissions: 142 / 1000 = 14.2 % in 2025-09 (its only month), within 5 % of
+    # its own commitment of 14.0 % on the wrong side: at risk
+    assert [(p.period, p.value, p.target, p.status) for p in north.history["readmit_30d"]] == [
+        ("2025-09", pytest.approx(14.2), 14.0, "at_risk")
+    ]
+    assert north.history.keys() == {r.kpi.kpi_id for r in north.results}
+    assert filled[0].history != filled[1].history
+
+
+def test_history_points_share_their_period_and_target_objects(
+    series: tuple[Model, Histories],
+) -> None:
     """At 10,000 partners the history is 8.64 million points: each holds its own value, and
     shares the period, status, target and peer band objects with every point like it."""
+    model, histories = series
     points = [
         point
-        for card in model.scorecards.values()
+        for card in histories.fill(list(model.scorecards.values()))
         for series in card.history.values()
         for point in series
     ]

@@ -17,7 +17,7 @@ from jinja2 import meta
 from sitegen import build, site
 from sitegen.config import load_config
 from sitegen.kpis import MIN_PEERS
-from sitegen.model import load_model, read_funnels, scoped
+from sitegen.model import Histories, load_model, read_funnels, scoped, with_series
 from sitegen.templating import environment
 from sitegen.views import alliance, common, partner, review
 from sitegen.views.plan import plan
@@ -125,33 +125,36 @@ def used(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
     and of each partner's own site."""
     config = load_config(FIXTURES / "mini")
     today = date(2026, 1, 1)
-    con, summary = build.load(config, today)
-    build.score(con, config, today)
-    models = [load_model(con, summary)]
-    own = load_model(con, summary, own_site=True)
-    rows = {"read": 1, "accepted": 1, "rejected": 0}
-    models += [scoped(own, pid, rows, read_funnels(con, pid)) for pid in own.scorecards]
-    con.close()
     env = environment(config.project_dir)
     seen: set[tuple[str, str]] = set()
-    for model in models:
-        owner = model.scorecards[model.scope].partner.name if model.scope else ""
-        shared = {
-            "site": config.site,
-            "period": model.period,
-            "pdf": True,
-            "scoped": model.scope is not None,
-            "owner": owner,
-            "min_peers": MIN_PEERS,
-            "icon_sprite": site.icon_sprite(),
-        }
-        for unit in plan(model, config, "2026-01-01 00:00 UTC", True):
-            if unit.kind not in site.PAGES:
-                continue
-            view = unit.make()
-            drawn = {c.digest: "<svg></svg>" for c in view.charts()}
-            html = site.page(env, unit, wrap(view, seen), shared, drawn)
-            assert not drawn or "<svg></svg>" in html  # the charts are placed
+    with build.load(config, today) as (con, summary):
+        build.score(con, config, today)
+        own = load_model(con, summary, own_site=True)
+        rows = {"read": 1, "accepted": 1, "rejected": 0}
+        models = [(load_model(con, summary), Histories(con, own_site=False))]
+        own_histories = Histories(con, own_site=True)
+        models += [
+            (scoped(own, pid, rows, read_funnels(con, pid)), own_histories)
+            for pid in own.scorecards
+        ]
+        for model, histories in models:
+            owner = model.scorecards[model.scope].partner.name if model.scope else ""
+            shared = {
+                "site": config.site,
+                "period": model.period,
+                "pdf": True,
+                "scoped": model.scope is not None,
+                "owner": owner,
+                "min_peers": MIN_PEERS,
+                "icon_sprite": site.icon_sprite(),
+            }
+            for unit in plan(model, config, "2026-01-01 00:00 UTC", True, histories):
+                if unit.kind not in site.PAGES:
+                    continue
+                view = unit.make()
+                drawn = {c.digest: "<svg></svg>" for c in view.charts()}
+                html = site.page(env, unit, wrap(view, seen), shared, drawn)
+                assert not drawn or "<svg></svg>" in html  # the charts are placed
     return seen
 
 
@@ -191,10 +194,9 @@ def test_templates_use_only_the_documented_context() -> None:
 def north() -> Any:
     """North General Hospital's scorecard in the mini project (test_site works its figures)."""
     config = load_config(FIXTURES / "mini")
-    con, summary = build.load(config, date(2026, 1, 1))
-    build.score(con, config, date(2026, 1, 1))
-    model = load_model(con, summary)
-    con.close()
+    with build.load(config, date(2026, 1, 1)) as (con, summary):
+        build.score(con, config, date(2026, 1, 1))
+        model = with_series(con, load_model(con, summary))
     return model.scorecards["north-hosp"]
 
 

@@ -289,7 +289,7 @@ def partner_view(card: Scorecard, narrative: Narrative | None, kpis: list[Kpi]) 
         for c in CATEGORIES
         if (group := [r for r in card.results if r.kpi.category == c])
     )
-    drawn = {r.kpi.kpi_id for r in card.results if _has_values(card.history.get(r.kpi.kpi_id, []))}
+    drawn = {r.kpi.kpi_id for r in card.results if _has_values(_series(card, r.kpi.kpi_id))}
     return PartnerView(
         standing=standing(card),
         narrative=narrative,
@@ -370,7 +370,7 @@ def _has_values(series: list[SeriesPoint]) -> bool:
 
 def _empty(result: KpiResult, card: Scorecard) -> NoChart:
     """Why a KPI has no chart: no period of its series has a value that may be shown."""
-    kinds = {p.status for p in card.history.get(result.kpi.kpi_id, [])}
+    kinds = {p.status for p in _series(card, result.kpi.kpi_id)}
     if kinds == {"suppressed"}:
         why = "suppressed in every period (too few to show)"
     elif kinds <= {"no_data"}:
@@ -388,7 +388,7 @@ def _row(result: KpiResult, card: Scorecard) -> KpiRow:
     unit = result.kpi.unit
     peers = result.peers
     peer_text = f"{peers.rank} of {peers.n}" if peers.rank else "withheld" if peers.n else "–"
-    points = _trend_points(card.history.get(result.kpi.kpi_id, []))
+    points = _trend_points(_series(card, result.kpi.kpi_id))
     return KpiRow(
         kpi_id=result.kpi.kpi_id,
         name=result.kpi.name,
@@ -517,7 +517,7 @@ def _baseline(spc: Spc, period: str) -> Baseline | None:
 
 def _trend(result: KpiResult, card: Scorecard) -> ChartView:
     kpi = result.kpi
-    series = card.history.get(kpi.kpi_id, [])
+    series = _series(card, kpi.kpi_id)
     points = _trend_points(series, result.spc)
     alt = (
         f"{kpi.name}: {card.partner.name}'s value per period against its target and the peer "
@@ -710,6 +710,13 @@ def _notes(card: Scorecard) -> list[str]:
     if not notes:
         notes.append("Nothing limits how these figures can be read.")
     return notes
+
+
+def _series(card: Scorecard, kpi_id: str) -> list[SeriesPoint]:
+    """A KPI's series on the card, which must have been read for its view (Histories.fill)."""
+    if card.history is None:
+        raise ValueError(f"the series of {card.partner.partner_id} were not read")
+    return card.history.get(kpi_id, [])
 
 
 def narrative_variables(card: Scorecard) -> dict[str, Any]:

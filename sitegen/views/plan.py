@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sitegen.config import Config
-from sitegen.model import KpiResult, Model, Partner, Scorecard
+from sitegen.model import Histories, KpiResult, Model, Partner, Scorecard
 from sitegen.narrative import Narrative, read_narrative
 from sitegen.views.alliance import (
     dashboard_view,
@@ -42,14 +42,22 @@ class Planned:
     make: Callable[[], Any]
 
 
-def plan(model: Model, config: Config, generated: str, with_pdf: bool) -> Iterator[Planned]:
+# Partners whose series are read together: the plan is consumed as it is made, so that only
+# the partners of the pages in flight have their series in memory.
+PARTNER_BATCH = 25
+
+
+def plan(
+    model: Model, config: Config, generated: str, with_pdf: bool, histories: Histories
+) -> Iterator[Planned]:
     """The views of a site, in the order their outputs are written: the alliance's, or with
     `model.scope` a partner's own (its dashboard, scorecard, KPI pages and methodology; the
-    narratives written for the alliance may name partners, so they are left out)."""
+    narratives written for the alliance may name partners, so they are left out). Partners'
+    series are read from `histories` a batch at a time, as their views are planned."""
     root = config.project_dir
     content = root / "content"
     if model.scope is not None:
-        card = model.scorecards[model.scope]
+        [card] = histories.fill([model.scorecards[model.scope]])
         narrative = _partner_narrative(card, content, root)
         yield Planned(
             "own-dashboard",
@@ -84,14 +92,16 @@ def plan(model: Model, config: Config, generated: str, with_pdf: bool) -> Iterat
         root,
     )
     yield Planned("dashboard", "index", None, partial(dashboard_view, model, index, generated))
-    for card in model.scorecards.values():
-        narrative = _partner_narrative(card, content, root)
-        yield Planned(
-            "partner",
-            f"partners/{card.partner.partner_id}",
-            (card, narrative),
-            partial(partner_view, card, narrative, model.kpis),
-        )
+    cards = list(model.scorecards.values())
+    for start in range(0, len(cards), PARTNER_BATCH):
+        for card in histories.fill(cards[start : start + PARTNER_BATCH]):
+            narrative = _partner_narrative(card, content, root)
+            yield Planned(
+                "partner",
+                f"partners/{card.partner.partner_id}",
+                (card, narrative),
+                partial(partner_view, card, narrative, model.kpis),
+            )
     by_kpi: dict[str, list[tuple[Partner, KpiResult]]] = {k.kpi_id: [] for k in model.kpis}
     for card in model.scorecards.values():
         for result in card.results:
