@@ -414,10 +414,11 @@ class Typesetter:
         self.progress = progress  # told ("PDFs", done, handed over so far)
         self.made = 0  # PDFs typeset, for the manifest
         self.reused = 0  # PDFs taken from the cache
-        self.seconds = 0.0  # spent typesetting, summed over the threads
+        self.seconds = 0.0  # CPU seconds spent typesetting, summed over the threads
         self.written: list[Path] = []
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        # one job: typeset in the build's own thread, so that --jobs 1 uses one core
+        self._pool = ThreadPoolExecutor(max_workers=jobs) if jobs > 1 else None
         self._pending: deque[tuple[Path, Future[float | None]]] = deque()
         cache_dir.mkdir(parents=True, exist_ok=True)
 
@@ -425,14 +426,20 @@ class Typesetter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
     def submit(self, docs: Iterable[Document]) -> None:
         """Start making the PDFs; waits first while too many are still to be made."""
         for doc in docs:
             while len(self._pending) >= MAX_PENDING:
                 self._collect()
-            self._pending.append((doc.path, self._pool.submit(self._write_one, doc)))
+            if self._pool is None:
+                job: Future[float | None] = Future()
+                job.set_result(self._write_one(doc))
+            else:
+                job = self._pool.submit(self._write_one, doc)
+            self._pending.append((doc.path, job))
 
     def finish(self) -> list[Path]:
         """Wait for every PDF handed over; the paths written. A template error is raised here
@@ -472,9 +479,9 @@ class Typesetter:
             return cached.read_bytes(), None
         except FileNotFoundError:
             pass
-        started = time.perf_counter()
+        started = time.thread_time()  # this thread's CPU: the threads share the cores
         pdf = self._compile(doc)
-        seconds = time.perf_counter() - started
+        seconds = time.thread_time() - started
         write_atomic(cached, pdf)
         return pdf, seconds
 

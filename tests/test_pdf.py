@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -424,3 +425,23 @@ def test_characters_are_renamed_only_in_texts_and_charts() -> None:
     assert hospital["main.typ"] == files["main.typ"]  # templates are never rewritten
     keycap = pdf_module.named(files, "1")
     assert json.loads(keycap["data.json"]) == {"n": 1, "t": "Ward 1 \U0001f3e5 14.2%"}
+
+
+def test_one_job_typesets_in_the_builds_own_thread(
+    north: tuple[Model, Config], tmp_path: Path
+) -> None:
+    """`--jobs 1` uses one core: the PDF is written by the time `submit` returns, and no
+    thread is started for it."""
+    model, config = north
+    generated = datetime(2026, 1, 1, tzinfo=UTC)
+    view = partner_view(model.scorecards["north-hosp"], None, model.kpis)
+    no_charts = {c.digest: "" for c in view.trends}
+    common = common_data(config, model.period, generated)
+    doc = partner_document(view, no_charts, common, read_templates(config.project_dir), tmp_path)
+    before = threading.active_count()
+    with Typesetter(generated, tmp_path / "cache", jobs=1) as typesetter:
+        typesetter.submit([doc])
+        assert doc.path.read_bytes().startswith(b"%PDF-")
+        assert threading.active_count() == before
+        assert typesetter.finish() == [doc.path]
+    assert (typesetter.made, typesetter.reused) == (1, 0)
