@@ -25,7 +25,9 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,23 +38,96 @@ from generate import generate
 RESULTS = Path(__file__).parent / "results.md"
 LAST_BUILT: dict[Path, str] = {}  # project → generated_at of its last build
 Figures = dict[str, float]  # stage (and "total") → wall seconds; and the NOT_STAGES
-NOT_STAGES = ("peak MiB", "cpu s", "drawing cpu s")  # memory, CPU in all and CPU drawing
+# memory (largest process; all processes, resident and proportional), CPU in all, drawing and
+# typesetting
+NOT_STAGES = (
+    "peak MiB",
+    "all rss MiB",
+    "all pss MiB",
+    "cpu s",
+    "drawing cpu s",
+    "typesetting cpu s",
+)
 
 
-def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, float, float]:
-    """Wall seconds, the peak RSS (MiB) of the largest process, and the CPU seconds (user and
-    system) of one build, its chart workers included (wait4 counts the children it reaped)."""
+def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, Memory, float]:
+    """Wall seconds, the peak memory (see Memory) and the CPU seconds (user and system) of one
+    build, its chart workers included (wait4 counts the children it reaped)."""
     command = [sys.executable, "-m", "sitegen", "build", "-q", "--project", str(project)]
     command += ["--jobs", str(jobs), *extra]
     started = time.perf_counter()
     # run inside the project, so that `-m sitegen` imports the sitegen on the path (installed,
     # or PYTHONPATH's), never a checkout that happens to be the current directory
     process = subprocess.Popen(command, cwd=project)
+    sampler = Sampler(process.pid)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"build failed: {' '.join(command)}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    memory = Memory(usage.ru_maxrss / 1024, sampler.rss / 1024, sampler.pss / 1024)
+    return wall, memory, usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Peak memory of a build in MiB: of its largest process (the kernel's count), and of all
+    its processes together, sampled every SAMPLE seconds: the sum of their resident sets
+    (pages shared by forked workers counted in each) and the sum of their proportional sets
+    (a shared page split between its sharers: what the build costs the machine)."""
+
+    largest: float
+    rss: float
+    pss: float
+
+
+SAMPLE = 0.1  # seconds between two readings of the build's processes
+
+
+class Sampler(threading.Thread):
+    """Reads the resident and proportional set sizes of a process and all its descendants
+    from /proc every SAMPLE seconds, keeping the highest sums (KiB)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.rss, self.pss = pid, 0, 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(SAMPLE):
+            rss = pss = 0
+            for pid in self.tree():
+                found = _rollup(pid)
+                rss, pss = rss + found[0], pss + found[1]
+            self.rss, self.pss = max(self.rss, rss), max(self.pss, pss)
+
+    def tree(self) -> list[int]:
+        """The build's process and its descendants (by each process's parent, in /proc)."""
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue  # ended meanwhile
+                parents[int(entry.name)] = int(fields[1])
+        found, frontier = [self.pid], [self.pid]
+        while frontier:
+            frontier = [pid for pid, parent in parents.items() if parent in frontier]
+            found += frontier
+        return found
+
+
+def _rollup(pid: int) -> tuple[int, int]:
+    """A process's resident and proportional set sizes in KiB, (0, 0) once it has ended."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0, 0
+    sizes = dict(re.findall(r"^(Rss|Pss):\s+(\d+) kB", text, flags=re.M))
+    return int(sizes.get("Rss", 0)), int(sizes.get("Pss", 0))
 
 
 def report(
@@ -60,19 +135,24 @@ def report(
     project: Path,
     partners: int,
     jobs: int,
-    measured: tuple[float, float, float],
+    measured: tuple[float, Memory, float],
     before: Figures,
 ) -> Figures:
     """Print what one build did and its stage table; return its figures."""
-    wall, peak, cpu = measured
+    wall, memory, cpu = measured
+    peaks = {"peak MiB": memory.largest, "all rss MiB": memory.rss, "all pss MiB": memory.pss}
+    peak = (
+        f"peak {memory.pss:.0f} MiB all processes (PSS; RSS summed {memory.rss:.0f}, "
+        f"largest process {memory.largest:.0f})"
+    )
     manifest = json.loads((project / "output" / "manifest.json").read_text(encoding="utf-8"))
     if manifest["generated_at"] == LAST_BUILT.get(project):
-        print(f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB: nothing changed, nothing built")
-        return {"total": wall, "peak MiB": peak}
+        print(f"{label}: {wall:.1f} s wall, {peak}: nothing changed, nothing built")
+        return {"total": wall, **peaks}
     LAST_BUILT[project] = manifest["generated_at"]
     charts, pdfs = manifest["charts"], manifest["pdfs"]
     print(
-        f"{label}: {wall:.1f} s wall, peak {peak:.0f} MiB (largest process), "
+        f"{label}: {wall:.1f} s wall, {peak}, "
         f"{len(manifest['pages'])} pages ({manifest['units_kept']:,} units kept with their PDFs), "
         f"charts drawn {charts['drawn']:,} / reused {charts['reused']:,}, "
         f"PDFs made {pdfs['made']:,} / reused {pdfs['reused']:,}"
@@ -80,7 +160,15 @@ def report(
     stages = dict(manifest["timings"])
     stages["other"] = max(0.0, wall - sum(stages.values()))  # start-up, hashing, publishing
     drawing = charts.get("draw_cpu_seconds", 0.0)
-    figures = {**stages, "total": wall, "peak MiB": peak, "cpu s": cpu, "drawing cpu s": drawing}
+    typesetting = pdfs.get("typeset_seconds", 0.0)
+    figures = {
+        **stages,
+        "total": wall,
+        **peaks,
+        "cpu s": cpu,
+        "drawing cpu s": drawing,
+        "typesetting cpu s": typesetting,
+    }
     print_table(figures, partners, before)
     if charts["drawn"] and drawing:
         floor = drawing / jobs
@@ -92,6 +180,11 @@ def report(
         print(
             f"    CPU: {cpu:.1f} s in all, {cpu / wall:.2f} cores busy on average; "
             f"{cpu - drawing:.1f} s of it not drawing (pages, specs, PDFs, load, KPIs, model)"
+        )
+        rest = cpu - drawing - typesetting
+        print(
+            f"    everything but drawing and typesetting: {rest:.1f} CPU s, "
+            f"{rest / cpu:.1%} of the build's CPU"
         )
     if pdfs["made"]:
         print(
@@ -192,11 +285,19 @@ def write_results(runs: dict[str, Figures], jobs: int, recorded: Recorded) -> No
                     f"{seconds / partners * 1000:.1f} |"
                 )
         lines += ["", f"Peak memory of the largest process: {figures['peak MiB']:.0f} MiB."]
+        if figures.get("all pss MiB"):
+            lines.append(
+                f"Peak memory of all its processes: {figures['all pss MiB']:.0f} MiB "
+                f"proportional (PSS), {figures['all rss MiB']:.0f} MiB resident sets summed."
+            )
         if figures.get("drawing cpu s"):
             cpu, drawing = figures["cpu s"], figures["drawing cpu s"]
+            typesetting = figures.get("typesetting cpu s", 0.0)
+            rest = cpu - drawing - typesetting
             lines.append(
                 f"CPU: {cpu:.1f} s in all ({cpu / total:.2f} cores busy), {drawing:.1f} s of it "
-                f"drawing charts, {cpu - drawing:.1f} s everything else."
+                f"drawing charts, {typesetting:.1f} s typesetting PDFs, {rest:.1f} s "
+                f"({rest / cpu:.1%}) everything else."
             )
         lines.append("")
     block = {"runs": runs, "measured": measured}
