@@ -195,6 +195,14 @@ def validate(project_dir: Path) -> None:
     sys.exit(1 if failed else 0)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container or `taskset` may allow fewer than the
+    machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def describe_misses(misses: list[tuple[str, str, str, list[str]]]) -> Iterator[str]:
     """KPIs missed with neither a note nor an action (kpis.unanswered), partner by partner:
     a warning, not a failure."""
@@ -299,9 +307,9 @@ def build_summary(result: Result, output: Path) -> Iterator[str]:
 @click.option(
     "--jobs",
     type=click.IntRange(min=1),
-    default=os.cpu_count() or 1,
+    default=usable_cores,
     show_default="all cores",
-    help="Worker processes for drawing charts.",
+    help="Worker processes drawing charts and threads typesetting PDFs; 1 uses one core.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print how long each stage took.")

@@ -371,3 +371,23 @@ def test_a_chart_that_cannot_be_drawn_is_one_line(
         "Error: chart index.html#heatmap could not be drawn: Vega-Lite to Vega conversion "
         "failed: RangeError: Maximum call stack size exceeded\n"
     )
+
+
+def test_jobs_defaults_to_the_cores_the_build_may_use(mini: Path) -> None:
+    """A build confined to one core (a container, `taskset`) starts one job, not one per
+    core of the machine; the build's help says what the default is."""
+    shown = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            "-c",
+            "from sitegen.cli import usable_cores; print(usable_cores())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout == "1\n"
+    assert run("build", "--help").output.count("[default: (all") == 1
