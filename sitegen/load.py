@@ -615,6 +615,10 @@ def _insert_records(con: duckdb.DuckDBPyConnection, label: str, batch: list[str]
         )
 
 
+PARQUET_LONG_ROW = f"its values run past {reading.MAX_RECORD >> 20} MB: not read"
+PARQUET_NUL = "a value holds a NUL character: not read"
+
+
 def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str) -> str | None:
     """Put one Parquet metrics file's rows into `staged` as a CSV file's records would be: its
     column names as the header, at line 0, then each row at its row number (the first row is
@@ -631,15 +635,31 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
         names, types = [d[0] for d in described], [d[1] for d in described]
         if len(header) != len(names):  # never seen: DuckDB's names then, not the schema's
             header = names
-        fields = ", ".join(f"coalesce(CAST({_quoted(n)} AS VARCHAR), '')" for n in names)
+        texts = ", ".join(
+            f"coalesce(CAST({_quoted(n)} AS VARCHAR), '') AS c{i}" for i, n in enumerate(names)
+        )
+        fields = [f"c{i}" for i in range(len(names))]
         # file_row_number counts from 0 in the file as written, whatever order DuckDB's
         # threads read its row groups in; a column of that name hides it (then DuckDB's own
         # scan order, which it keeps, numbers the rows).
         shadowed = any(n.lower() == "file_row_number" for n in names)
         number = "row_number() OVER ()" if shadowed else "file_row_number + 1"
+        # As in a CSV file, a row whose values run past MAX_RECORD is rejected with its text
+        # not kept (no message or page should carry it), and so is one holding a NUL, which a
+        # CSV file's text cannot hold either.
         con.execute(
-            f"INSERT INTO staged SELECT ?, {number}, [{fields}], NULL FROM read_parquet(?)",
-            [label, path],
+            f"""
+            INSERT INTO staged
+            SELECT ?, n, CASE WHEN why IS NULL THEN [{", ".join(fields)}] ELSE [] END, why
+            FROM (
+                SELECT *,
+                       CASE WHEN {" + ".join(f"strlen({f})" for f in fields)} > ? THEN ?
+                            WHEN {" OR ".join(f"contains({f}, chr(0))" for f in fields)} THEN ?
+                       END AS why
+                FROM (SELECT {number} AS n, {texts} FROM read_parquet(?))
+            )
+            """,
+            [label, reading.MAX_RECORD, PARQUET_LONG_ROW, PARQUET_NUL, path],
         )
     except duckdb.Error as exc:
         con.execute("DELETE FROM staged WHERE file = ?", [label])

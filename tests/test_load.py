@@ -1082,6 +1082,33 @@ def test_a_file_that_is_not_parquet_is_not_usable_and_the_rest_are_read(
     assert (summary.read, summary.accepted, summary.rejected) == (6, 6, 0)
 
 
+def test_parquet_rows_too_long_or_holding_a_nul_are_rejected_unkept(
+    mini: Path, load: Loader
+) -> None:
+    add_parquet(
+        mini,
+        "odd.parquet",
+        """
+        SELECT * FROM (VALUES
+            ('north-hosp', '2025-08', '14.0', repeat('x', 2 * 1024 * 1024)),
+            ('north-hosp', '2025-07', '14.0', 'fine'),
+            ('north' || chr(0) || '-hosp', '2025-06', '14.0', 'fine')
+        ) AS t(partner_id, period, value, footnote),
+        (SELECT 'readmit_30d' AS kpi_id, 140 AS numerator, 1000 AS denominator)
+        """,
+    )
+    con, summary = load()
+    assert rejected(con, "data/metrics/odd.parquet") == [
+        (1, "unreadable", "its values run past 1 MB: not read"),
+        (3, "unreadable", "a value holds a NUL character: not read"),
+    ]
+    assert con.execute(
+        "SELECT line, fields FROM raw_metrics WHERE file = 'data/metrics/odd.parquet' "
+        "AND unreadable IS NOT NULL ORDER BY line"
+    ).fetchall() == [(1, []), (3, [])]
+    assert summary.read == summary.accepted + summary.rejected == 9
+
+
 def test_a_parquet_file_with_no_rows_is_reported(mini: Path, load: Loader) -> None:
     add_parquet(
         mini,
