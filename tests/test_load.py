@@ -1042,6 +1042,45 @@ def test_a_parquet_file_missing_a_required_column_rejects_every_row(
     ).fetchall() == [(0, ["partner_id", "kpi_id", "period", "numerator"])]
 
 
+def test_extra_parquet_columns_nested_ones_too_are_kept_as_read(mini: Path, load: Loader) -> None:
+    add_parquet(
+        mini,
+        "extra.parquet",
+        "SELECT {'source': 'ehr', 'ids': [1, 2]} AS origin, 'north-hosp' AS partner_id, "
+        "'readmit_30d' AS kpi_id, '2025-08' AS period, [['a'], ['b', 'c']] AS tags, "
+        "14.0 AS value, 140 AS numerator, 1000 AS denominator",
+    )
+    con, summary = load()
+    assert (summary.read, summary.accepted) == (7, 7)
+    assert con.execute(
+        "SELECT f.header, r.fields FROM files f JOIN raw_metrics r USING (file) "
+        "WHERE file = 'data/metrics/extra.parquet'"
+    ).fetchall() == [
+        (
+            [
+                "origin",
+                "partner_id",
+                "kpi_id",
+                "period",
+                "tags",
+                "value",
+                "numerator",
+                "denominator",
+            ],
+            [
+                "{'source': ehr, 'ids': [1, 2]}",
+                "north-hosp",
+                "readmit_30d",
+                "2025-08",
+                "[[a], [b, c]]",
+                "14.0",
+                "140",
+                "1000",
+            ],
+        )
+    ]
+
+
 def test_a_parquet_column_named_twice_makes_the_file_unusable(mini: Path, load: Loader) -> None:
     # DuckDB writes no name twice, so the file is written with `valuX` and renamed in place:
     # a name is stored as its bytes, and one of the same length leaves every offset as it was.
