@@ -1,4 +1,4 @@
-"""Load the project's CSV files into DuckDB.
+"""Load the project's CSV files, and metric files in Parquet too, into DuckDB.
 
 Reference files (partners, KPIs, commitments) are small and define what the metrics mean, so any
 problem in them stops the run with one line naming file, line and column (`InputError`).
@@ -105,7 +105,9 @@ class LoadSummary:
         """Why there is nothing to report on when no metrics file was found, else None."""
         if self.files:
             return None
-        return f"{self.metrics_dir}: no metrics files (*.csv): nothing to check or report"
+        return (
+            f"{self.metrics_dir}: no metrics files (*.csv, *.parquet): nothing to check or report"
+        )
 
     @property
     def unusable(self) -> int:
@@ -615,6 +617,96 @@ def _insert_records(con: duckdb.DuckDBPyConnection, label: str, batch: list[str]
         )
 
 
+PARQUET_LONG_ROW = f"its values run past {reading.MAX_RECORD >> 20} MB: not read"
+PARQUET_NUL = "a value holds a NUL character: not read"
+
+
+def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str) -> str | None:
+    """Put one Parquet metrics file's rows into `staged` as a CSV file's records would be: its
+    column names as the header, at line 0, then each row at its row number (the first row is
+    1: a Parquet file has no header line), every value as text and NULL as empty, so that the
+    same rules judge it as the same data written in a CSV file. DuckDB reads the file itself,
+    through a name with no glob character in it, a row group at a time: no row passes through
+    Python. Returns a problem that makes every row rejected, or None; a file DuckDB cannot read
+    as Parquet (not one, cut short, damaged) stages nothing and is not usable, with the reason.
+    """
+    path = reading.fd_path(handle)
+    try:
+        header = _parquet_header(con, path)
+        described = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()
+        names, types = [d[0] for d in described], [d[1] for d in described]
+        if len(header) != len(names):  # never seen: DuckDB's names then, not the schema's
+            header = names
+        texts = ", ".join(
+            f"coalesce(CAST({_quoted(n)} AS VARCHAR), '') AS c{i}" for i, n in enumerate(names)
+        )
+        fields = [f"c{i}" for i in range(len(names))]
+        # file_row_number counts from 0 in the file as written, whatever order DuckDB's
+        # threads read its row groups in; a column of that name hides it (then DuckDB's own
+        # scan order, which it keeps, numbers the rows).
+        shadowed = any(n.lower() == "file_row_number" for n in names)
+        number = "row_number() OVER ()" if shadowed else "file_row_number + 1"
+        # As in a CSV file, a row whose values run past MAX_RECORD is rejected with its text
+        # not kept (no message or page should carry it), and so is one holding a NUL, which a
+        # CSV file's text cannot hold either.
+        con.execute(
+            f"""
+            INSERT INTO staged
+            SELECT ?, n, CASE WHEN why IS NULL THEN [{", ".join(fields)}] ELSE [] END, why
+            FROM (
+                SELECT *,
+                       CASE WHEN {" + ".join(f"strlen({f})" for f in fields)} > ? THEN ?
+                            WHEN {" OR ".join(f"contains({f}, chr(0))" for f in fields)} THEN ?
+                       END AS why
+                FROM (SELECT {number} AS n, {texts} FROM read_parquet(?))
+            )
+            """,
+            [label, reading.MAX_RECORD, PARQUET_LONG_ROW, PARQUET_NUL, path],
+        )
+    except duckdb.Error as exc:
+        con.execute("DELETE FROM staged WHERE file = ?", [label])
+        return f"could not be read as Parquet: {_duckdb_reason(exc)}"
+    insert_rows(con, "staged", [(label, 0, header, None)])
+    lowered = [name.strip().lower() for name in header]
+    period = types[lowered.index("period")] if "period" in lowered else None
+    if _header_problem(lowered) is None and period and period.startswith(("DATE", "TIMESTAMP")):
+        return (
+            f"column 'period' is of type {period}: write periods as text, YYYY-MM, YYYY-Qn or YYYY"
+        )
+    return None
+
+
+def _parquet_header(con: duckdb.DuckDBPyConnection, path: str) -> list[str]:
+    """A Parquet file's column names as its schema writes them (DuckDB renames a name given
+    twice, `value` and `value_1`, which would hide the mistake). The schema lists every field
+    depth first, each with its number of children: the top-level ones are the columns."""
+    schema = con.execute("SELECT name, num_children FROM parquet_schema(?)", [path]).fetchall()
+    names: list[str] = []
+    inside = 0  # fields of the current column's nested type still to pass
+    for name, children in schema[1:]:  # the first is the schema's root
+        if inside:
+            inside += (children or 0) - 1
+        else:
+            names.append(name)
+            inside = children or 0
+    return names
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_FD_PATH = re.compile(r""" ?["']?/dev/fd/\d+["']?""")
+_ERROR_CLASS = re.compile(r"^[A-Za-z ]*Error: ")
+
+
+def _duckdb_reason(exc: duckdb.Error) -> str:
+    """DuckDB's reason, on one line, without its error class or the name it read through."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    text = " ".join(_FD_PATH.sub("", _ERROR_CLASS.sub("", first)).split())
+    return reading.printable(text)[:300] or type(exc).__name__
+
+
 def _header_problem(header: list[str]) -> str | None:
     for name in header:
         if name and header.count(name) > 1:
@@ -653,7 +745,9 @@ def _register_files(con: duckdb.DuckDBPyConnection, problems: dict[str, str | No
     )
     con.execute(
         """
-        UPDATE files SET problem = 'header only: no data rows'
+        UPDATE files
+        SET problem = CASE WHEN header_line = 0 THEN 'columns only: no rows'
+                           ELSE 'header only: no data rows' END
         WHERE problem IS NULL AND file NOT IN (SELECT DISTINCT file FROM raw_metrics)
         """
     )
@@ -681,23 +775,25 @@ def load_metrics(
     root: Path,
     warnings: list[str],
 ) -> None:
-    """Every `*.csv` in the metrics folder → raw_metrics, then validated into metrics and
-    rejected by the rules in sql/validate_metrics.sql. Each file is read apart from the
-    others: one that cannot be read (a folder, a pipe, a link outside the project, anything
-    that fails) is listed as not usable with the reason, and the rest are read as usual."""
+    """Every `*.csv` and `*.parquet` in the metrics folder → raw_metrics, then validated into
+    metrics and rejected by the rules in sql/validate_metrics.sql. Each file is read apart
+    from the others: one that cannot be read (a folder, a pipe, a link outside the project,
+    a damaged Parquet file, anything that fails) is listed as not usable with the reason,
+    and the rest are read as usual."""
     run_sql(con, "create_metric_tables.sql")
     entries = sorted(metrics_dir.iterdir(), key=lambda p: p.name) if metrics_dir.is_dir() else []
     problems: dict[str, str | None] = {}
     for entry in entries:
         label = f"{label_dir}/{reading.printable(entry.name)}"
-        if not entry.name.endswith(".csv"):
-            warnings.append(f"{label}: not a .csv file; not read")
+        if not entry.name.endswith((".csv", ".parquet")):
+            warnings.append(f"{label}: not a .csv or .parquet file; not read")
             continue
+        stage = _stage_parquet if entry.name.endswith(".parquet") else _stage_file
         problems[label] = reading.refusal(entry, root)
         if problems[label] is None:
             try:
                 with reading.opened(entry) as handle:
-                    problems[label] = _stage_file(con, handle, label)
+                    problems[label] = stage(con, handle, label)
             except (OSError, duckdb.Error) as exc:
                 con.execute("DELETE FROM staged WHERE file = ?", [label])
                 problems[label] = f"could not be read: {_first_line(exc)}"

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
@@ -63,6 +64,31 @@ def test_validate_reports_rejected_rows_and_exits_1(mini: Path) -> None:
         f"    {label}:3: value 'N/A' is not a number",
         "  unknown partner_id: 1",
         f"    {label}:2: unknown partner_id 'ghost'",
+        *MINI_MISSES,
+    ]
+
+
+def test_validate_reports_rejected_parquet_rows_by_row_number(mini: Path) -> None:
+    metrics = mini / "data" / "metrics"
+    with duckdb.connect() as con:
+        con.execute(
+            "COPY (SELECT * FROM (VALUES ('north-hosp', '2025-08', 14.0, 140, 1000), "
+            "('ghost', '2025-08', 1.0, 1, 100), ('north-hosp', '2025-07', 12.5, 125, 1000)) "
+            "AS t(partner_id, period, value, numerator, denominator), "
+            f"(SELECT 'readmit_30d' AS kpi_id)) TO '{metrics / 'bad.parquet'}' (FORMAT parquet)"
+        )
+    (metrics / "broken.parquet").write_bytes(b"PAR1 not really")
+    result = run("validate", "--project", str(mini))
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "Reference data: 3 partners, 5 KPIs, 2 partner commitments",
+        "Metrics: 4 files, 9 rows read: 8 accepted, 1 rejected",
+        "Files not usable:",
+        f"  {mini}/data/metrics/broken.parquet: could not be read as Parquet: No magic bytes "
+        "found at end of file (0 rows rejected)",
+        "Rejected rows by reason:",
+        "  unknown partner_id: 1",
+        f"    {mini}/data/metrics/bad.parquet:2: unknown partner_id 'ghost'",
         *MINI_MISSES,
     ]
 
@@ -204,7 +230,7 @@ def test_no_metrics_file_exits_1_naming_the_folder(mini: Path, command: str) -> 
     assert result.exit_code == 1
     where = (mini / "data" / "metrics").resolve()
     assert result.stderr == (
-        f"Error: {where}: no metrics files (*.csv): nothing to check or report\n"
+        f"Error: {where}: no metrics files (*.csv, *.parquet): nothing to check or report\n"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sitegen.kpis import KpiSettings, compute
 from sitegen.load import SCRATCH_PREFIX, InputError, database, load_project
 from tests.conftest import HEADER, TODAY, Loader
 
@@ -831,3 +833,413 @@ def test_the_runs_database_is_on_disk_bounded_and_removed_after(
         ).fetchall()
         assert limit == "953.6 MiB" and Path(spill) == folder / "spill"  # 1 GB, as DuckDB says
     assert sorted(tmp_path.iterdir()) == [ours]
+
+
+# ---------------------------------------------------------------- Parquet metrics files
+
+KPI_FIXTURE = Path(__file__).parent / "fixtures" / "kpi"
+
+
+def add_parquet(mini: Path, name: str, query: str) -> Path:
+    """A Parquet metrics file as DuckDB writes one: the rows of `query`, their types its."""
+    path = mini / "data" / "metrics" / name
+    with duckdb.connect() as con:
+        con.execute(f"COPY ({query}) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 2048)")
+    return path
+
+
+def as_parquet(csv_file: Path, typed: bool) -> None:
+    """The same rows in Parquet beside it, the CSV file removed: every column as the text it
+    holds, or the counts and values as numbers (an empty field a NULL)."""
+    text = f"read_csv('{csv_file}', all_varchar = true)"
+    columns = (
+        "partner_id, kpi_id, period, TRY_CAST(value AS DOUBLE) AS value, "
+        "TRY_CAST(numerator AS BIGINT) AS numerator, "
+        "TRY_CAST(denominator AS INTEGER) AS denominator"
+        if typed
+        else "*"
+    )
+    with duckdb.connect() as con:
+        con.execute(
+            f"COPY (SELECT {columns} FROM {text}) TO '{csv_file.with_suffix('.parquet')}' "
+            "(FORMAT parquet)"
+        )
+    csv_file.unlink()
+
+
+def figures(folder: Path) -> dict[str, list[tuple]]:
+    """What a project's load and KPIs give: accepted rows (file names without their suffix,
+    a CSV line as the row number it is), the verdict on each row, and the KPI tables."""
+    con = duckdb.connect()
+    load_project(con, folder, "data", TODAY)
+    compute(con, KpiSettings(today=TODAY))
+    row = "CASE WHEN file LIKE '%.csv' THEN line - 1 ELSE line END"
+    stem = "regexp_replace(file, '\\.(csv|parquet)$', '')"
+    out = {
+        "metrics": f"SELECT * EXCLUDE (file, line), {stem}, {row} FROM metrics",
+        "row_status": f"SELECT {stem}, {row}, rule, reason, note FROM row_status",
+        "scorecard": "SELECT * FROM scorecard",
+        "composite": "SELECT * FROM composite",
+        "alliance": "SELECT * FROM alliance",
+    }
+    return {name: sorted(con.execute(query).fetchall(), key=repr) for name, query in out.items()}
+
+
+@pytest.mark.parametrize("typed", [False, True], ids=["text columns", "numeric columns"])
+def test_parquet_gives_the_same_rows_and_figures_as_the_same_data_in_csv(
+    tmp_path: Path, typed: bool
+) -> None:
+    shutil.copytree(KPI_FIXTURE, tmp_path / "csv")
+    shutil.copytree(KPI_FIXTURE, tmp_path / "parquet")
+    for path in sorted((tmp_path / "parquet" / "metrics").glob("*.csv")):
+        as_parquet(path, typed)
+    assert not list((tmp_path / "parquet" / "metrics").glob("*.csv"))
+    from_csv, from_parquet = figures(tmp_path / "csv"), figures(tmp_path / "parquet")
+    assert len(from_csv["metrics"]) == 91 and len(from_csv["scorecard"]) > 50
+    for table, rows in from_csv.items():
+        assert from_parquet[table] == rows, table
+
+
+def test_parquet_rows_that_break_a_rule_are_quarantined_by_row_number(
+    mini: Path, load: Loader
+) -> None:
+    add_parquet(
+        mini,
+        "2025-08.parquet",
+        """
+        SELECT * FROM (VALUES
+            ('north-hosp', 'readmit_30d', '2025-08', 'abc', 140, 1000),
+            ('ghost', 'readmit_30d', '2025-08', '14.0', 140, 1000),
+            ('south-snf', 'readmit_30d', '2025-08', '-3.5', -14, 400),
+            ('south-snf', 'readmit_30d', '2025-07', '3.5', 14, 400),
+            ('north-hosp', 'readmit_30d', '2025-07', '15.0', 140, 1000),
+            (NULL, 'readmit_30d', '2025-07', '15.0', 150, 1000)
+        ) AS t(partner_id, kpi_id, period, value, numerator, denominator)
+        """,
+    )
+    con, summary = load()
+    assert rejected(con, "data/metrics/2025-08.parquet") == [
+        (1, "bad_value", "value 'abc' is not a number"),
+        (2, "unknown_partner", "unknown partner_id 'ghost'"),
+        (3, "negative_numerator", "numerator -14 is negative"),
+        (
+            5,
+            "value_mismatch",
+            "value 15.0 does not match numerator/denominator (140 / 1000 × 100 = 14.000)",
+        ),
+        (6, "missing_key", "partner_id, kpi_id and period are all required"),
+    ]
+    assert (summary.read, summary.accepted, summary.rejected) == (12, 7, 5)
+    assert con.execute(
+        "SELECT fields FROM rejected WHERE file = 'data/metrics/2025-08.parquet' AND line = 3"
+    ).fetchall() == [(["south-snf", "readmit_30d", "2025-08", "-3.5", "-14", "400"],)]
+    examples = {rule: places for rule, _, places in summary.rules}
+    assert examples["unknown_partner"] == [
+        "data/metrics/2025-08.parquet:2: unknown partner_id 'ghost'"
+    ]
+
+
+def test_parquet_row_numbers_follow_the_file_across_row_groups(mini: Path, load: Loader) -> None:
+    add_parquet(
+        mini,
+        "many.parquet",
+        "SELECT 'p' || (i + 1) AS partner_id, 'readmit_30d' AS kpi_id, '2025-08' AS period, "
+        "14.0 AS value, 140 AS numerator, 1000 AS denominator FROM range(20000) t(i)",
+    )
+    con, summary = load()
+    assert summary.rejected == 20000
+    assert con.execute(
+        "SELECT count(*), min(line), max(line) FROM rejected "
+        "WHERE file = 'data/metrics/many.parquet' "
+        "AND reason = format('unknown partner_id ''p{}''', line)"
+    ).fetchall() == [(20000, 1, 20000)]
+
+
+def test_duplicates_across_csv_and_parquet_name_each_place(mini: Path, load: Loader) -> None:
+    add_parquet(
+        mini,
+        "late.parquet",
+        "SELECT 'north-hosp' AS partner_id, 'readmit_30d' AS kpi_id, '2025-09' AS period, "
+        "15.0 AS value, 150 AS numerator, 1000 AS denominator",
+    )
+    con, _ = load()
+    assert rejected(con, "data/metrics/late.parquet") == [
+        (
+            1,
+            "conflicting_duplicate",
+            "conflicting duplicate of data/metrics/2025-09.csv:2 "
+            "(same partner, KPI and period, other figures)",
+        )
+    ]
+    assert rejected(con, "data/metrics/2025-09.csv")[0][2].startswith(
+        "conflicting duplicate of data/metrics/late.parquet:1 "
+    )
+
+
+@pytest.mark.parametrize(
+    ("kpi", "value", "numerator", "denominator", "expected"),
+    [
+        ("readmit_30d", "14.2::DOUBLE", "142::INTEGER", "1000::BIGINT", (14.2, 142.0, 1000.0)),
+        # a FLOAT's 14.2 is 14.19999980926513671875 as a double; as text it is 14.2
+        ("readmit_30d", "14.2::FLOAT", "142::SMALLINT", "1000::UINTEGER", (14.2, 142.0, 1000.0)),
+        ("readmit_30d", "14.20::DECIMAL(6, 2)", "142::HUGEINT", "1e3", (14.2, 142.0, 1000.0)),
+        ("appt_lead_days", "1e-05::DOUBLE", "NULL::INTEGER", "NULL::INTEGER", (1e-05, None, None)),
+        ("appt_lead_days", "12::TINYINT", "NULL::DOUBLE", "NULL::DOUBLE", (12.0, None, None)),
+    ],
+)
+def test_numeric_parquet_columns_pass_the_rules_written_as_text(
+    mini: Path,
+    load: Loader,
+    kpi: str,
+    value: str,
+    numerator: str,
+    denominator: str,
+    expected: tuple,
+) -> None:
+    add_parquet(
+        mini,
+        "typed.parquet",
+        f"SELECT 'north-hosp' AS partner_id, '{kpi}' AS kpi_id, '2025-08' AS period, "
+        f"{value} AS value, {numerator} AS numerator, {denominator} AS denominator",
+    )
+    con, summary = load()
+    assert rejected(con, "data/metrics/typed.parquet") == []
+    assert summary.read == summary.accepted == 7
+    assert con.execute(
+        "SELECT value, numerator, denominator, line FROM metrics "
+        "WHERE file = 'data/metrics/typed.parquet'"
+    ).fetchall() == [(*expected, 1)]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("'nan'::DOUBLE", "value 'nan' is not a number"),
+        ("'-inf'::DOUBLE", "value '-inf' is not a number"),
+        ("true", "value 'true' is not a number"),
+        ("-3::INTEGER", "value -3 is outside the range 0 to ∞ for appt_lead_days"),
+    ],
+)
+def test_numeric_parquet_values_break_the_rules_text_breaks(
+    mini: Path, load: Loader, value: str, reason: str
+) -> None:
+    add_parquet(
+        mini,
+        "typed.parquet",
+        "SELECT 'east-clinic' AS partner_id, 'appt_lead_days' AS kpi_id, '2025-08' AS period, "
+        f"{value} AS value",
+    )
+    con, _ = load()
+    assert [(line, why) for line, _, why in rejected(con, "data/metrics/typed.parquet")] == [
+        (1, reason)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["DATE", "TIMESTAMP"])
+def test_a_parquet_period_column_of_dates_is_named_as_such(
+    mini: Path, load: Loader, kind: str
+) -> None:
+    add_parquet(
+        mini,
+        "dated.parquet",
+        f"SELECT 'north-hosp' AS partner_id, 'readmit_30d' AS kpi_id, "
+        f"'2025-08-01'::{kind} AS period, 14.0 AS value, 140 AS numerator, 1000 AS denominator",
+    )
+    con, summary = load()
+    reason = f"column 'period' is of type {kind}: write periods as text, YYYY-MM, YYYY-Qn or YYYY"
+    assert rejected(con, "data/metrics/dated.parquet") == [(1, "file_problem", reason)]
+    assert [f.problem for f in summary.files if f.file == "data/metrics/dated.parquet"] == [reason]
+
+
+def test_a_parquet_file_missing_a_required_column_rejects_every_row(
+    mini: Path, load: Loader
+) -> None:
+    add_parquet(
+        mini,
+        "nocol.parquet",
+        "SELECT 'north-hosp' AS Partner_ID, 'readmit_30d' AS \" kpi_id \", '2025-08' AS period, "
+        "140 AS numerator FROM range(2)",
+    )
+    con, summary = load()
+    assert rejected(con, "data/metrics/nocol.parquet") == [
+        (1, "file_problem", "missing required column 'value'"),
+        (2, "file_problem", "missing required column 'value'"),
+    ]
+    assert summary.read == 8
+    assert con.execute(
+        "SELECT header_line, header FROM files WHERE file = 'data/metrics/nocol.parquet'"
+    ).fetchall() == [(0, ["partner_id", "kpi_id", "period", "numerator"])]
+
+
+def test_extra_parquet_columns_nested_ones_too_are_kept_as_read(mini: Path, load: Loader) -> None:
+    add_parquet(
+        mini,
+        "extra.parquet",
+        "SELECT {'source': 'ehr', 'ids': [1, 2]} AS origin, 'north-hosp' AS partner_id, "
+        "'readmit_30d' AS kpi_id, '2025-08' AS period, [['a'], ['b', 'c']] AS tags, "
+        "14.0 AS value, 140 AS numerator, 1000 AS denominator",
+    )
+    con, summary = load()
+    assert (summary.read, summary.accepted) == (7, 7)
+    assert con.execute(
+        "SELECT f.header, r.fields FROM files f JOIN raw_metrics r USING (file) "
+        "WHERE file = 'data/metrics/extra.parquet'"
+    ).fetchall() == [
+        (
+            [
+                "origin",
+                "partner_id",
+                "kpi_id",
+                "period",
+                "tags",
+                "value",
+                "numerator",
+                "denominator",
+            ],
+            [
+                "{'source': ehr, 'ids': [1, 2]}",
+                "north-hosp",
+                "readmit_30d",
+                "2025-08",
+                "[[a], [b, c]]",
+                "14.0",
+                "140",
+                "1000",
+            ],
+        )
+    ]
+
+
+def test_a_parquet_column_named_twice_makes_the_file_unusable(mini: Path, load: Loader) -> None:
+    # DuckDB writes no name twice, so the file is written with `valuX` and renamed in place:
+    # a name is stored as its bytes, and one of the same length leaves every offset as it was.
+    path = add_parquet(
+        mini,
+        "twice.parquet",
+        "SELECT 'north-hosp' AS partner_id, 'readmit_30d' AS kpi_id, '2025-08' AS period, "
+        "14.0 AS value, 140 AS numerator, 1000 AS denominator, 15.0 AS valuX",
+    )
+    path.write_bytes(path.read_bytes().replace(b"valuX", b"Value"))
+    con, _ = load()
+    assert rejected(con, "data/metrics/twice.parquet") == [
+        (1, "file_problem", "column 'value' appears twice in the header")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "File too small to be a Parquet file"),
+        (bytes(range(256)) * 3, "No magic bytes found at end of file"),
+        (HEADER.encode() + b"north-hosp,readmit_30d,2025-08,14.0,140,1000\n", None),
+        (b"half", None),
+    ],
+    ids=["empty", "random bytes", "a csv file", "cut in half"],
+)
+def test_a_file_that_is_not_parquet_is_not_usable_and_the_rest_are_read(
+    mini: Path, load: Loader, body: bytes, reason: str | None
+) -> None:
+    if body == b"half":
+        whole = add_parquet(mini, "x.parquet", "SELECT 'north-hosp' AS partner_id, 1 AS value")
+        body = whole.read_bytes()[: whole.stat().st_size // 2]
+    add_metrics(mini, "x.parquet", body)
+    _, summary = load()
+    [report] = [f for f in summary.files if f.file == "data/metrics/x.parquet"]
+    expected = reason or "No magic bytes found at end of file"
+    assert (report.read, report.problem) == (0, f"could not be read as Parquet: {expected}")
+    assert (summary.read, summary.accepted, summary.rejected) == (6, 6, 0)
+
+
+def test_parquet_rows_too_long_or_holding_a_nul_are_rejected_unkept(
+    mini: Path, load: Loader
+) -> None:
+    add_parquet(
+        mini,
+        "odd.parquet",
+        """
+        SELECT * FROM (VALUES
+            ('north-hosp', '2025-08', '14.0', repeat('x', 2 * 1024 * 1024)),
+            ('north-hosp', '2025-07', '14.0', 'fine'),
+            ('north' || chr(0) || '-hosp', '2025-06', '14.0', 'fine')
+        ) AS t(partner_id, period, value, footnote),
+        (SELECT 'readmit_30d' AS kpi_id, 140 AS numerator, 1000 AS denominator)
+        """,
+    )
+    con, summary = load()
+    assert rejected(con, "data/metrics/odd.parquet") == [
+        (1, "unreadable", "its values run past 1 MB: not read"),
+        (3, "unreadable", "a value holds a NUL character: not read"),
+    ]
+    assert con.execute(
+        "SELECT line, fields FROM raw_metrics WHERE file = 'data/metrics/odd.parquet' "
+        "AND unreadable IS NOT NULL ORDER BY line"
+    ).fetchall() == [(1, []), (3, [])]
+    assert summary.read == summary.accepted + summary.rejected == 9
+
+
+def test_a_parquet_file_with_no_rows_is_reported(mini: Path, load: Loader) -> None:
+    add_parquet(
+        mini,
+        "none.parquet",
+        "SELECT 'north-hosp' AS partner_id, 'readmit_30d' AS kpi_id, '2025-08' AS period, "
+        "14.0 AS value WHERE false",
+    )
+    _, summary = load()
+    assert [(f.read, f.problem) for f in summary.files if f.file.endswith(".parquet")] == [
+        (0, "columns only: no rows")
+    ]
+
+
+def test_a_parquet_column_named_file_row_number_keeps_the_rows_in_order(
+    mini: Path, load: Loader
+) -> None:
+    add_parquet(
+        mini,
+        "shadow.parquet",
+        "SELECT 'p' || (i + 1) AS partner_id, 'readmit_30d' AS kpi_id, '2025-08' AS period, "
+        "'1' AS value, 7 AS file_row_number FROM range(5000) t(i)",
+    )
+    con, _ = load()
+    assert con.execute(
+        "SELECT count(*) FROM rejected WHERE file = 'data/metrics/shadow.parquet' "
+        "AND reason = format('unknown partner_id ''p{}''', line)"
+    ).fetchall() == [(5000,)]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    changes=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+    cut=st.none() | st.integers(0, 10**6),
+)
+def test_a_damaged_parquet_file_never_crashes_and_loses_nothing(
+    mini: Path, changes: list[tuple[int, int]], cut: int | None
+) -> None:
+    path = add_parquet(
+        mini,
+        "any.parquet",
+        "SELECT 'north-hosp' AS partner_id, 'readmit_30d' AS kpi_id, '2025-0' || (i + 1) AS "
+        "period, 14.0 AS value, 140 AS numerator, 1000 AS denominator FROM range(8) t(i)",
+    )
+    body = bytearray(path.read_bytes())
+    for where, byte in changes:
+        body[where % len(body)] = byte
+    path.write_bytes(bytes(body[:cut]))
+    con = duckdb.connect()
+    summary = load_project(con, mini / "data", "data", TODAY)
+    assert summary.read == summary.accepted + summary.rejected
+    [ours] = [f for f in summary.files if f.file == "data/metrics/any.parquet"]
+    assert ours.read == ours.accepted + ours.rejected
+    assert ours.problem is None or "\n" not in ours.problem
+    assert summary.accepted >= 6  # the other files are read as usual
+
+
+def test_files_neither_csv_nor_parquet_are_named_and_not_read(mini: Path, load: Loader) -> None:
+    add_metrics(mini, "notes.txt", "hello\n")
+    add_metrics(mini, "2025-08.PARQUET.bak", b"PAR1")
+    _, summary = load()
+    assert summary.warnings == [
+        "data/metrics/2025-08.PARQUET.bak: not a .csv or .parquet file; not read",
+        "data/metrics/notes.txt: not a .csv or .parquet file; not read",
+    ]

@@ -1,10 +1,11 @@
 -- staged: every CSV record of every metrics file, header included, as the list of its fields;
 -- unreadable says why a record could not be read (a line longer than the limit), its fields
--- then empty.
+-- then empty. A Parquet file's column names are its header, at line 0, and each of its rows is
+-- at its row number (the first row is 1), every value as text (NULL as empty).
 CREATE OR REPLACE TABLE staged (file VARCHAR, line BIGINT, fields VARCHAR[], unreadable VARCHAR);
 
 -- files: one row per metrics file with its header (column names, lower case) and the line it is
--- on; problem is set when the whole file cannot be used (encoding, missing column, empty), in
+-- on (0 for a Parquet file, which has no header line); problem is set when the whole file cannot be used (encoding, missing column, empty), in
 -- which case every row of it is rejected with that reason.
 CREATE OR REPLACE TABLE files (
     file        VARCHAR PRIMARY KEY,
@@ -13,7 +14,8 @@ CREATE OR REPLACE TABLE files (
     problem     VARCHAR
 );
 
--- raw_metrics: every data row exactly as read (original strings), with file and line.
+-- raw_metrics: every data row exactly as read (original strings), with file and line: the line
+-- a CSV record starts on (the header is line 1), or a Parquet row's number (the first is 1).
 CREATE OR REPLACE TABLE raw_metrics (
     file         VARCHAR,
     line         BIGINT,
