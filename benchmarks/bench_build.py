@@ -1,7 +1,7 @@
 """Time `sitegen build` on generated projects: cold, nothing changed, one figure corrected.
 
-Usage: python benchmarks/bench_build.py [--partners 50,1000] [--jobs N] [--no-pdf] [--cold-only]
-                                        [--record]
+Usage: python benchmarks/bench_build.py [--partners 50,1000] [--kpis 24] [--jobs N] [--no-pdf]
+                                        [--cold-only] [--record]
 
 For each size it generates a project (24 KPIs x 36 months, the KPI benchmark's generator) and
 runs `sitegen build -q` as a separate process four times: with empty caches (cold), again
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import generate
+from generate import KPI_COUNT, generate
 
 RESULTS = Path(__file__).parent / "results.md"
 LAST_BUILT: dict[Path, str] = {}  # project → generated_at of its last build
@@ -315,20 +315,27 @@ STEPS = [
 
 
 def bench_size(
-    partners: int, jobs: int, extra: list[str], before: dict[str, Any], cold_only: bool
+    partners: int,
+    kpis: int,
+    jobs: int,
+    extra: list[str],
+    before: dict[str, Any],
+    cold_only: bool,
 ) -> dict[str, Figures]:
     """The four builds of one generated project (or the cold one); their figures by name."""
     runs: dict[str, Figures] = {}
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch)
-        generate(project, partners=partners)
+        generate(project, partners=partners, kpis=kpis)
         print(
-            f"== {partners} partners x 24 KPIs x 36 months, " + " ".join([f"--jobs {jobs}", *extra])
+            f"== {partners} partners x {kpis} KPIs x 36 months, "
+            + " ".join([f"--jobs {jobs}", *extra])
         )
         for label, key, suppress in STEPS[:1] if cold_only else STEPS:
             if suppress is not None:
                 print("correction: " + correct_one_figure(project, suppress))
-            name = f"{partners} partners, {key}" + (", no PDFs" if extra else "")
+            size = f"{partners} partners" + (f" x {kpis} KPIs" if kpis != KPI_COUNT else "")
+            name = f"{size}, {key}" + (", no PDFs" if extra else "")
             measured = timed_build(project, jobs, *extra)
             runs[name] = report(label, project, partners, jobs, measured, before.get(name, {}))
     return runs
@@ -337,6 +344,7 @@ def bench_size(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partners", default="50,1000")
+    parser.add_argument("--kpis", type=int, default=KPI_COUNT, help="KPIs per partner")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-pdf", action="store_true", help="build without the PDFs")
     parser.add_argument("--cold-only", action="store_true", help="only the cold build")
@@ -347,7 +355,7 @@ def main() -> None:
     before = recorded[0]
     runs: dict[str, Figures] = {}
     for partners in [int(n) for n in args.partners.split(",")]:
-        runs |= bench_size(partners, args.jobs, extra, before, args.cold_only)
+        runs |= bench_size(partners, args.kpis, args.jobs, extra, before, args.cold_only)
     if args.record:
         write_results(runs, args.jobs, recorded)
         print(f"recorded in {RESULTS}")
