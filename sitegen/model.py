@@ -22,7 +22,7 @@ STATUSES = ("met", "at_risk", "missed", "no_data", "suppressed")
 STANDINGS = ("on_track", "at_risk", "off_track", "not_scored")  # a partner's, from its composite
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Partner:
     partner_id: str
     name: str
@@ -32,7 +32,7 @@ class Partner:
     contact_emails: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Kpi:
     kpi_id: str
     name: str
@@ -49,7 +49,7 @@ class Kpi:
     counts: str  # binomial, poisson or none: which intervals and funnels apply
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Peers:
     """A partner's place among peers; figures are None when the group is withheld (n < 5)."""
 
@@ -67,7 +67,7 @@ class Peers:
         return self.median is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signal:
     """A point of a special-cause pattern (kpi_spc.sql): its period, the rule, and whether
     the pattern is good news in the KPI's direction (a point in both reads as improving)."""
@@ -77,7 +77,7 @@ class Signal:
     improving: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Baseline:
     """One baseline segment of a series: its periods, mean and process limits."""
 
@@ -88,7 +88,7 @@ class Baseline:
     upper: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Spc:
     """The Making Data Count reading of a series with 13 points or more, at its latest point;
     mean and limits are the latest baseline's."""
@@ -103,7 +103,7 @@ class Spc:
     baselines: tuple[Baseline, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FunnelLine:
     """The funnel's limits at one denominator (kpi_intervals.sql)."""
 
@@ -114,7 +114,7 @@ class FunnelLine:
     high998: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Funnel:
     """A KPI's funnel plot for the as-of period: the pooled value and its limit curves."""
 
@@ -122,7 +122,7 @@ class Funnel:
     lines: tuple[FunnelLine, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KpiResult:
     """One KPI on one partner's scorecard, at the KPI period shown for the as-of period."""
 
@@ -175,7 +175,7 @@ class SeriesPoint(NamedTuple):
     peer_q3: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AlliancePoint:
     """The alliance-wide figure of a KPI for one period, pooled from every accepted row;
     value, numerator and denominator are None when it is withheld, and `withheld` says why
@@ -195,7 +195,7 @@ class AlliancePoint:
     peer_q3: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Composite:
     score: float | None
     rank: int | None
@@ -209,7 +209,7 @@ class Composite:
     standing: str  # on_track, at_risk, off_track or not_scored (STANDINGS)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     """A row of actions.csv on the scorecard: an action with its owner and due date, or a
     note (commentary), or both; `overdue` when still open after its due date."""
@@ -224,7 +224,7 @@ class Action:
     overdue: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatusChange:
     """A KPI whose status differs from the one at the last review (was None: not reported
     then); direction better, worse or changed (to or from no data or suppressed)."""
@@ -237,7 +237,7 @@ class StatusChange:
     direction: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewSignal:
     """Special-cause points after the last review in one direction: the first such period
     and the rules that flagged them."""
@@ -248,7 +248,7 @@ class NewSignal:
     rules: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CommitmentChange:
     """An own commitment (targets.csv) that started or ended in the review cycle."""
 
@@ -259,7 +259,7 @@ class CommitmentChange:
     valid_to: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Restatement:
     """A figure an archived period (`as_of`) published that this build finds different:
     was, now (None: no longer there) and the input rows that changed it."""
@@ -274,7 +274,7 @@ class Restatement:
     changed_by: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Moves:
     """The composite, rank and standing at the last review and now."""
 
@@ -291,7 +291,7 @@ class Moves:
     standing_move: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartnerReview:
     """What changed for one partner since the last review (`since`), decided in
     kpi_review.sql; `discuss` when any change is worth a page in the review's board packet."""
@@ -306,7 +306,7 @@ class PartnerReview:
     discuss: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scorecard:
     partner: Partner
     period: str
@@ -322,14 +322,14 @@ class Scorecard:
     review: PartnerReview | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rejection:
     file: str
     line: int
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DataQuality:
     """What the load accepted and rejected, and who submitted for which period."""
 
@@ -339,7 +339,7 @@ class DataQuality:
     submitted: dict[str, list[bool]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Archived:
     """A period whose published site the archive holds (periods/<period>/)."""
 
@@ -347,7 +347,7 @@ class Archived:
     generated_at: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KpiMoves:
     """Across partners, for one KPI: statuses better and worse since the last review, and
     series with new special causes of concern and of improvement."""
@@ -358,7 +358,7 @@ class KpiMoves:
     improving: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Review:
     """The alliance's review: since when, per KPI, the archive and every restatement."""
 
@@ -370,7 +370,7 @@ class Review:
     anew: bool  # this build's site becomes its period's archive (kpi_review.sql)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Model:
     period: str
     grain: str
