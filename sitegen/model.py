@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
@@ -511,7 +511,8 @@ def _results(
         """
     ).fetchall()
     results: dict[str, list[KpiResult]] = defaultdict(list)
-    for row in rows:
+    share = _sharer()
+    for row in map(share, rows):
         results[row[0]].append(
             KpiResult(
                 kpis[row[1]],
@@ -527,22 +528,40 @@ def _results(
     return results
 
 
+def _sharer() -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A function that gives each row back with its strings shared: DuckDB hands out a new
+    string for every row, and the same period, status and label repeated for every partner
+    were two fifths of the model's memory (20 of 58 MiB at 1,000 partners)."""
+    pool: dict[str, str] = {}
+
+    def share(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(pool.setdefault(v, v) if isinstance(v, str) else v for v in row)
+
+    return share
+
+
 def _spc(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], Spc]:
     """Every series' SPC reading, with its signals and baseline segments."""
     signals: dict[tuple[str, str], list[Signal]] = defaultdict(list)
-    for partner_id, kpi_id, period, rule, improving in con.execute(
-        """
+    share = _sharer()
+    for partner_id, kpi_id, period, rule, improving in map(
+        share,
+        con.execute(
+            """
         SELECT partner_id::VARCHAR, kpi_id::VARCHAR, period, rule, improving
         FROM spc_points
         UNPIVOT (flagged FOR rule IN (outside, shift, trend, two_of_three))
         WHERE flagged
         ORDER BY partner_id, kpi_id, period_start, rule
         """
-    ).fetchall():
+        ).fetchall(),
+    ):
         signals[(partner_id, kpi_id)].append(Signal(period, rule, improving))
     baselines: dict[tuple[str, str], list[Baseline]] = defaultdict(list)
-    for partner_id, kpi_id, *segment in con.execute(
-        """
+    for partner_id, kpi_id, *segment in map(
+        share,
+        con.execute(
+            """
         SELECT partner_id::VARCHAR, kpi_id::VARCHAR, arg_min(period, period_start),
                arg_max(period, period_start), any_value(mean), any_value(lower),
                any_value(upper)
@@ -550,7 +569,8 @@ def _spc(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], Spc]:
         GROUP BY partner_id, kpi_id, segment
         ORDER BY partner_id, kpi_id, segment
         """
-    ).fetchall():
+        ).fetchall(),
+    ):
         baselines[(partner_id, kpi_id)].append(Baseline(*segment))
     return {
         (partner_id, kpi_id): Spc(
