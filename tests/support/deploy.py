@@ -97,11 +97,12 @@ def nginx(block: str, scratch: Path) -> Iterator[str]:
             except OSError:
                 assert server.poll() is None, server.stderr.read() if server.stderr else ""
                 time.sleep(0.05)
-        # the master listens before it forks its worker: wait for the worker (up to 5 s)
+        # the master listens before it forks its worker, and a worker just forked is still
+        # root until it switches to its user: wait for that (up to 5 s) before judging it
         workers: list[int] = []
         for _ in range(100):
             workers = children_uids(server.pid)
-            if workers:
+            if workers and 0 not in workers:
                 break
             time.sleep(0.05)
         assert workers and 0 not in workers, f"nginx workers must not be root: {workers}"
