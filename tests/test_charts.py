@@ -283,3 +283,22 @@ def test_distribution_chart_shows_target_and_highlight_without_names() -> None:
 def test_distribution_chart_without_target_or_values() -> None:
     svg = draw(distribution_chart("t", "count", [], target=None))
     assert marks(svg, "rule") == []
+
+
+# A phone's column for a chart: 390 px less the page's margins and the section's padding.
+PHONE_COLUMN = 344
+
+
+def test_a_drawn_funnel_fits_a_phones_column_so_its_text_stays_12_px() -> None:
+    """The static SVG (all a reader without scripts gets) is scaled down to its column when
+    wider, and its 12 px axis and legend text with it: at 362 px wide (its legend in three
+    columns) the text was 11.4 px on a 390 px phone."""
+    spec = charts.funnel_chart(
+        "Handoff complete",
+        "percent",
+        80.0,
+        [(d, 70.0, 90.0, 65.0, 95.0) for d in (1.0, 10.0, 100.0, 1000.0)],
+        [("Partner A", 50.0, 82.0, "82.0%"), ("Partner B", 500.0, 75.0, "75.0%")],
+    )
+    drawn = ET.fromstring(draw_svg(spec, spec_hash(spec)))
+    assert float(drawn.get("width", "0")) <= PHONE_COLUMN
