@@ -292,13 +292,19 @@ def write_results(runs: dict[str, Figures], jobs: int, recorded: Recorded) -> No
             )
         if figures.get("drawing cpu s"):
             cpu, drawing = figures["cpu s"], figures["drawing cpu s"]
-            typesetting = figures.get("typesetting cpu s", 0.0)
-            rest = cpu - drawing - typesetting
-            lines.append(
-                f"CPU: {cpu:.1f} s in all ({cpu / total:.2f} cores busy), {drawing:.1f} s of it "
-                f"drawing charts, {typesetting:.1f} s typesetting PDFs, {rest:.1f} s "
-                f"({rest / cpu:.1%}) everything else."
-            )
+            if "typesetting cpu s" in figures:
+                typesetting = figures["typesetting cpu s"]
+                rest = cpu - drawing - typesetting
+                lines.append(
+                    f"CPU: {cpu:.1f} s in all ({cpu / total:.2f} cores busy), {drawing:.1f} s "
+                    f"of it drawing charts, {typesetting:.1f} s typesetting PDFs, {rest:.1f} s "
+                    f"({rest / cpu:.1%}) everything else."
+                )
+            else:  # recorded before typesetting was counted apart
+                lines.append(
+                    f"CPU: {cpu:.1f} s in all ({cpu / total:.2f} cores busy), {drawing:.1f} s "
+                    f"of it drawing charts, {cpu - drawing:.1f} s everything else."
+                )
         lines.append("")
     block = {"runs": runs, "measured": measured}
     lines += ["```json", json.dumps(block, indent=1), "```", ""]
