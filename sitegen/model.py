@@ -790,7 +790,7 @@ class Histories:
             f"""
             CREATE OR REPLACE TABLE {self._table} AS
             SELECT o.position, s.partner_id::VARCHAR AS partner_id, s.kpi_id::VARCHAR AS kpi_id,
-                   s.period, s.value, s.own_value, s.target, s.status
+                   s.period, s.period_start, s.value, s.own_value, s.target, s.status
             FROM scorecard s
             JOIN (SELECT partner_id, row_number() OVER (ORDER BY name, partner_id) AS position
                   FROM partners) o USING (partner_id)
@@ -817,7 +817,7 @@ class Histories:
             f"""
             SELECT partner_id, kpi_id, period, {self._value}, target, status
             FROM {self._table} WHERE position BETWEEN ? AND ?
-            ORDER BY position, kpi_id
+            ORDER BY position, kpi_id, period_start
             """,
             [min(places), max(places)],
         ).fetchall()

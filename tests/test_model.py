@@ -117,6 +117,10 @@ def test_the_model_holds_no_series_until_a_batch_of_partners_is_read(
     ]
     assert north.history.keys() == {r.kpi.kpi_id for r in north.results}
     assert filled[0].history != filled[1].history
+    for card in histories.fill(list(model.scorecards.values())):
+        assert card.history
+        for series in card.history.values():  # oldest first: one grain per KPI sorts as text
+            assert [p.period for p in series] == sorted(p.period for p in series)
 
 
 def test_history_points_share_their_period_and_target_objects(
