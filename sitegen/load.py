@@ -14,8 +14,8 @@ the run like a reference file, a bad row is quarantined with its reason like a m
 
 from __future__ import annotations
 
+import fcntl
 import io
-import os
 import re
 import shutil
 import tempfile
@@ -817,43 +817,41 @@ def database() -> Iterator[duckdb.DuckDBPyConnection]:
 
     On disk rather than in memory: an in-memory table is held whole and uncompressed (7 GB at
     10,000 partners), while a table on disk is compressed and DuckDB keeps in memory only the
-    blocks in use, reading the others back when asked. Folders left by a killed run are
-    removed by the next one."""
+    blocks in use, reading the others back when asked. The run holds a lock on its folder;
+    a folder whose lock nobody holds was left by a killed run and is removed by the next."""
     scratch = Path(tempfile.gettempdir())
     _remove_abandoned(scratch)
-    folder = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch))
+    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=scratch))
     try:
-        con = duckdb.connect(str(folder / "figures.duckdb"))
-        try:
-            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-            con.execute("SET temp_directory = ?", [str(folder / "spill")])
-            yield con
-        finally:
-            con.close()
+        with (folder / LOCK).open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            con = duckdb.connect(str(folder / "figures.duckdb"))
+            try:
+                con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+                con.execute("SET temp_directory = ?", [str(folder / "spill")])
+                yield con
+            finally:
+                con.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 SCRATCH_PREFIX = "sitegen-figures-"
+LOCK = "lock"
 
 
 def _remove_abandoned(scratch: Path) -> None:
-    """Remove the database folders of runs that no longer exist (killed, or the machine
-    stopped): each is named for its process, and a process that is gone needs none."""
+    """Remove the database folders no run holds: a run locks its folder until it ends (a
+    lock the kernel releases however the run ends), whatever machine or container it is on."""
     for folder in scratch.glob(f"{SCRATCH_PREFIX}*"):
-        pid = folder.name[len(SCRATCH_PREFIX) :].split("-")[0]
-        if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process: not ours to judge
-    return True
+        try:
+            with (folder / LOCK).open("r+") as lock:  # none yet: a run is just starting
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(folder, ignore_errors=True)
+        except BlockingIOError:
+            continue  # a run is using it
+        except OSError:
+            continue  # not ours to judge (another user's, gone meanwhile, or starting)
 
 
 def load_project(

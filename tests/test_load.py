@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import fcntl
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sitegen.kpis import KpiSettings, compute
-from sitegen.load import SCRATCH_PREFIX, InputError, database, load_project
+from sitegen.load import LOCK, SCRATCH_PREFIX, InputError, database, load_project
 from tests.conftest import HEADER, TODAY, Loader
 
 
@@ -814,25 +812,29 @@ def test_the_runs_database_is_on_disk_bounded_and_removed_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DuckDB works in a folder of the run's own under TMPDIR, within DUCKDB_MEMORY, and the
-    folder goes when the run ends; one left by a killed run is removed by the next run."""
+    folder goes when the run ends; one left by a killed run (its lock held by no one) is
+    removed by the next run, one another run holds is not."""
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()  # a process that has ended: its folder is abandoned
-    abandoned = tmp_path / f"{SCRATCH_PREFIX}{gone.pid}-x1y2"
+    abandoned = tmp_path / f"{SCRATCH_PREFIX}killed"
     (abandoned / "spill").mkdir(parents=True)
-    ours = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-other"  # a live run's: kept
-    ours.mkdir()
-    with database() as con:
-        [folder] = [p for p in tmp_path.iterdir() if p not in (ours,)]
-        assert (folder / "figures.duckdb").is_file()
-        [(path,)] = con.execute("SELECT path FROM duckdb_databases() WHERE NOT internal").fetchall()
-        assert Path(path) == folder / "figures.duckdb"
-        [(limit, spill)] = con.execute(
-            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
-        ).fetchall()
-        assert limit == "953.6 MiB" and Path(spill) == folder / "spill"  # 1 GB, as DuckDB says
-    assert sorted(tmp_path.iterdir()) == [ours]
+    (abandoned / LOCK).touch()
+    running = tmp_path / f"{SCRATCH_PREFIX}running"
+    running.mkdir()
+    with (running / LOCK).open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with database() as con:
+            [folder] = [p for p in tmp_path.iterdir() if p != running]
+            assert (folder / "figures.duckdb").is_file()
+            [(path,)] = con.execute(
+                "SELECT path FROM duckdb_databases() WHERE NOT internal"
+            ).fetchall()
+            assert Path(path) == folder / "figures.duckdb"
+            [(limit, spill)] = con.execute(
+                "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+            ).fetchall()
+            assert limit == "953.6 MiB" and Path(spill) == folder / "spill"  # DuckDB's 1 GB
+        assert sorted(tmp_path.iterdir()) == [running]
 
 
 # ---------------------------------------------------------------- Parquet metrics files
