@@ -309,7 +309,8 @@ def build_summary(result: Result, output: Path) -> Iterator[str]:
     type=click.IntRange(min=1),
     default=usable_cores,
     show_default="all cores",
-    help="Worker processes drawing charts and threads typesetting PDFs; 1 uses one core.",
+    help="Worker processes drawing charts and threads typesetting PDFs; 1: all in the build's "
+    "own process.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Also print how long each stage took.")

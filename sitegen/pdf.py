@@ -479,7 +479,9 @@ class Typesetter:
             return cached.read_bytes(), None
         except FileNotFoundError:
             pass
-        started = time.thread_time()  # this thread's CPU: the threads share the cores
+        # this thread's CPU, as the threads share the cores (Typst's own helper threads, busy
+        # in a compiler's first document, are not counted: a lower bound)
+        started = time.thread_time()
         pdf = self._compile(doc)
         seconds = time.thread_time() - started
         write_atomic(cached, pdf)
