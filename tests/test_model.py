@@ -9,19 +9,25 @@ import pytest
 
 from sitegen.archive import read_records
 from sitegen.kpis import KpiSettings, compute, review
-from sitegen.load import load_project
+from sitegen.load import LoadSummary, load_project
 from sitegen.model import Histories, Model, load_model
 from tests.conftest import TODAY
 
 
-@pytest.fixture
-def model(mini: Path) -> Model:
+def scored(mini: Path) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
+    """The mini project loaded, its KPIs computed and reviewed."""
     con = duckdb.connect()
     summary = load_project(con, mini / "data", "data", TODAY)
     read_records(con, None, mini / "data", "data")
     settings = KpiSettings(today=TODAY)
     compute(con, settings)
     review(con, settings, own_site=False)
+    return con, summary
+
+
+@pytest.fixture
+def model(mini: Path) -> Model:
+    con, summary = scored(mini)
     return load_model(con, summary)
 
 
@@ -84,12 +90,7 @@ def test_composites_and_ranks(model: Model) -> None:
 @pytest.fixture()
 def series(mini: Path) -> tuple[Model, Histories]:
     """The mini model (no series in it) and the reader of its partners' series."""
-    con = duckdb.connect()
-    summary = load_project(con, mini / "data", "data", TODAY)
-    read_records(con, None, mini / "data", "data")
-    settings = KpiSettings(today=TODAY)
-    compute(con, settings)
-    review(con, settings, own_site=False)
+    con, summary = scored(mini)
     return load_model(con, summary), Histories(con, own_site=False)
 
 
