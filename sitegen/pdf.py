@@ -291,6 +291,7 @@ def packet_document(
             "ranking": "charts/ranking.svg",
             "ranking_alt": view.ranking.alt,
             "sections": [_section(s) for s in view.sections],
+            "sections_note": view.sections_note,
         },
     }
     chart_files = {
@@ -337,7 +338,8 @@ def review_document(
     view: ReviewView, common: dict[str, Any], templates: Templates, out: Path
 ) -> Document:
     """The review's board packet: the alliance's changes since the last review, then a page
-    per partner with a change worth discussing, in the words of the review page."""
+    per partner with a change worth discussing (PACKET_PARTNERS_MAX at most), in the words of
+    the review page."""
     data = {
         **common,
         "doc_title": f"{common['organization']}: review packet for {view.period}",
@@ -348,7 +350,9 @@ def review_document(
             "quiet": str(view.quiet),
             "overdue": _table(view.overdue),
             "restatements": _table(view.restatements),
-            "partners": [{"name": p.name, "review": _review(p.section)} for p in view.discuss],
+            "discussed": str(len(view.discuss)),
+            "partners": [{"name": p.name, "review": _review(p.section)} for p in view.packet],
+            "packet_note": view.packet_note,
         },
     }
     path = out / "pdf" / f"review-{view.period}.pdf"

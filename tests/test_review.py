@@ -35,7 +35,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from sitegen import archive, build
+from sitegen import archive, build, pdf
 from sitegen.archive import read_records
 from sitegen.cli import main
 from sitegen.config import load_config
@@ -43,6 +43,8 @@ from sitegen.errors import ConfigError
 from sitegen.kpis import KpiSettings, compute, review
 from sitegen.load import load_project
 from sitegen.model import CommitmentChange, Moves, Restatement, StatusChange
+from sitegen.views import alliance as alliance_views
+from sitegen.views import review as review_views
 from sitegen.views.review import partner_review
 from tests.conftest import FIXTURES
 from tests.test_publish import consistent
@@ -269,6 +271,59 @@ def test_the_review_page_and_its_board_packet(three: Any) -> None:
         ["Birch", "Nursing"],
         ["Cedar", "Clinic"],
     ]
+
+
+def test_board_packets_give_pages_to_the_partners_most_behind_beyond_the_limit(
+    three: Any, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond PACKET_PARTNERS_MAX partners a packet gives its pages to those with the most
+    changes for the worse (review) or furthest behind (alliance), and says so; here with a
+    limit of 2 of the 3 partners, worked from the third night's changes: Alder has four
+    changes for the worse (status, composite, rank, standing) and an overdue action, Cedar
+    one (readmissions met to missed), Birch none; by standing Alder and Cedar are at risk at
+    50, Birch on track at 100."""
+    _, results, _ = three
+    model = results[2].model
+    assert model is not None
+    monkeypatch.setattr(review_views, "PACKET_PARTNERS_MAX", 2)
+    monkeypatch.setattr(alliance_views, "PACKET_PARTNERS_MAX", 2)
+    view = review_views.review_view(model)
+    assert [p.name for p in view.discuss] == ["Alder Hospital", "Birch Nursing", "Cedar Clinic"]
+    assert [p.name for p in view.packet] == ["Alder Hospital", "Cedar Clinic"]
+    assert "Not given a page here: 1 partner more worth discussing" in view.packet_note
+    packet = alliance_views.packet_view(model)
+    assert [s.name for s in packet.sections] == ["Alder Hospital", "Cedar Clinic"]
+    assert "Not given a section here: 1 partner more" in packet.sections_note
+    # and typeset: the pages and the line, after the alliance's pages
+    config = load_config(project)
+    generated = datetime(2026, 4, 5, tzinfo=UTC)
+    common = pdf.common_data(config, model.period, generated)
+    templates = pdf.read_templates(project)
+    setter = pdf.Typesetter(generated, tmp_path / "cache")
+    made = setter.pdf(pdf.review_document(view, common, templates, tmp_path))
+    (tmp_path / "review.pdf").write_bytes(made)
+    pages = [
+        " ".join((p.extract_text() or "").split()) for p in PdfReader(tmp_path / "review.pdf").pages
+    ]
+    text = " ".join(pages)
+    assert "3 partners have a change worth discussing; 0 have none." in text
+    assert "Not given a page here: 1 partner more worth discussing" in text
+    partner_pages = [p for p in pages if "Since the last review (2026-02)" in p]
+    assert [p.split(" Since")[0].split()[-2:] for p in partner_pages] == [
+        ["Alder", "Hospital"],
+        ["Cedar", "Clinic"],
+    ]
+    svg = {
+        packet.ranking.digest: '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'
+    }
+    made = setter.pdf(pdf.packet_document(packet, svg, common, templates, tmp_path))
+    (tmp_path / "alliance.pdf").write_bytes(made)
+    text = " ".join(
+        " ".join((p.extract_text() or "").split())
+        for p in PdfReader(tmp_path / "alliance.pdf").pages
+    )
+    assert "Not given a section here: 1 partner more" in text
+    assert "Alder Hospital" in text and "Cedar Clinic" in text and "Birch Nursing" not in text
 
 
 # ------------------------------------------------------------------------------ archive

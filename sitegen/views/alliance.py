@@ -26,11 +26,13 @@ from sitegen.model import (
 )
 from sitegen.narrative import Narrative
 from sitegen.views.common import (
+    PACKET_PARTNERS_MAX,
     ChartView,
     Reading,
     Status,
     Table,
     chart,
+    partner_count,
     standing_status,
     status,
 )
@@ -261,7 +263,10 @@ class PacketView:
     headline: tuple[Headline, ...]
     status_table: Table  # partners by status per KPI: a heatmap's cells are too small on paper
     ranking: ChartView
+    # every partner's standing, or beyond PACKET_PARTNERS_MAX those furthest behind, and a
+    # line saying so (empty when all fit)
     sections: tuple[Standing, ...]
+    sections_note: str
 
     def charts(self) -> list[ChartView]:
         return [self.ranking]
@@ -806,5 +811,37 @@ def packet_view(model: Model) -> PacketView:
         headline=headline(model),
         status_table=_status_table(model),
         ranking=_ranking_chart(model, _scored(model)),
-        sections=tuple(standing(card) for card in model.scorecards.values()),
+        sections=tuple(standing(card) for card in _packet_cards(model)),
+        sections_note=_sections_note(model),
+    )
+
+
+BEHIND = {"off_track": 0, "at_risk": 1, "not_scored": 2, "on_track": 3}
+
+
+def _packet_cards(model: Model) -> list[Scorecard]:
+    """The partners the board packet gives a section, in the alliance's order: all of them,
+    or beyond PACKET_PARTNERS_MAX those furthest behind (off track first, then at risk, not
+    scored, on track; within each the lowest composite first, then by name)."""
+    cards = list(model.scorecards.values())
+    if len(cards) <= PACKET_PARTNERS_MAX:
+        return cards
+
+    def behind(card: Scorecard) -> tuple[int, bool, float, str]:
+        score = card.composite.score
+        return (BEHIND[card.composite.standing], score is None, score or 0.0, card.partner.name)
+
+    chosen = {c.partner.partner_id for c in sorted(cards, key=behind)[:PACKET_PARTNERS_MAX]}
+    return [c for c in cards if c.partner.partner_id in chosen]
+
+
+def _sections_note(model: Model) -> str:
+    others = len(model.scorecards) - PACKET_PARTNERS_MAX
+    if others <= 0:
+        return ""
+    return (
+        f"A section each for the {PACKET_PARTNERS_MAX} partners furthest behind (off track "
+        "first, then at risk, not scored and on track, the lowest composite first). Not given "
+        f"a section here: {partner_count(others)} more; the site's dashboard lists every "
+        "partner, and each has its own scorecard."
     )

@@ -5,8 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sitegen.filters import STANDING_ICONS, STANDING_WORDS, STATUS_ICONS, STATUS_WORDS
+from sitegen.filters import STANDING_ICONS, STANDING_WORDS, STATUS_ICONS, STATUS_WORDS, num
 from sitegen.svg import spec_digest, spec_json
+
+# A board packet (the alliance's, the review's) gives a page or a section each to this many
+# partners at most, the dashboard's limit for a row per partner: Typst lays a document out
+# whole, 0.2 to 0.35 MB a page, so a page for each of 10,000 partners would hold gigabytes,
+# and no board reads 10,000 pages. The site lists every partner, and each partner's own PDF
+# and email say how it stands.
+PACKET_PARTNERS_MAX = 150
 
 
 @dataclass(frozen=True)
@@ -16,6 +23,11 @@ class Status:
     key: str  # met, at_risk, missed, no_data, suppressed
     icon: str
     word: str
+
+
+def partner_count(count: int) -> str:
+    """ "1 partner", "1,234 partners"."""
+    return f"{num(count)} partner" + ("" if count == 1 else "s")
 
 
 def status(key: str) -> Status:

@@ -24,7 +24,7 @@ from sitegen.model import (
     Scorecard,
     StatusChange,
 )
-from sitegen.views.common import Table
+from sitegen.views.common import PACKET_PARTNERS_MAX, Table, partner_count
 
 STANDING_WORDS = {
     "on_track": "on track",
@@ -249,6 +249,10 @@ class ReviewView:
     quiet: int  # partners with nothing worth discussing
     restatements: Table | None
     overdue: Table | None
+    # the packet's pages: every partner worth discussing, or beyond PACKET_PARTNERS_MAX the
+    # ones with the most changes for the worse, and a line saying so (empty when all fit)
+    packet: tuple[PartnerChanges, ...]
+    packet_note: str
 
     def charts(self) -> list:
         return []
@@ -289,6 +293,7 @@ def review_view(model: Model) -> ReviewView:
         for card in model.scorecards.values()
         if (section := partner_review(card, model.kpis)) is not None and section.discuss
     )
+    packet, packet_note = _packet_pages(discuss)
     restated = None
     if review.restatements:
         cards = model.scorecards  # SQL restates known partners' known KPIs only
@@ -338,7 +343,33 @@ def review_view(model: Model) -> ReviewView:
         quiet=len(model.scorecards) - len(discuss),
         restatements=restated,
         overdue=overdue,
+        packet=packet,
+        packet_note=packet_note,
     )
+
+
+def _packet_pages(
+    discuss: tuple[PartnerChanges, ...],
+) -> tuple[tuple[PartnerChanges, ...], str]:
+    """The partners the review packet gives a page, in the review page's order, and what it
+    says of the others: beyond PACKET_PARTNERS_MAX, those with the most changes for the
+    worse (then the most changes, then by name)."""
+    if len(discuss) <= PACKET_PARTNERS_MAX:
+        return discuss, ""
+
+    def seriousness(p: PartnerChanges) -> tuple[int, int, str]:
+        worse = sum(c.tone == "worse" for c in p.section.changes)
+        return (-worse, -len(p.section.changes), p.name)
+
+    chosen = {p.partner_id for p in sorted(discuss, key=seriousness)[:PACKET_PARTNERS_MAX]}
+    others = len(discuss) - PACKET_PARTNERS_MAX
+    note = (
+        f"A page each for the {PACKET_PARTNERS_MAX} partners with the most changes for the "
+        f"worse. Not given a page here: {partner_count(others)} more worth discussing; the review "
+        "page of the site lists every one with its changes, and each partner's own scorecard "
+        "leads with them."
+    )
+    return tuple(p for p in discuss if p.partner_id in chosen), note
 
 
 # ----------------------------------------------------------------------- the periods page
