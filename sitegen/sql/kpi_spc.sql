@@ -22,9 +22,15 @@ CREATE OR REPLACE TEMP MACRO sg_below(x, line) AS line - x > 1e-9 * greatest(1, 
 -- spc_end): only those with a special cause since, the rest need no second reading.
 CREATE TABLE IF NOT EXISTS spc_candidates (partner_id partner_key, kpi_id kpi_key);
 
+-- Two of three, for the three consecutive points a, b, c of a segment: all strictly on
+-- side s of the mean, and at least two of them beyond the two-thirds line on that side.
+CREATE OR REPLACE TEMP MACRO sg_three(side_a, side_b, side_c, zone_a, zone_b, zone_c, s) AS
+    side_a = s AND side_b = s AND side_c = s
+    AND (zone_a::INT + zone_b::INT + zone_c::INT) >= 2;
+
 CREATE OR REPLACE TABLE spc_points AS
 WITH window_points AS (
-    SELECT s.partner_id, s.kpi_id, s.period, s.period_start, s.value, s.target,
+    SELECT s.partner_id, s.kpi_id, s.grain, s.period_start, s.value, s.target,
            CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign
     FROM scorecard s
     JOIN kpis k USING (kpi_id)
@@ -39,38 +45,49 @@ WITH window_points AS (
            OR EXISTS (SELECT 1 FROM spc_candidates c
                       WHERE c.partner_id = s.partner_id AND c.kpi_id = s.kpi_id))
 ),
-enough AS (
-    SELECT w.*, count(*) OVER (PARTITION BY partner_id, kpi_id) AS points
-    FROM window_points w
-    QUALIFY count(*) OVER (PARTITION BY partner_id, kpi_id) >= 13
+-- The series with 13 points or more, and the period of each one's latest point.
+series AS (
+    SELECT partner_id, kpi_id, count(*) AS points, max(period_start) AS latest_start
+    FROM window_points
+    GROUP BY ALL
+    HAVING count(*) >= 13
 ),
 segmented AS (
-    SELECT e.partner_id, e.kpi_id, e.period, e.period_start, e.value, e.target, e.sign,
-           e.points,
-           coalesce(max(b.from_start), DATE '0001-01-01') AS segment
-    FROM enough e
-    LEFT JOIN baselines b
-        ON b.kpi_id = e.kpi_id
-       AND (b.partner_id IS NULL OR b.partner_id = e.partner_id)
-       AND b.from_start <= e.period_start
-    GROUP BY ALL
+    SELECT w.partner_id, w.kpi_id, w.grain, w.period_start, w.value, w.target, w.sign,
+           s.points, w.period_start = s.latest_start AS latest,
+           coalesce((SELECT max(b.from_start) FROM baselines b
+                     WHERE b.kpi_id = w.kpi_id
+                       AND (b.partner_id IS NULL OR b.partner_id = w.partner_id)
+                       AND b.from_start <= w.period_start),
+                    DATE '0001-01-01') AS segment
+    FROM window_points w
+    JOIN series s USING (partner_id, kpi_id)
 ),
 -- Centre line = the mean of the segment's points; moving range MR = |xᵢ − xᵢ₋₁| between
 -- consecutive points of the segment; process limits = mean ± 2.66 × mean(MR); the
 -- two-of-three zone starts two thirds of the way to each limit.
+--
+-- Every window below is over one ordering, a segment's points by period (a sort each, the
+-- costly part at national scale), and each mean is summed in that order, so the same input
+-- gives the same limits to the last bit (a mean grouped without an order is summed in the
+-- order the threads happen to finish).
 ranged AS (
     SELECT s.*,
            row_number() OVER seg AS i,
-           s.value - lag(s.value) OVER seg AS step
+           s.value - lag(s.value) OVER seg AS step,
+           lead(s.value) OVER seg - s.value AS next_step,
+           avg(s.value) OVER whole AS mean
     FROM segmented s
-    WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start)
+    WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start),
+           whole AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
 limited AS (
     SELECT r.*,
-           avg(r.value) OVER whole AS mean,
-           avg(abs(r.step)) OVER whole AS mean_mr
+           avg(abs(r.step)) OVER (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+                                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+               AS mean_mr
     FROM ranged r
-    WINDOW whole AS (PARTITION BY partner_id, kpi_id, segment)
 ),
 sided AS (
     SELECT l.*,
@@ -80,53 +97,66 @@ sided AS (
                 WHEN sg_below(l.value, l.mean) THEN -1 ELSE 0 END AS side,
            coalesce(sg_above(l.value, l.mean + 2.0 / 3.0 * 2.66 * l.mean_mr), false) AS zone_hi,
            coalesce(sg_below(l.value, l.mean - 2.0 / 3.0 * 2.66 * l.mean_mr), false) AS zone_lo,
-           -- the direction of each step: a repeated value is a step of 0
-           sign(l.step) AS d
+           -- the direction of each step, and of the next: a repeated value is a step of 0
+           sign(l.step) AS d,
+           sign(l.next_step) AS next_d
     FROM limited l
 ),
 runs AS (
     SELECT s.*,
            -- a shift is a run of points on one side of the mean, numbered by the gaps method
-           s.i - row_number() OVER (PARTITION BY partner_id, kpi_id, segment, side
-                                    ORDER BY period_start) AS side_run,
+           -- (a point's position in the segment less its position among the points on its
+           -- side: constant along a run)
+           s.i - CASE s.side WHEN 1 THEN count(*) FILTER (s.side = 1) OVER so_far
+                             WHEN -1 THEN count(*) FILTER (s.side = -1) OVER so_far
+                             ELSE count(*) FILTER (s.side = 0) OVER so_far END AS side_run,
            -- a rising run is everything between two falling steps (repeated values included),
            -- a falling run everything between two rising steps
-           sum(CASE WHEN s.d = -1 THEN 1 ELSE 0 END) OVER seg_so_far AS up_key,
-           sum(CASE WHEN s.d = 1 THEN 1 ELSE 0 END) OVER seg_so_far AS down_key,
-           lead(s.d) OVER seg AS next_d,
-           -- two of three: for the three points ending here, all strictly on one side of the
-           -- mean and at least two of them beyond the two-thirds line on that side
-           (s.side = 1 AND lag(s.side, 1) OVER seg = 1 AND lag(s.side, 2) OVER seg = 1
-            AND (s.zone_hi::INT + (lag(s.zone_hi, 1) OVER seg)::INT
-                 + (lag(s.zone_hi, 2) OVER seg)::INT) >= 2) AS three_hi,
-           (s.side = -1 AND lag(s.side, 1) OVER seg = -1 AND lag(s.side, 2) OVER seg = -1
-            AND (s.zone_lo::INT + (lag(s.zone_lo, 1) OVER seg)::INT
-                 + (lag(s.zone_lo, 2) OVER seg)::INT) >= 2) AS three_lo
+           count(*) FILTER (s.d = -1) OVER so_far AS up_key,
+           count(*) FILTER (s.d = 1) OVER so_far AS down_key,
+           -- the two points before and after, for the two-of-three rule
+           lag(s.side, 2) OVER seg AS side_b2, lag(s.side, 1) OVER seg AS side_b1,
+           lead(s.side, 1) OVER seg AS side_a1, lead(s.side, 2) OVER seg AS side_a2,
+           lag(s.zone_hi, 2) OVER seg AS hi_b2, lag(s.zone_hi, 1) OVER seg AS hi_b1,
+           lead(s.zone_hi, 1) OVER seg AS hi_a1, lead(s.zone_hi, 2) OVER seg AS hi_a2,
+           lag(s.zone_lo, 2) OVER seg AS lo_b2, lag(s.zone_lo, 1) OVER seg AS lo_b1,
+           lead(s.zone_lo, 1) OVER seg AS lo_a1, lead(s.zone_lo, 2) OVER seg AS lo_a2
     FROM sided s
     WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start),
-           seg_so_far AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
-                          ROWS UNBOUNDED PRECEDING)
+           so_far AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+                      ROWS UNBOUNDED PRECEDING)
+),
+-- How long each run is: points in a shift; points counted in a rising or falling run, its
+-- first point and each strict step (a repeated value neither counts nor ends the run).
+side_runs AS (
+    SELECT partner_id, kpi_id, segment, side, side_run, count(*) AS side_length
+    FROM runs GROUP BY ALL
+),
+rises AS (
+    SELECT partner_id, kpi_id, segment, up_key, 1 + count(*) FILTER (d = 1) AS rise_length
+    FROM runs GROUP BY ALL
+),
+falls AS (
+    SELECT partner_id, kpi_id, segment, down_key, 1 + count(*) FILTER (d = -1) AS fall_length
+    FROM runs GROUP BY ALL
 ),
 patterns AS (
-    SELECT r.*,
-           count(*) OVER (PARTITION BY partner_id, kpi_id, segment, side, side_run)
-               AS side_length,
+    SELECT r.*, sr.side_length, ri.rise_length, fa.fall_length,
            coalesce(r.d IN (0, 1), false) OR coalesce(r.next_d IN (0, 1), false) AS in_rise,
            coalesce(r.d IN (0, -1), false) OR coalesce(r.next_d IN (0, -1), false) AS in_fall,
-           -- points counted in a run: its first point and each strict step (a repeated value
-           -- neither counts nor ends the run)
-           1 + count(*) FILTER (r.d = 1) OVER (PARTITION BY partner_id, kpi_id, segment, up_key)
-               AS rise_length,
-           1 + count(*) FILTER (r.d = -1) OVER (PARTITION BY partner_id, kpi_id, segment, down_key)
-               AS fall_length,
-           coalesce(r.three_hi, false)
-               OR coalesce(lead(r.three_hi, 1) OVER seg, false)
-               OR coalesce(lead(r.three_hi, 2) OVER seg, false) AS in_three_hi,
-           coalesce(r.three_lo, false)
-               OR coalesce(lead(r.three_lo, 1) OVER seg, false)
-               OR coalesce(lead(r.three_lo, 2) OVER seg, false) AS in_three_lo
+           -- in a two of three: one of the three windows of three points that hold it qualifies
+           coalesce(sg_three(r.side_b2, r.side_b1, r.side, r.hi_b2, r.hi_b1, r.zone_hi, 1), false)
+               OR coalesce(sg_three(r.side_b1, r.side, r.side_a1, r.hi_b1, r.zone_hi, r.hi_a1, 1), false)
+               OR coalesce(sg_three(r.side, r.side_a1, r.side_a2, r.zone_hi, r.hi_a1, r.hi_a2, 1), false)
+               AS in_three_hi,
+           coalesce(sg_three(r.side_b2, r.side_b1, r.side, r.lo_b2, r.lo_b1, r.zone_lo, -1), false)
+               OR coalesce(sg_three(r.side_b1, r.side, r.side_a1, r.lo_b1, r.zone_lo, r.lo_a1, -1), false)
+               OR coalesce(sg_three(r.side, r.side_a1, r.side_a2, r.zone_lo, r.lo_a1, r.lo_a2, -1), false)
+               AS in_three_lo
     FROM runs r
-    WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start)
+    JOIN side_runs sr USING (partner_id, kpi_id, segment, side, side_run)
+    JOIN rises ri USING (partner_id, kpi_id, segment, up_key)
+    JOIN falls fa USING (partner_id, kpi_id, segment, down_key)
 ),
 -- The four special-cause rules, each flagging every point of its pattern, high or low:
 --   outside       a point strictly beyond a process limit;
@@ -147,8 +177,8 @@ flagged AS (
            p.zone_lo AND p.in_three_lo AS three_of_lo
     FROM patterns p
 )
-SELECT partner_id, kpi_id, period, period_start, value, target, sign, points, segment,
-       mean, upper, lower,
+SELECT partner_id, kpi_id, sg_label(period_start, grain) AS period, period_start, value, target,
+       sign, points, segment, mean, upper, lower,
        outside_hi OR outside_lo AS outside,
        shift_hi OR shift_lo AS shift,
        trend_hi OR trend_lo AS trend,
@@ -159,8 +189,7 @@ SELECT partner_id, kpi_id, period, period_start, value, target, sign, points, se
             ELSE outside_lo OR shift_lo OR trend_lo OR three_of_lo END AS improving,
        CASE WHEN sign = 1 THEN outside_lo OR shift_lo OR trend_lo OR three_of_lo
             ELSE outside_hi OR shift_hi OR trend_hi OR three_of_hi END AS concerning,
-       row_number() OVER (PARTITION BY partner_id, kpi_id ORDER BY period_start DESC) = 1
-           AS latest
+       latest
 FROM flagged;
 
 -- The reading of each series with 13 points or more, at its latest point:
