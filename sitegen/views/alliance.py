@@ -32,6 +32,7 @@ from sitegen.views.common import (
     Status,
     Table,
     chart,
+    first_by,
     partner_count,
     standing_status,
     status,
@@ -823,16 +824,12 @@ def _packet_cards(model: Model) -> list[Scorecard]:
     """The partners the board packet gives a section, in the alliance's order: all of them,
     or beyond PACKET_PARTNERS_MAX those furthest behind (off track first, then at risk, not
     scored, on track; within each the lowest composite first, then by name)."""
-    cards = list(model.scorecards.values())
-    if len(cards) <= PACKET_PARTNERS_MAX:
-        return cards
 
     def behind(card: Scorecard) -> tuple[int, bool, float, str]:
         score = card.composite.score
         return (BEHIND[card.composite.standing], score is None, score or 0.0, card.partner.name)
 
-    chosen = {c.partner.partner_id for c in sorted(cards, key=behind)[:PACKET_PARTNERS_MAX]}
-    return [c for c in cards if c.partner.partner_id in chosen]
+    return first_by(list(model.scorecards.values()), behind, PACKET_PARTNERS_MAX)
 
 
 def _sections_note(model: Model) -> str:

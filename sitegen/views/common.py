@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sitegen.filters import STANDING_ICONS, STANDING_WORDS, STATUS_ICONS, STATUS_WORDS, num
 from sitegen.svg import spec_digest, spec_json
@@ -14,6 +15,7 @@ from sitegen.svg import spec_digest, spec_json
 # and no board reads 10,000 pages. The site lists every partner, and each partner's own PDF
 # and email say how it stands.
 PACKET_PARTNERS_MAX = 150
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,15 @@ class Status:
     key: str  # met, at_risk, missed, no_data, suppressed
     icon: str
     word: str
+
+
+def first_by(items: list[T], key: Callable[[T], Any], limit: int) -> list[T]:
+    """The `limit` items that sort first by `key`, in their own order (all when they fit):
+    who a board packet gives its pages."""
+    if len(items) <= limit:
+        return list(items)
+    chosen = sorted(sorted(range(len(items)), key=lambda i: key(items[i]))[:limit])
+    return [items[i] for i in chosen]
 
 
 def partner_count(count: int) -> str:

@@ -24,7 +24,7 @@ from sitegen.model import (
     Scorecard,
     StatusChange,
 )
-from sitegen.views.common import PACKET_PARTNERS_MAX, Table, partner_count
+from sitegen.views.common import PACKET_PARTNERS_MAX, Table, first_by, partner_count
 
 STANDING_WORDS = {
     "on_track": "on track",
@@ -361,7 +361,6 @@ def _packet_pages(
         worse = sum(c.tone == "worse" for c in p.section.changes)
         return (-worse, -len(p.section.changes), p.name)
 
-    chosen = {p.partner_id for p in sorted(discuss, key=seriousness)[:PACKET_PARTNERS_MAX]}
     others = len(discuss) - PACKET_PARTNERS_MAX
     note = (
         f"A page each for the {PACKET_PARTNERS_MAX} partners with the most changes for the "
@@ -369,7 +368,7 @@ def _packet_pages(
         "page of the site lists every one with its changes, and each partner's own scorecard "
         "leads with them."
     )
-    return tuple(p for p in discuss if p.partner_id in chosen), note
+    return tuple(first_by(list(discuss), seriousness, PACKET_PARTNERS_MAX)), note
 
 
 # ----------------------------------------------------------------------- the periods page
