@@ -622,14 +622,15 @@ PARQUET_NUL = "a value holds a NUL character: not read"
 
 
 def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str) -> str | None:
-    """Put one Parquet metrics file's rows into `staged` as a CSV file's records would be: its
-    column names as the header, at line 0, then each row at its row number (the first row is
-    1: a Parquet file has no header line), every value as text and NULL as empty, so that the
-    same rules judge it as the same data written in a CSV file. DuckDB reads the file itself,
-    through a name with no glob character in it, a row group at a time: no row passes through
-    Python. Returns a problem that makes every row rejected, or None; a file DuckDB cannot read
-    as Parquet (not one, cut short, damaged) stages nothing and is not usable, with the reason.
-    """
+    """Read one Parquet metrics file straight into raw_metrics, its rows as a CSV file's
+    records would be: its column names are the header (at line 0), each row is at its row
+    number (the first row is 1: a Parquet file has no header line), every value as text and
+    NULL as empty, so that the same rules judge it as the same data written in a CSV file.
+    The file is registered in `files` here, since its header is known before its rows: they
+    need no staging. DuckDB reads the file itself, through a name with no glob character in
+    it, a row group at a time: no row passes through Python. Returns a problem that makes
+    every row rejected, or None; a file DuckDB cannot read as Parquet (not one, cut short,
+    damaged) is left unregistered, with the reason, and so not usable."""
     path = reading.fd_path(handle)
     try:
         header = _parquet_header(con, path)
@@ -637,10 +638,18 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
         names, types = [d[0] for d in described], [d[1] for d in described]
         if len(header) != len(names):  # never seen: DuckDB's names then, not the schema's
             header = names
+        lowered = [name.strip().lstrip("\ufeff").lower() for name in header]
+        problem = _header_problem(lowered) or _parquet_period_problem(lowered, types)
         texts = ", ".join(
             f"coalesce(CAST({_quoted(n)} AS VARCHAR), '') AS c{i}" for i, n in enumerate(names)
         )
         fields = [f"c{i}" for i in range(len(names))]
+        # A metric column is the first of that name, as list_position finds it in a CSV
+        # file's header; one the file lacks is NULL (and the file then has a problem).
+        columns = ", ".join(
+            f"CASE WHEN why IS NULL THEN c{lowered.index(name)} END" if name in lowered else "NULL"
+            for name in METRIC_COLUMNS
+        )
         # file_row_number counts from 0 in the file as written, whatever order DuckDB's
         # threads read its row groups in; a column of that name hides it (then DuckDB's own
         # scan order, which it keeps, numbers the rows).
@@ -651,8 +660,10 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
         # CSV file's text cannot hold either.
         con.execute(
             f"""
-            INSERT INTO staged
-            SELECT ?, n, CASE WHEN why IS NULL THEN [{", ".join(fields)}] ELSE [] END, why
+            INSERT INTO raw_metrics
+            SELECT ?, n, CASE WHEN why IS NULL THEN [{", ".join(fields)}] ELSE [] END,
+                   CASE WHEN why IS NULL THEN {len(fields)} ELSE 0 END, {len(header)},
+                   {columns}, ?, why
             FROM (
                 SELECT *,
                        CASE WHEN {" + ".join(f"strlen({f})" for f in fields)} > ? THEN ?
@@ -661,19 +672,32 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
                 FROM (SELECT {number} AS n, {texts} FROM read_parquet(?))
             )
             """,
-            [label, reading.MAX_RECORD, PARQUET_LONG_ROW, PARQUET_NUL, path],
+            [label, problem, reading.MAX_RECORD, PARQUET_LONG_ROW, PARQUET_NUL, path],
         )
     except duckdb.Error as exc:
-        con.execute("DELETE FROM staged WHERE file = ?", [label])
+        _forget(con, label)
         return f"could not be read as Parquet: {_duckdb_reason(exc)}"
-    insert_rows(con, "staged", [(label, 0, header, None)])
-    lowered = [name.strip().lower() for name in header]
-    period = types[lowered.index("period")] if "period" in lowered else None
-    if _header_problem(lowered) is None and period and period.startswith(("DATE", "TIMESTAMP")):
+    insert_rows(con, "files", [(label, 0, lowered, problem)])
+    return problem
+
+
+def _parquet_period_problem(lowered: list[str], types: list[str]) -> str | None:
+    """Periods written as Parquet dates are refused: a date is not a period (which month,
+    quarter or year does 2026-03-31 stand for?), and a CSV file cannot write one either."""
+    if _header_problem(lowered) is not None or "period" not in lowered:
+        return None
+    period = types[lowered.index("period")]
+    if period.startswith(("DATE", "TIMESTAMP")):
         return (
             f"column 'period' is of type {period}: write periods as text, YYYY-MM, YYYY-Qn or YYYY"
         )
     return None
+
+
+def _forget(con: duckdb.DuckDBPyConnection, label: str) -> None:
+    """Remove what was read of a file that failed part way: none of it is to be judged."""
+    for table in ("staged", "raw_metrics", "files"):
+        con.execute(f"DELETE FROM {table} WHERE file = ?", [label])
 
 
 def _parquet_header(con: duckdb.DuckDBPyConnection, path: str) -> list[str]:
@@ -719,7 +743,9 @@ def _header_problem(header: list[str]) -> str | None:
 
 def _register_files(con: duckdb.DuckDBPyConnection, problems: dict[str, str | None]) -> None:
     """Read each staged file's header (its first record), decide whether the file is usable,
-    and move every data row to raw_metrics with its fields mapped by column name."""
+    and move every data row to raw_metrics with its fields mapped by column name. A Parquet
+    file read whole registered itself (see _stage_parquet)."""
+    registered = {file for (file,) in con.execute("SELECT file FROM files").fetchall()}
     headers = {
         file: (line, [f.strip().lstrip("\ufeff").lower() for f in fields])
         for file, line, fields in con.execute(
@@ -728,6 +754,8 @@ def _register_files(con: duckdb.DuckDBPyConnection, problems: dict[str, str | No
     }
     rows = []
     for file, problem in problems.items():
+        if file in registered:
+            continue
         header_line, header = headers.get(file, (0, []))
         if file not in headers:
             problem = problem or "empty file: no header and no rows"
@@ -795,7 +823,7 @@ def load_metrics(
                 with reading.opened(entry) as handle:
                     problems[label] = stage(con, handle, label)
             except (OSError, duckdb.Error) as exc:
-                con.execute("DELETE FROM staged WHERE file = ?", [label])
+                _forget(con, label)
                 problems[label] = f"could not be read: {_first_line(exc)}"
     _register_files(con, problems)
     con.execute("DROP TABLE staged")

@@ -1,7 +1,7 @@
 -- staged: every CSV record of every metrics file, header included, as the list of its fields;
 -- unreadable says why a record could not be read (a line longer than the limit), its fields
--- then empty. A Parquet file's column names are its header, at line 0, and each of its rows is
--- at its row number (the first row is 1), every value as text (NULL as empty).
+-- then empty. A Parquet file is not staged: its header is known before its rows, which go
+-- straight to raw_metrics.
 CREATE OR REPLACE TABLE staged (file VARCHAR, line BIGINT, fields VARCHAR[], unreadable VARCHAR);
 
 -- files: one row per metrics file with its header (column names, lower case) and the line it is
@@ -15,7 +15,8 @@ CREATE OR REPLACE TABLE files (
 );
 
 -- raw_metrics: every data row exactly as read (original strings), with file and line: the line
--- a CSV record starts on (the header is line 1), or a Parquet row's number (the first is 1).
+-- a CSV record starts on (the header is line 1), or a Parquet row's number (the first is 1),
+-- its values as text (NULL as empty); a Parquet file's column names are its header, at line 0.
 CREATE OR REPLACE TABLE raw_metrics (
     file         VARCHAR,
     line         BIGINT,
