@@ -457,7 +457,7 @@ def serve(project_dir: Path, port: int) -> None:
     with reported_errors():
         config = load_config(project_dir)
         output = config.project_dir / "output"
-        _pipeline().run(config, output, os.cpu_count() or 1)
+        _pipeline().run(config, output, usable_cores())
     server = start_server(output, port)
     click.echo(f"Serving {output} at http://127.0.0.1:{server.server_port}/index.html")
     click.echo("Watching data, content, templates and sitegen.toml; Ctrl-C to stop.")
@@ -466,7 +466,7 @@ def serve(project_dir: Path, port: int) -> None:
     def rebuild() -> None:
         try:
             fresh = load_config(project_dir)
-            result = _pipeline().run(fresh, output, os.cpu_count() or 1)
+            result = _pipeline().run(fresh, output, usable_cores())
             click.echo(f"Rebuilt: scorecards for {result.period}")
         except (SitegenError, *SYSTEM_ERRORS) as exc:
             click.echo("Not rebuilt: " + "; ".join(error_lines(exc)), err=True)
