@@ -8,6 +8,9 @@ runs `sitegen build -q` as a separate process four times: with empty caches (col
 with nothing changed, after one partner's figure in the latest month was corrected, and after
 a correction that suppresses a figure (so every partner's peer band for that KPI moves).
 
+Each build runs on as many cores as it has worker processes (`--jobs`, its CPU affinity), so
+that `--jobs 1` and `--jobs 2` compare one core with two.
+
 For each build it prints a table: stage, wall seconds, share of the build, milliseconds per
 partner, and the ratio to the figures kept in benchmarks/results.md (from an earlier commit);
 and the CPU seconds spent drawing charts (the workers' own count) against everything else
@@ -29,6 +32,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,14 @@ NOT_STAGES = (
 )
 
 
+def on_cores(jobs: int) -> None:
+    """Run on `jobs` of the machine's cores and no more (in the child, before it starts): a
+    build's DuckDB, vl-convert and Typst keep threads of their own, so that unpinned, `--jobs 1`
+    keeps 1.2 cores busy and is no measure of one core, which is what sizing a machine needs."""
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, cores[:jobs])
+
+
 def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, Memory, float]:
     """Wall seconds, the peak memory (see Memory) and the CPU seconds (user and system) of one
     build, its chart workers included (wait4 counts the children it reaped)."""
@@ -58,7 +70,7 @@ def timed_build(project: Path, jobs: int, *extra: str) -> tuple[float, Memory, f
     started = time.perf_counter()
     # run inside the project, so that `-m sitegen` imports the sitegen on the path (installed,
     # or PYTHONPATH's), never a checkout that happens to be the current directory
-    process = subprocess.Popen(command, cwd=project)
+    process = subprocess.Popen(command, cwd=project, preexec_fn=partial(on_cores, jobs))
     sampler = Sampler(process.pid)
     sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
@@ -342,6 +354,7 @@ def bench_size(
                 print("correction: " + correct_one_figure(project, suppress))
             size = f"{partners} partners" + (f" x {kpis} KPIs" if kpis != KPI_COUNT else "")
             name = f"{size}, {key}" + (", no PDFs" if extra else "")
+            name += f", --jobs {jobs}" if jobs < (os.cpu_count() or 1) else ""
             measured = timed_build(project, jobs, *extra)
             runs[name] = report(label, project, partners, jobs, measured, before.get(name, {}))
     return runs
