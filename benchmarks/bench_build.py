@@ -280,8 +280,9 @@ def write_results(runs: dict[str, Figures], jobs: int, recorded: Recorded) -> No
         "# Build benchmark results",
         "",
         "`benchmarks/bench_build.py` on a 2-core machine; each section names the commit it was "
-        "measured at and the worker processes (`--jobs`). Each build is a separate "
-        "`sitegen build -q` process; `other` is start-up, input hashing and publishing.",
+        "measured at and the worker processes (`--jobs`); since 66c2eef a build runs on as many "
+        "cores as it has workers. Each build is a separate `sitegen build -q` process; `other` "
+        "is start-up, input hashing and publishing.",
         "The next run of the benchmark prints its ratios to these figures.",
         "",
     ]
