@@ -12,6 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sitegen import build
+from sitegen.config import load_config
 from sitegen.kpis import KpiSettings, compute
 from sitegen.load import LOCK, SCRATCH_PREFIX, InputError, database, load_project
 from tests.conftest import HEADER, TODAY, Loader
@@ -835,6 +837,24 @@ def test_the_runs_database_is_on_disk_bounded_and_removed_after(
             ).fetchall()
             assert limit == "953.6 MiB" and Path(spill) == folder / "spill"  # DuckDB's 1 GB
         assert sorted(tmp_path.iterdir()) == [running]
+
+
+def test_a_build_reads_its_model_with_duckdb_bounded_lower(
+    mini: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The KPIs are computed within 1 GB; the model is read, and the rest made, with DuckDB
+    # held to 256 MB, so that its blocks make room for the model (DuckDB shows 256 MB as
+    # 244.1 MiB, 1 GB as 953.6 MiB).
+    seen: list[str] = []
+    read = build.load_model
+
+    def load_model(con: duckdb.DuckDBPyConnection, *args: object, **kwargs: object) -> object:
+        seen.append(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+        return read(con, *args, **kwargs)
+
+    monkeypatch.setattr(build, "load_model", load_model)
+    build.run(load_config(mini), tmp_path / "out", 1, today=TODAY, with_pdf=False)
+    assert seen == ["244.1 MiB"]
 
 
 # ---------------------------------------------------------------- Parquet metrics files
