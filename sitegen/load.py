@@ -638,7 +638,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
         names, types = [d[0] for d in described], [d[1] for d in described]
         if len(header) != len(names):  # never seen: DuckDB's names then, not the schema's
             header = names
-        lowered = [name.strip().lstrip("\ufeff").lower() for name in header]
+        lowered = [_column_name(name) for name in header]
         problem = _header_problem(lowered) or _parquet_period_problem(lowered, types)
         texts = ", ".join(
             f"coalesce(CAST({_quoted(n)} AS VARCHAR), '') AS c{i}" for i, n in enumerate(names)
@@ -683,8 +683,9 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
 
 def _parquet_period_problem(lowered: list[str], types: list[str]) -> str | None:
     """Periods written as Parquet dates are refused: a date is not a period (which month,
-    quarter or year does 2026-03-31 stand for?), and a CSV file cannot write one either."""
-    if _header_problem(lowered) is not None or "period" not in lowered:
+    quarter or year does 2026-03-31 stand for?), and a CSV file cannot write one either. Asked
+    only of a header without a problem of its own."""
+    if "period" not in lowered:
         return None
     period = types[lowered.index("period")]
     if period.startswith(("DATE", "TIMESTAMP")):
@@ -731,6 +732,11 @@ def _duckdb_reason(exc: duckdb.Error) -> str:
     return reading.printable(text)[:300] or type(exc).__name__
 
 
+def _column_name(field: str) -> str:
+    """A header field as a column name: case, surrounding spaces and a byte-order mark aside."""
+    return field.strip().lstrip("\ufeff").lower()
+
+
 def _header_problem(header: list[str]) -> str | None:
     for name in header:
         if name and header.count(name) > 1:
@@ -747,7 +753,7 @@ def _register_files(con: duckdb.DuckDBPyConnection, problems: dict[str, str | No
     file read whole registered itself (see _stage_parquet)."""
     registered = {file for (file,) in con.execute("SELECT file FROM files").fetchall()}
     headers = {
-        file: (line, [f.strip().lstrip("\ufeff").lower() for f in fields])
+        file: (line, [_column_name(f) for f in fields])
         for file, line, fields in con.execute(
             "SELECT file, min(line), arg_min(fields, line) FROM staged GROUP BY file"
         ).fetchall()
