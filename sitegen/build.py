@@ -20,7 +20,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from importlib.metadata import version
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,14 @@ from sitegen.errors import MailError, NoDataError, UnknownPartner
 from sitegen.kpis import MIN_PEERS, KpiSettings, compute, review
 from sitegen.load import RULE_LABELS, LoadSummary, database, load_project, partner_rows
 from sitegen.model import (
-    Histories,
+    Cards,
     Model,
     Restatement,
     Review,
+    filled,
     load_model,
     read_funnels,
     scoped,
-    with_series,
 )
 from sitegen.narrative import unused_narratives
 from sitegen.publish import (
@@ -113,7 +112,7 @@ def read_model(config: Config, today: date) -> Model:
     makes views but writes no site."""
     with load(config, today) as (con, summary):
         score(con, config, today)
-        return with_series(con, load_model(con, summary))
+        return filled(con, load_model(con, summary))
 
 
 def email(
@@ -141,18 +140,17 @@ def email(
         cache_dir = config.project_dir / ".sitegen-cache"
         with load(config, date.today(), output) as (con, summary):
             score(con, config, date.today())
-            model = load_model(con, summary)
+            # every partner's results at once: each message is checked against the live site
+            model = filled(con, load_model(con, summary), series=False)
             with (
                 Drawer(cache_dir / "charts") as drawer,
                 pdf.Typesetter(generated, cache_dir / "pdf") as typesetter,
             ):
                 own_model = load_model(con, summary, own_site=True)
-                histories = Histories(con, own_site=True)
+                cards = Cards(con, own_model.kpis, own_site=True)
                 when = generated.strftime("%Y-%m-%d %H:%M UTC")
                 templates = pdf.read_templates(config.project_dir)  # once, not per partner
-                own = OwnPdfs(
-                    config, con, own_model, histories, drawer, typesetter, templates, when
-                )
+                own = OwnPdfs(config, con, own_model, cards, drawer, typesetter, templates, when)
                 now = datetime.now(UTC)
                 batch, report = mail.prepare(model, config, output, partner, resend, now, own.pdf)
         if outbox:
@@ -171,7 +169,7 @@ class OwnPdfs:
     config: Config
     con: duckdb.DuckDBPyConnection
     model: Model  # read with own_site=True
-    histories: Histories  # read with own_site=True
+    cards: Cards  # read with own_site=True
     drawer: Drawer
     typesetter: pdf.Typesetter
     templates: pdf.Templates
@@ -179,8 +177,9 @@ class OwnPdfs:
 
     def pdf(self, partner_id: str) -> bytes:
         # a PDF shows no funnel: the KPI pages do
-        model = scoped(self.model, partner_id, partner_rows(self.con, partner_id), {})
-        units = plan(model, self.config, self.when, True, self.histories)
+        [card] = self.cards.fill([self.model.scorecards[partner_id]], series=False)
+        model = scoped(self.model, card, partner_rows(self.con, partner_id), {})
+        units = plan(model, self.config, self.when, True, self.cards)
         [unit] = [u for u in units if u.kind == "partner"]
         view = unit.make()
         charts = pdf.pdf_charts(view)
@@ -280,17 +279,20 @@ def _unchanged(live: dict[str, Any], killed: str | None) -> Result:
 
 def _model(
     con: duckdb.DuckDBPyConnection, summary: LoadSummary, partner: str | None
-) -> tuple[Model, dict[str, int]]:
-    """Stage 3: the figures as plain data, for the alliance or for one partner's eyes; and
-    the row counts the manifest gives (a partner's own, not the alliance's)."""
+) -> tuple[Model, Cards, dict[str, int]]:
+    """Stage 3: the figures as plain data, for the alliance or for one partner's eyes; what
+    reads each partner's results and series a batch at a time; and the row counts the
+    manifest gives (a partner's own, not the alliance's)."""
     rows = {"read": summary.read, "accepted": summary.accepted, "rejected": summary.rejected}
     model = load_model(con, summary, own_site=partner is not None)
+    cards = Cards(con, model.kpis, own_site=partner is not None)
     if partner is None:
-        return model, rows
+        return model, cards, rows
     if partner not in model.scorecards:
         raise UnknownPartner(partner)
     rows = partner_rows(con, partner)  # the alliance's totals are not its to see
-    return scoped(model, partner, rows, read_funnels(con, partner)), rows
+    [card] = cards.fill([model.scorecards[partner]], series=False)
+    return scoped(model, card, rows, read_funnels(con, partner)), cards, rows
 
 
 @dataclass
@@ -322,7 +324,7 @@ class Outputs:
             self.typesetter.submit(docs)
 
 
-BATCH = 25  # views made, drawn and written together; memory holds about two batches
+BATCH = 25  # views made, drawn and written together (partners' worth); memory holds two
 
 # DuckDB's bound once the figures are computed: it then only hands them out. Lowered before
 # the model is read, DuckDB's blocks make room for it: at 3,000 partners the model stage's peak
@@ -352,7 +354,7 @@ def render(planned: Iterator[Planned], outputs: Outputs) -> None:
     timings, last = outputs.timings, None
     while True:
         with timings.stage("plan"):
-            batch = list(islice(planned, BATCH))
+            batch = _batch(planned)
         if not batch:
             break
         with timings.stage("views"):
@@ -365,6 +367,17 @@ def render(planned: Iterator[Planned], outputs: Outputs) -> None:
         last = (views, drawing)
     if last:
         outputs.write(*last)
+
+
+def _batch(planned: Iterator[Planned]) -> list[Planned]:
+    """The next batch of units: BATCH partners' pages, or as many units as hold the results of
+    BATCH partners; a KPI page, which holds every partner's result for its KPI, goes alone."""
+    batch: list[Planned] = []
+    weight = 0
+    while weight < BATCH and (unit := next(planned, None)) is not None:
+        batch.append(unit)
+        weight += unit.weight
+    return batch
 
 
 def _where(planned: Planned, chart: ChartView) -> str:
@@ -395,8 +408,7 @@ def _build(
         # series: the memory its working set held goes to the model, drawing and typesetting.
         con.execute(f"SET memory_limit = '{RENDER_MEMORY}'")
         with timings.stage("model"):
-            model, rows = _model(con, summary, partner)
-            histories = Histories(con, own_site=partner is not None)
+            model, cards, rows = _model(con, summary, partner)
             review = model.review
             assert review is not None  # score() reviewed the figures
             if review.anew:  # the record later builds compare their figures with
@@ -408,7 +420,7 @@ def _build(
             with timings.stage("plan"):
                 keep = keeper(config, output, model, today, with_pdf)
                 generated_label = generated.strftime("%Y-%m-%d %H:%M UTC")
-                units = plan(model, config, generated_label, with_pdf, histories)
+                units = plan(model, config, generated_label, with_pdf, cards)
                 to_make = _not_kept(units, keep, staging, with_pdf, written)
                 templates = pdf.read_templates(config.project_dir) if with_pdf else None
             page_common = {

@@ -312,9 +312,10 @@ class Scorecard:
     period: str
     submitted: bool
     composite: Composite
-    results: list[KpiResult]
-    # KPI → its series up to the as-of period; None until read for the batch of partners whose
-    # pages are being made (Histories.fill): every partner's at once is gigabytes at scale
+    # its KPI results, and KPI → its series up to the as-of period: None until read for the
+    # batch of partners whose pages are being made (Cards.fill), since every partner's at
+    # once is what grows with the alliance
+    results: list[KpiResult] | None
     history: dict[str, list[SeriesPoint]] | None
     improvement: str | None = None  # the KPI that improved most on the previous period
     decline: str | None = None  # and the one that declined most (kpi_as_of.sql)
@@ -389,15 +390,18 @@ class Model:
 
 
 def scoped(
-    model: Model, partner_id: str, rows: dict[str, int], funnels: dict[str, Funnel]
+    model: Model, card: Scorecard, rows: dict[str, int], funnels: dict[str, Funnel]
 ) -> Model:
     """The model as one partner may see it: its own scorecard with its own figures, small ones
     included (it owns them), and of everyone else only the alliance-wide and peer figures,
     which SQL has already withheld where they could reveal a partner. No partner list, file
     names, rejected rows, warnings or submissions of others: of the load, only `rows`, the
     counts of its own rows; the funnels drawn around its own denominators (`funnels`, from
-    read_funnels). Read the model with own_site=True for it (load_model)."""
-    card = told_to_owner(model.scorecards[partner_id])
+    read_funnels). Read the model with own_site=True for it (load_model), and `card`, the
+    partner's scorecard, with its results (Cards.fill, own_site=True)."""
+    assert card.results is not None, "a partner's own model is made from its results"
+    partner_id = card.partner.partner_id
+    card = told_to_owner(card)
     card = replace(card, results=[owned(result) for result in card.results])
     load = replace(
         model.quality.load,
@@ -480,54 +484,6 @@ def _kpis(con: duckdb.DuckDBPyConnection) -> list[Kpi]:
     return [Kpi(*row) for row in rows]
 
 
-def _results(
-    con: duckdb.DuckDBPyConnection, kpis: dict[str, Kpi], own_site: bool
-) -> dict[str, list[KpiResult]]:
-    q1, q3 = ("peer_own_site_q1", "peer_own_site_q3") if own_site else ("peer_q1", "peer_q3")
-    own = "s.own_value, s.own_numerator, s.own_denominator" if own_site else "NULL, NULL, NULL"
-    readings = _spc(con)
-    rows = con.execute(
-        f"""
-        SELECT s.partner_id::VARCHAR, s.kpi_id::VARCHAR, s.period, s.value, s.numerator,
-               s.denominator, s.target, s.target_source, s.status,
-               s.change_prev, s.change_prev_label, s.change_yoy, s.change_yoy_label,
-               s.peer_n, s.peer_median, s.{q1}, s.{q3}, s.peer_percentile, s.peer_rank,
-               s.type_n, s.type_rank,
-               s.suppression, s.footnote, s.parts, s.parts_of,
-               i.ci_low, i.ci_high, i.within_noise, f.position, {own},
-               nullif(t.valid_from, ''), nullif(t.valid_to, ''),
-               -- the gap to the target, of a judged value only (value minus target)
-               CASE WHEN s.status IN ('met', 'at_risk', 'missed') THEN s.value - s.target END
-        FROM scorecard_as_of s
-        JOIN kpis k USING (kpi_id)
-        LEFT JOIN intervals i USING (partner_id, kpi_id)
-        LEFT JOIN funnel f USING (partner_id, kpi_id)
-        -- the window of the partner's own commitment the target comes from (kpi_scorecard.sql)
-        LEFT JOIN targets t
-            ON s.target_source = 'partner' AND t.partner_id = s.partner_id
-           AND t.kpi_id = s.kpi_id AND t.valid_start <= s.period_end
-           AND s.period_end <= t.valid_end
-        ORDER BY s.partner_id, k.line
-        """
-    ).fetchall()
-    results: dict[str, list[KpiResult]] = defaultdict(list)
-    share = _sharer()
-    for row in map(share, rows):
-        results[row[0]].append(
-            KpiResult(
-                kpis[row[1]],
-                *row[2:13],
-                Peers(*row[13:21]),
-                *row[21:29],
-                spc=readings.get((row[0], row[1])),
-                own=tuple(row[29:32]) if own_site else None,
-                window=(row[32], row[33]) if row[7] == "partner" else None,
-                gap=row[34],
-            )
-        )
-    return results
-
-
 def _sharer() -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
     """A function that gives each row back with its strings shared: DuckDB hands out a new
     string for every row, and the same period, status and label repeated for every partner
@@ -538,59 +494,6 @@ def _sharer() -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
         return tuple(pool.setdefault(v, v) if isinstance(v, str) else v for v in row)
 
     return share
-
-
-def _spc(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], Spc]:
-    """Every series' SPC reading, with its signals and baseline segments."""
-    signals: dict[tuple[str, str], list[Signal]] = defaultdict(list)
-    share = _sharer()
-    for partner_id, kpi_id, period, rule, improving in map(
-        share,
-        con.execute(
-            """
-        SELECT partner_id::VARCHAR, kpi_id::VARCHAR, period, rule, improving
-        FROM spc_points
-        UNPIVOT (flagged FOR rule IN (outside, shift, trend, two_of_three))
-        WHERE flagged
-        ORDER BY partner_id, kpi_id, period_start, rule
-        """
-        ).fetchall(),
-    ):
-        signals[(partner_id, kpi_id)].append(Signal(period, rule, improving))
-    baselines: dict[tuple[str, str], list[Baseline]] = defaultdict(list)
-    for partner_id, kpi_id, *segment in map(
-        share,
-        con.execute(
-            """
-        SELECT partner_id::VARCHAR, kpi_id::VARCHAR, arg_min(period, period_start),
-               arg_max(period, period_start), any_value(mean), any_value(lower),
-               any_value(upper)
-        FROM spc_points
-        GROUP BY partner_id, kpi_id, segment
-        ORDER BY partner_id, kpi_id, segment
-        """
-        ).fetchall(),
-    ):
-        baselines[(partner_id, kpi_id)].append(Baseline(*segment))
-    return {
-        (partner_id, kpi_id): Spc(
-            points,
-            mean,
-            lower,
-            upper,
-            variation,
-            assurance,
-            tuple(signals[(partner_id, kpi_id)]),
-            tuple(baselines[(partner_id, kpi_id)]),
-        )
-        for partner_id, kpi_id, points, mean, lower, upper, variation, assurance in con.execute(
-            """
-            SELECT partner_id::VARCHAR, kpi_id::VARCHAR, points, mean, lower, upper, variation,
-                   assurance
-            FROM spc
-            """
-        ).fetchall()
-    }
 
 
 def _actions(con: duckdb.DuckDBPyConnection) -> dict[str, list[Action]]:
@@ -772,60 +675,122 @@ def _bands(
     return {(row[0], row[1]): row[2:] for row in rows}
 
 
-class Histories:
-    """Partners' KPI series up to the as-of period, read from DuckDB for a batch of partners
-    at a time: the model holds every partner's scorecard but no series, which at 10,000
-    partners would be 8.64 million points (2.4 GB). Each point holds only its own value: its
-    period, status, target and peer band are objects shared with every other point.
+# Where each partner stands in the partner list (by name): the tables the model reads a batch
+# of partners from are in this order, so that neighbours are one range of each table.
+POSITIONS = (
+    "SELECT partner_id, row_number() OVER (ORDER BY name, partner_id) AS position FROM partners"
+)
 
-    The points are put in table model_history in the order partners are listed, so that a
-    batch of neighbours is one range of the table, read without scanning the rest."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, own_site: bool) -> None:
+class Cards:
+    """What the model leaves out of each scorecard, read from DuckDB for a batch of partners at
+    a time: its KPI results, with their SPC readings, and its series up to the as-of period.
+    Every partner's at once is what grows with the alliance: at 15,000 partners x 20 KPIs the
+    results alone were about 450 MB of Python objects, and the series 10.8 million points.
+
+    The rows are put in tables model_* in the order partners are listed, so that a batch of
+    neighbours (a batch of pages) is one range of each table, read without scanning the rest;
+    one KPI's results (its page) are read on their own. Each series point holds only its own
+    value: its period, status, target and peer band are objects shared with every other point."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, kpis: list[Kpi], own_site: bool) -> None:
         self._con = con
+        self._kpis = {k.kpi_id: k for k in kpis}
+        self._own_site = own_site
         self._bands = _bands(con, own_site)
         self._value = "own_value" if own_site else "value"  # its owner sees its own small ones
-        self._table = "model_history_own" if own_site else "model_history"
+        suffix = "_own" if own_site else ""
+        self._history, self._results = f"model_history{suffix}", f"model_results{suffix}"
+        con.execute(f"CREATE OR REPLACE TABLE model_positions AS {POSITIONS}")
         con.execute(
             f"""
-            CREATE OR REPLACE TABLE {self._table} AS
+            CREATE OR REPLACE TABLE {self._history} AS
             SELECT o.position, s.partner_id::VARCHAR AS partner_id, s.kpi_id::VARCHAR AS kpi_id,
                    s.period, s.period_start, s.value, s.own_value, s.target, s.status
             FROM scorecard s
-            JOIN (SELECT partner_id, row_number() OVER (ORDER BY name, partner_id) AS position
-                  FROM partners) o USING (partner_id)
+            JOIN model_positions o USING (partner_id)
             WHERE s.period_end <= (SELECT period_end FROM as_of)
             ORDER BY o.position, s.kpi_id, s.period_start
             """
         )
+        con.execute(f"CREATE OR REPLACE TABLE {self._results} AS {_results_query(own_site)}")
+        _spc_tables(con)
         self._positions = dict(
-            con.execute(
-                "SELECT partner_id::VARCHAR, row_number() OVER (ORDER BY name, partner_id) "
-                "FROM partners"
-            ).fetchall()
+            con.execute("SELECT partner_id::VARCHAR, position FROM model_positions").fetchall()
         )
         self._shared: dict[Any, Any] = {}  # each distinct period, status, target: one object
+        self._share = _sharer()
 
-    def fill(self, cards: Sequence[Scorecard]) -> list[Scorecard]:
-        """The cards with their series, read in one query over the range of partners they
-        span (neighbours in the partner list: a batch of pages)."""
+    def fill(self, cards: Sequence[Scorecard], series: bool = True) -> list[Scorecard]:
+        """The cards with their results (those not read yet) and, with `series`, their series:
+        one query a table over the range of partners they span."""
         if not cards:
             return []
-        wanted = {c.partner.partner_id for c in cards}
-        places = [self._positions[pid] for pid in wanted]
+        wanted = [self._positions[c.partner.partner_id] for c in cards]
+        unread = [p for c, p in zip(cards, wanted, strict=True) if c.results is None]
+        results = (
+            self._read_results(
+                "position BETWEEN ? AND ? AND list_contains(?, position)",
+                [min(unread), max(unread), unread],
+            )
+            if unread
+            else {}
+        )
+        history = self._read_history(wanted) if series else {}
+        filled = []
+        for card in cards:
+            pid = card.partner.partner_id
+            if card.results is None:
+                card = replace(card, results=results.get(pid, []))
+            if series:
+                card = replace(card, history=history.get(pid, {}))
+            filled.append(card)
+        return filled
+
+    def of_kpi(self, kpi_id: str) -> list[tuple[str, KpiResult]]:
+        """Every partner's result for one KPI (its page), in the order partners are listed."""
+        found = self._read_results("kpi_id = ?", [kpi_id])
+        return [(pid, result) for pid, results in found.items() for result in results]
+
+    def _read_results(self, where: str, params: list[Any]) -> dict[str, list[KpiResult]]:
+        """Results, by partner in list order, of the rows `where` picks (also of the SPC
+        tables, which have the same columns to pick by)."""
+        readings = _spc(self._con, where, params)
+        rows = self._con.execute(
+            f"SELECT * EXCLUDE (position, line) FROM {self._results} WHERE {where} "
+            "ORDER BY position, line",
+            params,
+        ).fetchall()
+        results: dict[str, list[KpiResult]] = defaultdict(list)
+        own_site, kpis = self._own_site, self._kpis
+        for row in map(self._share, rows):
+            results[row[0]].append(
+                KpiResult(
+                    kpis[row[1]],
+                    *row[2:13],
+                    Peers(*row[13:21]),
+                    *row[21:29],
+                    spc=readings.get((row[0], row[1])),
+                    own=tuple(row[29:32]) if own_site else None,
+                    window=(row[32], row[33]) if row[7] == "partner" else None,
+                    gap=row[34],
+                )
+            )
+        return results
+
+    def _read_history(self, wanted: list[int]) -> dict[str, dict[str, list[SeriesPoint]]]:
         rows = self._con.execute(
             f"""
             SELECT partner_id, kpi_id, period, {self._value}, target, status
-            FROM {self._table} WHERE position BETWEEN ? AND ?
+            FROM {self._history}
+            WHERE position BETWEEN ? AND ? AND list_contains(?, position)
             ORDER BY position, kpi_id, period_start
             """,
-            [min(places), max(places)],
+            [min(wanted), max(wanted), wanted],
         ).fetchall()
-        history: dict[str, dict[str, list[SeriesPoint]]] = {pid: {} for pid in wanted}
+        history: dict[str, dict[str, list[SeriesPoint]]] = defaultdict(dict)
         shared, bands = self._shared, self._bands
         for partner_id, kpi_id, period, value, target, status in rows:
-            if partner_id not in wanted:
-                continue
             series = history[partner_id].setdefault(kpi_id, [])
             period = shared.setdefault(period, period)
             series.append(
@@ -837,13 +802,128 @@ class Histories:
                     *bands.get((kpi_id, period), NO_BAND),
                 )
             )
-        return [replace(c, history=history[c.partner.partner_id]) for c in cards]
+        return history
 
 
-def with_series(con: duckdb.DuckDBPyConnection, model: Model, own_site: bool = False) -> Model:
-    """The model with every partner's series read, for a command or test that makes a few
-    views of a small project; a build reads them a batch at a time (Histories)."""
-    cards = Histories(con, own_site).fill(list(model.scorecards.values()))
+def _results_query(own_site: bool) -> str:
+    """Each partner's KPI results as of the period, in the order partners are listed and
+    KPIs in kpis.csv; with `own_site`, the peer quartiles a partner's own site may show and
+    its own figures (kpi_peers.sql)."""
+    q1, q3 = ("peer_own_site_q1", "peer_own_site_q3") if own_site else ("peer_q1", "peer_q3")
+    own = "s." if own_site else "NULL AS "
+    return f"""
+        SELECT o.position, k.line,
+               s.partner_id::VARCHAR AS partner_id, s.kpi_id::VARCHAR AS kpi_id, s.period,
+               s.value, s.numerator, s.denominator, s.target, s.target_source, s.status,
+               s.change_prev, s.change_prev_label, s.change_yoy, s.change_yoy_label,
+               s.peer_n, s.peer_median, s.{q1}, s.{q3}, s.peer_percentile, s.peer_rank,
+               s.type_n, s.type_rank,
+               s.suppression, s.footnote, s.parts, s.parts_of,
+               i.ci_low, i.ci_high, i.within_noise, f.position AS funnel,
+               {own}own_value, {own}own_numerator, {own}own_denominator,
+               nullif(t.valid_from, '') AS valid_from, nullif(t.valid_to, '') AS valid_to,
+               -- the gap to the target, of a judged value only (value minus target)
+               CASE WHEN s.status IN ('met', 'at_risk', 'missed') THEN s.value - s.target END
+                   AS gap
+        FROM scorecard_as_of s
+        JOIN kpis k USING (kpi_id)
+        JOIN model_positions o USING (partner_id)
+        LEFT JOIN intervals i USING (partner_id, kpi_id)
+        LEFT JOIN funnel f USING (partner_id, kpi_id)
+        -- the window of the partner's own commitment the target comes from (kpi_scorecard.sql)
+        LEFT JOIN targets t
+            ON s.target_source = 'partner' AND t.partner_id = s.partner_id
+           AND t.kpi_id = s.kpi_id AND t.valid_start <= s.period_end
+           AND s.period_end <= t.valid_end
+        ORDER BY o.position, k.line
+        """
+
+
+def _spc_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Every series' SPC reading, its signals and its baseline segments, in tables in the
+    order partners are listed (as the model's results are), to be read a batch at a time."""
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE model_spc AS
+        SELECT o.position, s.partner_id::VARCHAR AS partner_id, s.kpi_id::VARCHAR AS kpi_id,
+               s.points, s.mean, s.lower, s.upper, s.variation, s.assurance
+        FROM spc s JOIN model_positions o USING (partner_id)
+        ORDER BY o.position, s.kpi_id
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE model_signals AS
+        SELECT o.position, p.partner_id::VARCHAR AS partner_id, p.kpi_id::VARCHAR AS kpi_id,
+               p.period, p.period_start, p.rule, p.improving
+        FROM (
+            SELECT partner_id, kpi_id, period, period_start, rule, improving
+            FROM spc_points
+            UNPIVOT (flagged FOR rule IN (outside, shift, trend, two_of_three))
+            WHERE flagged
+        ) p
+        JOIN model_positions o USING (partner_id)
+        ORDER BY o.position, p.kpi_id, p.period_start, p.rule
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TABLE model_baselines AS
+        SELECT o.position, p.partner_id::VARCHAR AS partner_id, p.kpi_id::VARCHAR AS kpi_id,
+               p.segment, arg_min(p.period, p.period_start) AS first,
+               arg_max(p.period, p.period_start) AS last, any_value(p.mean) AS mean,
+               any_value(p.lower) AS lower, any_value(p.upper) AS upper
+        FROM spc_points p JOIN model_positions o USING (partner_id)
+        GROUP BY o.position, p.partner_id, p.kpi_id, p.segment
+        ORDER BY o.position, p.kpi_id, p.segment
+        """
+    )
+
+
+def _spc(
+    con: duckdb.DuckDBPyConnection, where: str, params: list[Any]
+) -> dict[tuple[str, str], Spc]:
+    """The SPC readings, with their signals and baseline segments, of the series `where`
+    picks from the model_spc tables."""
+    signals: dict[tuple[str, str], list[Signal]] = defaultdict(list)
+    for partner_id, kpi_id, period, rule, improving in con.execute(
+        f"SELECT partner_id, kpi_id, period, rule, improving FROM model_signals WHERE {where} "
+        "ORDER BY position, kpi_id, period_start, rule",
+        params,
+    ).fetchall():
+        signals[(partner_id, kpi_id)].append(Signal(period, rule, improving))
+    baselines: dict[tuple[str, str], list[Baseline]] = defaultdict(list)
+    for partner_id, kpi_id, *segment in con.execute(
+        f"SELECT partner_id, kpi_id, first, last, mean, lower, upper FROM model_baselines "
+        f"WHERE {where} ORDER BY position, kpi_id, segment",
+        params,
+    ).fetchall():
+        baselines[(partner_id, kpi_id)].append(Baseline(*segment))
+    return {
+        (partner_id, kpi_id): Spc(
+            points,
+            mean,
+            lower,
+            upper,
+            variation,
+            assurance,
+            tuple(signals[(partner_id, kpi_id)]),
+            tuple(baselines[(partner_id, kpi_id)]),
+        )
+        for partner_id, kpi_id, points, mean, lower, upper, variation, assurance in con.execute(
+            "SELECT partner_id, kpi_id, points, mean, lower, upper, variation, assurance "
+            f"FROM model_spc WHERE {where}",
+            params,
+        ).fetchall()
+    }
+
+
+def filled(
+    con: duckdb.DuckDBPyConnection, model: Model, own_site: bool = False, series: bool = True
+) -> Model:
+    """The model with every partner's results (and with `series` its series) read, for a
+    command or test that needs them all; a build reads them a batch at a time (Cards)."""
+    cards = Cards(con, model.kpis, own_site).fill(list(model.scorecards.values()), series)
     return replace(model, scorecards={c.partner.partner_id: c for c in cards})
 
 
@@ -916,8 +996,9 @@ def _collector_paused() -> Iterator[None]:
 def load_model(
     con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int = 12, own_site: bool = False
 ) -> Model:
-    """Everything the renderers need for the as-of period, read in bulk; with `own_site`,
-    the peer figures a partner's own site may show (see kpi_peers.sql)."""
+    """Everything the renderers need for the as-of period, read in bulk, but each partner's
+    KPI results and series, which are read a batch of partners at a time (Cards); with
+    `own_site`, the peer figures a partner's own site may show (see kpi_peers.sql)."""
     with _collector_paused():
         return _read(con, load, recent, own_site)
 
@@ -926,7 +1007,6 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
     period, grain = con.execute("SELECT period, grain FROM as_of").fetchall()[0]
     partners = _partners(con)
     kpis = _kpis(con)
-    results = _results(con, {k.kpi_id: k for k in kpis}, own_site)
     composites = _composites(con)
     submitted = dict(
         con.execute(
@@ -947,7 +1027,7 @@ def _read(con: duckdb.DuckDBPyConnection, load: LoadSummary, recent: int, own_si
             period=period,
             submitted=submitted.get(p.partner_id, False),
             composite=composites[p.partner_id],  # every partner has one (kpi_composite.sql)
-            results=results.get(p.partner_id, []),
+            results=None,
             history=None,
             improvement=changes[p.partner_id].get("improvement"),
             decline=changes[p.partner_id].get("decline"),

@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from sitegen import build, mail
 from sitegen.cli import main
 from sitegen.config import load_config
-from sitegen.model import Scorecard, load_model
+from sitegen.model import Scorecard, filled, load_model
 from sitegen.templating import environment
 from tests.support import readme
 
@@ -615,7 +615,7 @@ def mini_model() -> tuple[Any, Any]:
     config = load_config(FIXTURES / "mini")
     with build.load(config, date(2026, 1, 1)) as (con, summary):
         build.score(con, config, date(2026, 1, 1))
-        model = load_model(con, summary)
+        model = filled(con, load_model(con, summary), series=False)
     return model, config
 
 

@@ -10,7 +10,7 @@ import pytest
 from sitegen.archive import read_records
 from sitegen.kpis import KpiSettings, compute, review
 from sitegen.load import LoadSummary, load_project
-from sitegen.model import Histories, Model, load_model
+from sitegen.model import Cards, Model, filled, load_model
 from tests.conftest import TODAY
 
 
@@ -28,7 +28,7 @@ def scored(mini: Path) -> tuple[duckdb.DuckDBPyConnection, LoadSummary]:
 @pytest.fixture
 def model(mini: Path) -> Model:
     con, summary = scored(mini)
-    return load_model(con, summary)
+    return filled(con, load_model(con, summary), series=False)
 
 
 def results(model: Model, partner_id: str) -> dict[str, object]:
@@ -88,51 +88,54 @@ def test_composites_and_ranks(model: Model) -> None:
 
 
 @pytest.fixture()
-def series(mini: Path) -> tuple[Model, Histories]:
-    """The mini model (no series in it) and the reader of its partners' series."""
+def series(mini: Path) -> tuple[Model, Cards]:
+    """The mini model (no results or series in it) and the reader of its partners'."""
     con, summary = scored(mini)
-    return load_model(con, summary), Histories(con, own_site=False)
+    model = load_model(con, summary)
+    return model, Cards(con, model.kpis, own_site=False)
 
 
-def test_the_model_holds_no_series_until_a_batch_of_partners_is_read(
-    series: tuple[Model, Histories],
+def test_the_model_holds_no_results_or_series_until_a_batch_of_partners_is_read(
+    series: tuple[Model, Cards],
 ) -> None:
-    """Every partner's series at once is gigabytes at 10,000 partners: a build reads those of
-    the partners whose pages it is making, neighbours in the partner list."""
-    model, histories = series
+    """Every partner's results and series at once grow with the alliance (gigabytes at
+    10,000 partners): a build reads those of the partners whose pages it is making, neighbours
+    in the partner list."""
+    model, cards = series
     assert [c.partner.partner_id for c in model.scorecards.values()] == [
         "east-clinic",
         "north-hosp",
         "south-snf",
     ]  # by name: East Family Clinic, North General Hospital, South Shore Nursing
     assert all(card.history is None for card in model.scorecards.values())
+    assert all(card.results is None for card in model.scorecards.values())
     east, _, south = model.scorecards.values()
     # the two ends of the list: the partner between them is read but not handed out
-    filled = histories.fill([east, south])
-    assert [c.partner.partner_id for c in filled] == ["east-clinic", "south-snf"]
-    [north] = histories.fill([model.scorecards["north-hosp"]])
+    ends = cards.fill([east, south])
+    assert [c.partner.partner_id for c in ends] == ["east-clinic", "south-snf"]
+    [north] = cards.fill([model.scorecards["north-hosp"]])
     # North's readmissions: 142 / 1000 = 14.2 % in 2025-09 (its only month), within 5 % of
     # its own commitment of 14.0 % on the wrong side: at risk
     assert [(p.period, p.value, p.target, p.status) for p in north.history["readmit_30d"]] == [
         ("2025-09", pytest.approx(14.2), 14.0, "at_risk")
     ]
     assert north.history.keys() == {r.kpi.kpi_id for r in north.results}
-    assert filled[0].history != filled[1].history
-    for card in histories.fill(list(model.scorecards.values())):
+    assert ends[0].history != ends[1].history
+    for card in cards.fill(list(model.scorecards.values())):
         assert card.history
         for series in card.history.values():  # oldest first: one grain per KPI sorts as text
             assert [p.period for p in series] == sorted(p.period for p in series)
 
 
 def test_history_points_share_their_period_and_target_objects(
-    series: tuple[Model, Histories],
+    series: tuple[Model, Cards],
 ) -> None:
     """At 10,000 partners the history is 8.64 million points: each holds its own value, and
     shares the period, status, target and peer band objects with every point like it."""
-    model, histories = series
+    model, cards = series
     points = [
         point
-        for card in histories.fill(list(model.scorecards.values()))
+        for card in cards.fill(list(model.scorecards.values()))
         for series in card.history.values()
         for point in series
     ]
@@ -142,3 +145,22 @@ def test_history_points_share_their_period_and_target_objects(
         assert by_period.setdefault(point.period, point.period) is point.period
     assert len({id(p.status) for p in points}) == len({p.status for p in points})
     assert len({id(p.target) for p in points}) == len({p.target for p in points})
+
+
+def test_one_kpis_results_are_read_on_their_own_for_its_page(
+    series: tuple[Model, Cards],
+) -> None:
+    """A KPI page lists every partner's result for that KPI: read for it alone, in the order
+    partners are listed, the same results as the partners' own batches give."""
+    model, cards = series
+    found = cards.of_kpi("readmit_30d")
+    # East Family Clinic reports no readmissions; North 142 / 1000 = 14.2 %, at risk of its
+    # own 14.0 %; South 8 / 40: a numerator under 11 is suppressed for everyone but South
+    assert [(pid, r.value, r.status) for pid, r in found] == [
+        ("north-hosp", pytest.approx(14.2), "at_risk"),
+        ("south-snf", None, "suppressed"),
+    ]
+    by_partner = {c.partner.partner_id: c for c in cards.fill(list(model.scorecards.values()))}
+    for pid, result in found:
+        [same] = [r for r in by_partner[pid].results if r.kpi.kpi_id == "readmit_30d"]
+        assert same == result

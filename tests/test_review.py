@@ -291,7 +291,13 @@ def test_board_packets_give_pages_to_the_partners_most_behind_beyond_the_limit(
     assert [p.name for p in view.discuss] == ["Alder Hospital", "Birch Nursing", "Cedar Clinic"]
     assert [p.name for p in view.packet] == ["Alder Hospital", "Cedar Clinic"]
     assert "Not given a page here: 1 partner more worth discussing" in view.packet_note
-    packet = alliance_views.packet_view(model)
+    # the packet's sections show each partner's standing from its results, read for them
+    # alone (here from the same data, built again)
+    full = build.read_model(load_config(project), NIGHTS[model.period][1])
+    chosen = alliance_views.packet_cards(model)
+    packet = alliance_views.packet_view(
+        model, [full.scorecards[c.partner.partner_id] for c in chosen]
+    )
     assert [s.name for s in packet.sections] == ["Alder Hospital", "Cedar Clinic"]
     assert "Not given a section here: 1 partner more" in packet.sections_note
     # and typeset: the pages and the line, after the alliance's pages

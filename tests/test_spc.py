@@ -22,7 +22,7 @@ from sitegen.archive import read_records
 from sitegen.downloads import scorecard_json
 from sitegen.kpis import KpiSettings, compute, review
 from sitegen.load import load_project, summarise
-from sitegen.model import load_model, read_funnels, scoped
+from sitegen.model import Cards, filled, load_model, read_funnels, scoped
 from sitegen.views.alliance import kpi_view, own_kpi_view
 
 # `share` is a binomial percentage and `events` a Poisson rate by default (counts empty);
@@ -523,7 +523,7 @@ def test_no_funnel_where_the_alliance_figure_is_withheld(tmp_path: Path) -> None
 
 def test_the_json_carries_the_reading_its_signals_and_the_interval(tmp_path: Path) -> None:
     con = computed(project(tmp_path, {("p0", "up"): WORKED}))
-    card = load_model(con, summary_of(con)).scorecards["p0"]
+    card = filled(con, load_model(con, summary_of(con)), series=False).scorecards["p0"]
     [up] = scorecard_json(card)["kpis"]
     assert up["spc"] == {
         "points": 13,
@@ -544,8 +544,10 @@ def test_the_json_carries_the_reading_its_signals_and_the_interval(tmp_path: Pat
 def test_a_partners_own_funnel_shows_its_point_and_no_one_elses(tmp_path: Path) -> None:
     con = computed(project(tmp_path, {}, rows=counted_rows("share", FUNNEL)))
     summary = summary_of(con)
-    full = load_model(con, summary)
-    own = scoped(load_model(con, summary, own_site=True), "p2", ROWS, read_funnels(con, "p2"))
+    full = filled(con, load_model(con, summary), series=False)
+    own_model = load_model(con, summary, own_site=True)
+    [card] = Cards(con, own_model.kpis, own_site=True).fill([own_model.scorecards["p2"]], False)
+    own = scoped(own_model, card, ROWS, read_funnels(con, "p2"))
     kpi = next(k for k in own.kpis if k.kpi_id == "share")
     [result] = [r for r in own.scorecards["p2"].results if r.kpi.kpi_id == "share"]
     view = own_kpi_view(own, kpi, result)

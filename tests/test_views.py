@@ -17,10 +17,10 @@ from jinja2 import meta
 from sitegen import build, site
 from sitegen.config import load_config
 from sitegen.kpis import MIN_PEERS
-from sitegen.model import Histories, load_model, read_funnels, scoped, with_series
+from sitegen.model import Cards, filled, load_model, read_funnels, scoped
 from sitegen.templating import environment
 from sitegen.views import alliance, common, partner, review
-from sitegen.views.plan import plan
+from sitegen.views.plan import Planned, plan
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -131,11 +131,12 @@ def used(tmp_path_factory: pytest.TempPathFactory) -> set[tuple[str, str]]:
         build.score(con, config, today)
         own = load_model(con, summary, own_site=True)
         rows = {"read": 1, "accepted": 1, "rejected": 0}
-        models = [(load_model(con, summary), Histories(con, own_site=False))]
-        own_histories = Histories(con, own_site=True)
+        alliance = load_model(con, summary)
+        models = [(alliance, Cards(con, alliance.kpis, own_site=False))]
+        own_cards = Cards(con, own.kpis, own_site=True)
         models += [
-            (scoped(own, pid, rows, read_funnels(con, pid)), own_histories)
-            for pid in own.scorecards
+            (scoped(own, card, rows, read_funnels(con, card.partner.partner_id)), own_cards)
+            for card in own_cards.fill(list(own.scorecards.values()), series=False)
         ]
         for model, histories in models:
             owner = model.scorecards[model.scope].partner.name if model.scope else ""
@@ -196,7 +197,7 @@ def north() -> Any:
     config = load_config(FIXTURES / "mini")
     with build.load(config, date(2026, 1, 1)) as (con, summary):
         build.score(con, config, date(2026, 1, 1))
-        model = with_series(con, load_model(con, summary))
+        model = filled(con, load_model(con, summary))
     return model.scorecards["north-hosp"]
 
 
@@ -277,3 +278,32 @@ def test_an_unranked_partner_whose_kpis_weigh_nothing_is_told_so(north: Any) -> 
     assert partner.standing(card).not_ranked == (
         "scored on 4 of 4 KPIs, and they carry no weight in the composite"
     )
+
+
+def test_a_kpi_page_holding_every_partners_result_is_made_in_a_batch_of_its_own() -> None:
+    """Views are made, drawn and written a batch at a time, two batches in memory: a batch is
+    25 partners' pages, or as many units as hold 25 partners' results, so that a KPI page of
+    an alliance of 40 partners goes alone (the next unit is taken once the batch is full)."""
+    pages = [Planned("partner", f"partners/p{i}", (), lambda: None) for i in range(30)]
+    kpis = [Planned("kpi", f"kpis/k{i}", (), lambda: None, weight=40) for i in range(2)]
+    others = [Planned("methodology", "methodology", (), lambda: None)]
+    units = iter(pages + kpis + others)
+    sizes = []
+    while batch := build._batch(units):
+        sizes.append([u.name for u in batch])
+    assert [len(b) for b in sizes] == [25, 6, 1, 1]
+    assert sizes[1][-1] == "kpis/k0" and sizes[2] == ["kpis/k1"]
+    assert sizes[3] == ["methodology"]
+
+
+def test_a_kpi_unit_weighs_the_partners_whose_results_it_holds() -> None:
+    config = load_config(FIXTURES / "mini")
+    today = date(2026, 1, 1)
+    with build.load(config, today) as (con, summary):
+        build.score(con, config, today)
+        model = load_model(con, summary)
+        units = list(plan(model, config, "x", False, Cards(con, model.kpis, own_site=False)))
+    kpis = {u.name: u.weight for u in units if u.kind == "kpi"}
+    # mini: 30-day readmissions are reported by North (142 / 1000) and South (8 / 40)
+    assert kpis["kpis/readmit_30d"] == 2
+    assert {u.weight for u in units if u.kind != "kpi"} == {1}

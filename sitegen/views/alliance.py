@@ -803,8 +803,9 @@ def _ranking_chart(model: Model, scored: list[Scorecard]) -> ChartView:
     return _ranking(model, scored)
 
 
-def packet_view(model: Model) -> PacketView:
-    """The board packet from the dashboard's figures and each partner's standing."""
+def packet_view(model: Model, cards: list[Scorecard]) -> PacketView:
+    """The board packet from the dashboard's figures and the standing of each partner given a
+    section (`cards`: packet_cards, with their results)."""
     return PacketView(
         period=model.period,
         partners_line=f"{len(model.partners)} partners, {len(model.kpis)} KPIs",
@@ -812,7 +813,7 @@ def packet_view(model: Model) -> PacketView:
         headline=headline(model),
         status_table=_status_table(model),
         ranking=_ranking_chart(model, _scored(model)),
-        sections=tuple(standing(card) for card in _packet_cards(model)),
+        sections=tuple(standing(card) for card in cards),
         sections_note=_sections_note(model),
     )
 
@@ -820,7 +821,7 @@ def packet_view(model: Model) -> PacketView:
 BEHIND = {"off_track": 0, "at_risk": 1, "not_scored": 2, "on_track": 3}
 
 
-def _packet_cards(model: Model) -> list[Scorecard]:
+def packet_cards(model: Model) -> list[Scorecard]:
     """The partners the board packet gives a section, in the alliance's order: all of them,
     or beyond PACKET_PARTNERS_MAX those furthest behind (off track first, then at risk, not
     scored, on track; within each the lowest composite first, then by name)."""

@@ -713,7 +713,7 @@ def _notes(card: Scorecard) -> list[str]:
 
 
 def _series(card: Scorecard, kpi_id: str) -> list[SeriesPoint]:
-    """A KPI's series on the card, which must have been read for its view (Histories.fill)."""
+    """A KPI's series on the card, which must have been read for its view (Cards.fill)."""
     if card.history is None:
         raise ValueError(f"the series of {card.partner.partner_id} were not read")
     return card.history.get(kpi_id, [])

@@ -8,20 +8,22 @@ partner's view builds its 48 chart specs, most of the cost of preparing a page.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 from sitegen.config import Config
-from sitegen.model import Histories, KpiResult, Model, Partner, Scorecard
+from sitegen.model import Cards, Model, Scorecard
 from sitegen.narrative import Narrative, read_narrative
 from sitegen.views.alliance import (
+    ROWS_PER_PARTNER_MAX,
     dashboard_view,
     kpi_view,
     methodology_view,
     own_dashboard_view,
     own_kpi_view,
+    packet_cards,
     packet_view,
     quality_view,
 )
@@ -40,24 +42,26 @@ class Planned:
     name: str  # "partners/alderbrook-medical", "kpis/readmit_30d", "index", …
     inputs: tuple[Any, ...] | None  # None: made every time (it shows everyone's figures)
     make: Callable[[], Any]
+    weight: int = 1  # the partners whose results it holds: a KPI page holds every partner's
 
 
-# Partners whose series are read together: the plan is consumed as it is made, so that only
-# the partners of the pages in flight have their series in memory.
+# Partners whose results and series are read together: the plan is consumed as it is made, so
+# that only the partners of the pages in flight have theirs in memory.
 PARTNER_BATCH = 25
 
 
 def plan(
-    model: Model, config: Config, generated: str, with_pdf: bool, histories: Histories
+    model: Model, config: Config, generated: str, with_pdf: bool, cards: Cards
 ) -> Iterator[Planned]:
     """The views of a site, in the order their outputs are written: the alliance's, or with
     `model.scope` a partner's own (its dashboard, scorecard, KPI pages and methodology; the
     narratives written for the alliance may name partners, so they are left out). Partners'
-    series are read from `histories` a batch at a time, as their views are planned."""
+    results and series are read from `cards` a batch at a time, and each KPI's results for its
+    page, as their views are planned: only the views in flight hold them."""
     root = config.project_dir
     content = root / "content"
     if model.scope is not None:
-        [card] = histories.fill([model.scorecards[model.scope]])
+        [card] = cards.fill([model.scorecards[model.scope]])
         narrative = _partner_narrative(card, content, root)
         yield Planned(
             "own-dashboard",
@@ -91,10 +95,15 @@ def plan(
         "content/index.md",
         root,
     )
-    yield Planned("dashboard", "index", None, partial(dashboard_view, model, index, generated))
-    cards = list(model.scorecards.values())
-    for start in range(0, len(cards), PARTNER_BATCH):
-        for card in histories.fill(cards[start : start + PARTNER_BATCH]):
+    # a small alliance's dashboard shows every partner's status of every KPI
+    shown = model
+    if len(model.scorecards) <= ROWS_PER_PARTNER_MAX:
+        everyone = cards.fill(list(model.scorecards.values()), series=False)
+        shown = replace(model, scorecards={c.partner.partner_id: c for c in everyone})
+    yield Planned("dashboard", "index", None, partial(dashboard_view, shown, index, generated))
+    listed = list(model.scorecards.values())
+    for start in range(0, len(listed), PARTNER_BATCH):
+        for card in cards.fill(listed[start : start + PARTNER_BATCH]):
             narrative = _partner_narrative(card, content, root)
             yield Planned(
                 "partner",
@@ -102,10 +111,6 @@ def plan(
                 (card, narrative),
                 partial(partner_view, card, narrative, model.kpis),
             )
-    by_kpi: dict[str, list[tuple[Partner, KpiResult]]] = {k.kpi_id: [] for k in model.kpis}
-    for card in model.scorecards.values():
-        for result in card.results:
-            by_kpi[result.kpi.kpi_id].append((card.partner, result))
     for kpi in model.kpis:
         narrative = read_narrative(
             content / "kpis" / f"{kpi.kpi_id}.md",
@@ -113,12 +118,13 @@ def plan(
             f"content/kpis/{kpi.kpi_id}.md",
             root,
         )
-        results = by_kpi[kpi.kpi_id]
+        results = [(model.scorecards[pid].partner, r) for pid, r in cards.of_kpi(kpi.kpi_id)]
         yield Planned(
             "kpi",
             f"kpis/{kpi.kpi_id}",
             (kpi, model.alliance.get(kpi.kpi_id), results, narrative),
             partial(kpi_view, model, kpi, results, narrative),
+            weight=len(results),
         )
     yield Planned("quality", "data-quality", (model.quality,), partial(quality_view, model))
     yield Planned(
@@ -128,7 +134,8 @@ def plan(
     yield Planned("review", "review", None, review)
     yield Planned("periods", "periods", None, partial(periods_view, model, generated))
     if with_pdf:
-        yield Planned("packet", "pdf/alliance", None, partial(packet_view, model))
+        sections = cards.fill(packet_cards(model), series=False)
+        yield Planned("packet", "pdf/alliance", None, partial(packet_view, model, sections))
         yield Planned("review-packet", f"pdf/review-{model.period}", None, review)
 
 
