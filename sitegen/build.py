@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from jinja2 import Environment
 
 from sitegen import archive, mail, pdf, periods, site
 from sitegen.config import Config
@@ -57,6 +58,7 @@ from sitegen.publish import (
     write_manifest,
 )
 from sitegen.svg import Drawer, Drawing
+from sitegen.templating import environment
 from sitegen.views.common import ChartView
 from sitegen.views.plan import Planned, plan
 from sitegen.views.review import ArchiveView
@@ -299,7 +301,7 @@ def _model(
 class Outputs:
     """Where the views go: the pages and their downloads, the PDFs; what they share."""
 
-    config: Config
+    env: Environment
     out: Path
     drawer: Drawer
     typesetter: pdf.Typesetter | None
@@ -314,13 +316,13 @@ class Outputs:
         with self.timings.stage("drawing"):
             self.drawer.wait(drawing)
         with self.timings.stage("pages"):
-            self.written += site.write(views, self.config, self.out, self.drawer, self.page_common)
+            digests = {c.digest for _, view in views for c in view.charts()}
+            drawn = {digest: self.drawer.svg(digest) for digest in digests}
+            self.written += site.write(views, self.env, self.out, drawn, self.page_common)
         if self.typesetter is None or self.templates is None:
             return
         with self.timings.stage("typesetting"):
-            charts = {c.digest for _, view in views for c in pdf.pdf_charts(view)}
-            svg = {digest: self.drawer.svg(digest) for digest in charts}
-            docs = pdf.documents(views, svg, self.pdf_common, self.templates, self.out)
+            docs = pdf.documents(views, drawn, self.pdf_common, self.templates, self.out)
             self.typesetter.submit(docs)
 
 
@@ -423,6 +425,7 @@ def _build(
                 units = plan(model, config, generated_label, with_pdf, cards)
                 to_make = _not_kept(units, keep, staging, with_pdf, written)
                 templates = pdf.read_templates(config.project_dir) if with_pdf else None
+                env = environment(config.project_dir)  # each template compiled once a build
             page_common = {
                 "site": config.site,
                 "period": model.period,
@@ -438,7 +441,7 @@ def _build(
             ):
                 pdf_common = pdf.common_data(config, model.period, typesetter.generated)
                 outputs = Outputs(
-                    config,
+                    env,
                     staging,
                     drawer,
                     typesetter if with_pdf else None,
@@ -483,7 +486,7 @@ def _build(
             with timings.stage("archive"):
                 if review.anew:
                     nav = site.archive_nav(
-                        config, page_common, ArchiveView(model.period, generated_label)
+                        env, page_common, ArchiveView(model.period, generated_label)
                     )
                     archive.link_site(staging, output, model.period, nav)
                 kept = [

@@ -18,8 +18,7 @@ from typing import Any
 from jinja2 import Environment
 
 from sitegen import svg
-from sitegen.config import Config
-from sitegen.templating import environment, render
+from sitegen.templating import render
 from sitegen.views.plan import Planned
 from sitegen.views.review import ArchiveView
 
@@ -88,19 +87,19 @@ def title(kind: str, view: Any) -> str:
 
 def write(
     views: Iterable[tuple[Planned, Any]],
-    config: Config,
+    env: Environment,
     out: Path,
-    drawer: svg.Drawer,
+    drawn: dict[str, str],
     common: dict[str, Any],
 ) -> list[Path]:
-    """Every page (and the downloads its view holds) into `out`; the files written."""
-    env = environment(config.project_dir)
+    """Every page (and the downloads its view holds) into `out`; the files written. `drawn`
+    holds the views' charts as SVG by digest (read once for the pages and the PDFs alike), and
+    `env` is the build's one environment, so each template is compiled once per build."""
     written = []
     for planned, view in views:
         if planned.kind not in PAGES:
             continue
-        drawn = {c.digest: drawer.svg(c.digest) for c in view.charts()}
-        html = page(env, planned, view, common, drawn)
+        html = page(env, planned, view, common, {c.digest: drawn[c.digest] for c in view.charts()})
         written.append(_write(out / f"{planned.name}.html", html))
         if planned.kind == "partner":
             written.append(_write(out / f"{planned.name}.json", view.json))
@@ -129,10 +128,9 @@ def page(
     return render(env, kind.template, context)
 
 
-def archive_nav(config: Config, common: dict[str, Any], view: ArchiveView) -> str:
+def archive_nav(env: Environment, common: dict[str, Any], view: ArchiveView) -> str:
     """The `periods.html` of an archived period's site: which period it is, when it was
     published, and the way to every other period and to the current site (two folders up)."""
-    env = environment(config.project_dir)
     context = {
         **common,
         "title": "Other periods",
