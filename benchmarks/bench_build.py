@@ -51,6 +51,7 @@ NOT_STAGES = (
     "cpu s",
     "drawing cpu s",
     "typesetting cpu s",
+    "cpu split by stage",  # 1 when drawing and typesetting CPU are their stages' (--jobs 1)
 )
 
 
@@ -171,8 +172,7 @@ def report(
     )
     stages = dict(manifest["timings"])
     stages["other"] = max(0.0, wall - sum(stages.values()))  # start-up, hashing, publishing
-    drawing = charts.get("draw_cpu_seconds", 0.0)
-    typesetting = pdfs.get("typeset_seconds", 0.0)
+    drawing, typesetting, split = cpu_split(manifest, jobs)
     figures = {
         **stages,
         "total": wall,
@@ -180,6 +180,7 @@ def report(
         "cpu s": cpu,
         "drawing cpu s": drawing,
         "typesetting cpu s": typesetting,
+        "cpu split by stage": float(split),
     }
     print_table(figures, partners, before)
     if charts["drawn"] and drawing:
@@ -196,14 +197,35 @@ def report(
         rest = cpu - drawing - typesetting
         print(
             f"    everything but drawing and typesetting: {rest:.1f} CPU s, "
-            f"{rest / cpu:.1%} of the build's CPU"
+            f"{rest / cpu:.1%} of the build's CPU ({SPLIT_HOW[split]})"
         )
     if pdfs["made"]:
-        print(
-            f"    PDFs: {pdfs['typeset_seconds'] / pdfs['made'] * 1000:.0f} ms each to typeset "
-            "(on threads beside the chart workers)"
-        )
+        where = "in the build's own process" if split else "on threads beside the chart workers"
+        print(f"    PDFs: {typesetting / pdfs['made'] * 1000:.0f} ms each to typeset ({where})")
     return figures
+
+
+SPLIT_HOW = {
+    True: "each stage's own CPU: with --jobs 1 the stages run one after another",
+    False: "by subtraction: Typst's own helper threads, which the typesetting count misses, "
+    "count here; --jobs 1 splits the CPU exactly",
+}
+
+
+def cpu_split(manifest: dict[str, Any], jobs: int) -> tuple[float, float, bool]:
+    """The CPU seconds of drawing and of typesetting, and whether they are the stages' own.
+
+    With --jobs 1 a build draws and typesets in its own process, one stage after another, so
+    the CPU its process spent in each stage (all threads: vl-convert's, Typst's helpers) is
+    that stage's. With more, charts are drawn in workers, which count their own CPU, and PDFs
+    on threads beside the other stages: the typesetting threads count theirs, but not that of
+    Typst's helper threads (about 60 % of Typst's CPU here), which is left in the rest.
+    """
+    by_stage = manifest.get("timings_cpu", {})
+    if jobs == 1 and by_stage:
+        return by_stage.get("drawing", 0.0), by_stage.get("typesetting", 0.0), True
+    drawing = manifest["charts"].get("draw_cpu_seconds", 0.0)
+    return drawing, manifest["pdfs"].get("typeset_seconds", 0.0), False
 
 
 def print_table(figures: Figures, partners: int, before: Figures) -> None:
@@ -308,10 +330,11 @@ def write_results(runs: dict[str, Figures], jobs: int, recorded: Recorded) -> No
             if "typesetting cpu s" in figures:
                 typesetting = figures["typesetting cpu s"]
                 rest = cpu - drawing - typesetting
+                how = SPLIT_HOW[bool(figures.get("cpu split by stage"))]
                 lines.append(
                     f"CPU: {cpu:.1f} s in all ({cpu / total:.2f} cores busy), {drawing:.1f} s "
                     f"of it drawing charts, {typesetting:.1f} s typesetting PDFs, {rest:.1f} s "
-                    f"({rest / cpu:.1%}) everything else."
+                    f"({rest / cpu:.1%}) everything else ({how})."
                 )
             else:  # recorded before typesetting was counted apart
                 lines.append(

@@ -478,6 +478,7 @@ def _build(
                 "periods": archived_periods(review, model.period, generated.isoformat()),
                 "restatements": [restatement_facts(r) for r in review.restatements],
                 "timings": timings.rounded(),
+                "timings_cpu": timings.rounded_cpu(),
                 "inputs": inputs,
                 "units": keep.keys,
             }

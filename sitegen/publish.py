@@ -27,21 +27,33 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class Timings:
-    """Wall seconds per stage, in the order the stages first ran. A stage entered again
-    (the drawing of each batch of views) adds to its time."""
+    """Wall seconds per stage, in the order the stages first ran, and the CPU seconds the
+    build's process spent meanwhile (all its threads: DuckDB's, Typst's helpers, vl-convert's
+    in-process drawing; not the chart workers', which count their own). A stage entered again
+    (the drawing of each batch of views) adds to its time.
+
+    With --jobs 1 the stages run one after another, so each one's CPU is its own: how a
+    build's CPU divides between drawing, typesetting and the rest is read from there. With
+    more jobs, PDFs are typeset on threads beside the other stages, whose CPU then holds
+    some of Typst's."""
 
     stages: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
 
     def rounded(self) -> dict[str, float]:
         return {name: round(seconds, 3) for name, seconds in self.stages.items()}
+
+    def rounded_cpu(self) -> dict[str, float]:
+        return {name: round(seconds, 3) for name, seconds in self.cpu.items()}
 
 
 def build_time() -> datetime:

@@ -443,3 +443,20 @@ def test_what_a_build_writes_honours_the_umask(project: Path, tmp_path: Path, um
     }
     assert modes == {}
     assert len(written) > 50
+
+
+def test_timings_count_each_stages_wall_and_cpu_seconds() -> None:
+    """A stage that works spends CPU; one that waits spends wall time but next to no CPU; a
+    stage entered twice adds up, in the order the stages first ran."""
+    timings = publish.Timings()
+    with timings.stage("work"):
+        sum(i * i for i in range(300_000))
+    with timings.stage("wait"):
+        time.sleep(0.05)
+    with timings.stage("work"):
+        sum(i * i for i in range(300_000))
+    assert list(timings.stages) == list(timings.cpu) == ["work", "wait"]
+    assert timings.cpu["work"] > 0
+    assert timings.stages["wait"] >= 0.05
+    assert timings.cpu["wait"] < timings.stages["wait"] / 2
+    assert timings.rounded_cpu()["work"] == round(timings.cpu["work"], 3)

@@ -90,6 +90,10 @@ def test_every_page_is_written(site: Path) -> None:
     assert list(manifest["timings"]) == [
         *("load", "kpis", "model", "plan", "views", "drawing", "pages", "typesetting"),
     ]
+    # and the CPU seconds the build's process spent in each of them (drawing in-process here)
+    assert list(manifest["timings_cpu"]) == list(manifest["timings"])
+    assert all(seconds >= 0 for seconds in manifest["timings_cpu"].values())
+    assert manifest["timings_cpu"]["drawing"] > 0
     # every chart a page shows is there, drawn (a trend chart's frame holds its SVG); a chart
     # shown twice (an identical spec) is drawn once, and none is drawn that no page shows
     pages = [(site / name).read_text() for name in PAGES]
