@@ -283,7 +283,9 @@ def partner_view(card: Scorecard, narrative: Narrative | None, kpis: list[Kpi]) 
     """The view of a scorecard as the model holds it (scoped to its owner or not); `kpis`
     names the KPIs its review may mention (a commitment that ended on one it no longer
     reports)."""
-    rows = {r.kpi.kpi_id: _row(r, card) for r in card.results}
+    # each KPI's series as chart points, once: the trend chart, its table and the sparkline
+    points = {r.kpi.kpi_id: _trend_points(_series(card, r.kpi.kpi_id), r.spc) for r in card.results}
+    rows = {r.kpi.kpi_id: _row(r, card, points[r.kpi.kpi_id]) for r in card.results}
     categories = tuple(
         Category(CATEGORY_LABELS[c], tuple(rows[r.kpi.kpi_id] for r in group))
         for c in CATEGORIES
@@ -296,7 +298,9 @@ def partner_view(card: Scorecard, narrative: Narrative | None, kpis: list[Kpi]) 
         commitments=commitments(card, own=True),
         off_target=commitments(card, own=False),
         categories=categories,
-        trends=tuple(_trend(r, card) for r in card.results if r.kpi.kpi_id in drawn),
+        trends=tuple(
+            _trend(r, card, points[r.kpi.kpi_id]) for r in card.results if r.kpi.kpi_id in drawn
+        ),
         empty=tuple(_empty(r, card) for r in card.results if r.kpi.kpi_id not in drawn),
         notes=tuple(_notes(card)),
         key=CHART_KEY,
@@ -384,11 +388,10 @@ def _json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _row(result: KpiResult, card: Scorecard) -> KpiRow:
+def _row(result: KpiResult, card: Scorecard, points: list[charts.TrendPoint]) -> KpiRow:
     unit = result.kpi.unit
     peers = result.peers
     peer_text = f"{peers.rank} of {peers.n}" if peers.rank else "withheld" if peers.n else "–"
-    points = _trend_points(_series(card, result.kpi.kpi_id))
     return KpiRow(
         kpi_id=result.kpi.kpi_id,
         name=result.kpi.name,
@@ -480,7 +483,7 @@ def value_note(result: KpiResult) -> str:
     return "; ".join(notes)
 
 
-def _trend_points(series: list[SeriesPoint], spc: Spc | None = None) -> list[charts.TrendPoint]:
+def _trend_points(series: list[SeriesPoint], spc: Spc | None) -> list[charts.TrendPoint]:
     """A series as chart points; with an SPC reading, each period's baseline mean and limits
     and its special cause, if any."""
     if spc is None:
@@ -515,10 +518,9 @@ def _baseline(spc: Spc, period: str) -> Baseline | None:
     return None
 
 
-def _trend(result: KpiResult, card: Scorecard) -> ChartView:
+def _trend(result: KpiResult, card: Scorecard, points: list[charts.TrendPoint]) -> ChartView:
     kpi = result.kpi
     series = _series(card, kpi.kpi_id)
-    points = _trend_points(series, result.spc)
     alt = (
         f"{kpi.name}: {card.partner.name}'s value per period against its target and the peer "
         "middle half."
