@@ -5,7 +5,8 @@ keeps), then views, drawing, pages and typesetting (a batch of views at a time),
 Each stage's output is the next one's only input (see DESIGN.md); each is timed, and the
 timings go into the manifest so that a nightly run can be compared with the last. Drawing
 and typesetting run in workers beside the rest: their stage times are what the build waited
-for them, their CPU seconds are in the manifest's `charts` and `pdfs`.
+for them, their CPU seconds are in the manifest's `charts` and `pdfs`; `timings_cpu` holds
+the CPU the build's own process spent in each stage (each stage's own with --jobs 1).
 """
 
 from __future__ import annotations
