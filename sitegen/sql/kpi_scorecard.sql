@@ -18,45 +18,58 @@ CREATE OR REPLACE TEMP MACRO sg_judge(value, target, sign, amber_band) AS
 -- on or before P: the page, its JSON and PDF and the composite all count this one set, and
 -- data for later periods never change what an earlier period's scorecard shows. A missing
 -- value is a finding (no_data).
-CREATE OR REPLACE TABLE scorecard_grid AS
-WITH reported AS (
-    SELECT m.partner_id, m.kpi_id, g.grain,
-           min(date_trunc(g.grain, m.period_start))::DATE AS first
-    FROM metrics m
-    JOIN kpi_grains g USING (kpi_id)
-    GROUP BY ALL
-),
-spans AS (
-    SELECT r.*,
-           CAST(date_trunc(r.grain, (SELECT max(period_end) FROM calendar) + INTERVAL 1 DAY)
-                - sg_step(r.grain) AS DATE) AS last
-    FROM reported r
-),
-periods AS (
-    SELECT partner_id, kpi_id, grain,
-           CAST(unnest(generate_series(first, last, sg_step(grain))) AS DATE) AS period_start
-    FROM spans
-    WHERE first <= last
+--
+-- The grid is the KPI periods with a value (kpi_values) and the gaps between and after them:
+-- each period with a value is followed by the periods up to the next one with a value, or up
+-- to the last KPI period. (Found so rather than by joining every period to its value: at
+-- national scale the join is tens of millions of rows, the gaps a few.)
+CREATE OR REPLACE TABLE kpi_last AS
+SELECT kpi_id, sg_step(grain) AS step,
+       CAST(date_trunc(grain, (SELECT max(period_end) FROM calendar) + INTERVAL 1 DAY)
+            - sg_step(grain) AS DATE) AS last
+FROM kpi_grains;
+
+CREATE OR REPLACE TABLE scorecard_gaps AS
+WITH present AS (
+    SELECT v.partner_id, v.kpi_id, v.period_start, l.step,
+           least(coalesce(lead(v.period_start) OVER (PARTITION BY v.partner_id, v.kpi_id
+                                                     ORDER BY v.period_start) - l.step,
+                          l.last),
+                 l.last) AS gap_end
+    FROM kpi_values v
+    JOIN kpi_last l USING (kpi_id)
 )
-SELECT s.partner_id, s.kpi_id, s.grain, s.period_start,
-       sg_end(s.period_start, s.grain) AS period_end,
-       CAST(s.period_start - sg_step(s.grain) AS DATE) AS previous_start,
-       CAST(s.period_start - INTERVAL 1 YEAR AS DATE) AS year_ago_start
-FROM periods s
-JOIN partners p USING (partner_id)
-WHERE sg_end(s.period_start, s.grain) >= p.joined;
+SELECT partner_id, kpi_id,
+       CAST(unnest(generate_series(period_start + step, gap_end, step)) AS DATE) AS period_start
+FROM present
+WHERE period_start + step <= gap_end;
 
--- Values that may be shown, by partner × KPI × period: the other side of every change.
-CREATE OR REPLACE TABLE shown_values AS
-SELECT partner_id, kpi_id, period_start, value
-FROM kpi_values
-WHERE NOT suppressed AND value IS NOT NULL;
+-- Changes against the previous KPI period and the same period a year earlier, both between
+-- shown values (peer_values holds exactly those): the previous period's value is the one
+-- before in the partner's series when that is one step back; the year-ago one is found by its
+-- date, as the series may have gaps.
+CREATE OR REPLACE TABLE shown_changes AS
+SELECT partner_id, kpi_id, period_start,
+       CASE WHEN lag(period_start) OVER series = period_start - sg_step(grain)
+            THEN value - lag(value) OVER series END AS change_prev,
+       value - first_value(value) OVER (series RANGE BETWEEN INTERVAL 1 YEAR PRECEDING
+                                                     AND INTERVAL 1 YEAR PRECEDING)
+           AS change_yoy
+FROM peer_values
+WINDOW series AS (PARTITION BY partner_id, kpi_id ORDER BY period_start);
 
-CREATE OR REPLACE TABLE scorecard AS
-WITH judged AS (
+CREATE OR REPLACE TABLE scorecard_cells AS
+WITH cells AS (
+    SELECT partner_id, kpi_id, period_start, value, numerator, denominator, suppression,
+           suppressed, footnote, parts
+    FROM kpi_values
+    UNION ALL BY NAME
+    SELECT partner_id, kpi_id, period_start FROM scorecard_gaps
+),
+judged AS (
     SELECT
-        g.partner_id, g.kpi_id, g.grain, sg_label(g.period_start, g.grain) AS period,
-        g.period_start, g.period_end, g.previous_start, g.year_ago_start,
+        v.partner_id, v.kpi_id, kg.grain, sg_label(v.period_start, kg.grain) AS period,
+        v.period_start, sg_end(v.period_start, kg.grain) AS period_end,
         -- Suppressed values and their counts are shown to no one but their owner: `value`
         -- is what everyone may see, `own_value` what the partner's own site and PDF show.
         CASE WHEN NOT v.suppressed THEN v.value END AS value,
@@ -76,56 +89,63 @@ WITH judged AS (
                           coalesce(k.amber_band, getvariable('amber_band')))
         END AS status,
         CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign
-    FROM scorecard_grid g
+    FROM cells v
+    JOIN kpi_last l USING (kpi_id)
+    JOIN partners p USING (partner_id)
     JOIN kpis k USING (kpi_id)
     JOIN kpi_grains kg USING (kpi_id)
-    LEFT JOIN kpi_values v USING (partner_id, kpi_id, period_start)
     LEFT JOIN targets t
-        ON t.partner_id = g.partner_id AND t.kpi_id = g.kpi_id
-       AND t.valid_start <= g.period_end AND g.period_end <= t.valid_end
-),
-changed AS (
-    -- Changes against the previous period and the same period a year earlier, both shown.
-    SELECT j.*,
-           j.value - prev.value AS change_prev,
-           j.value - year_ago.value AS change_yoy
-    FROM judged j
-    LEFT JOIN shown_values prev
-        ON prev.partner_id = j.partner_id AND prev.kpi_id = j.kpi_id
-       AND prev.period_start = j.previous_start
-    LEFT JOIN shown_values year_ago
-        ON year_ago.partner_id = j.partner_id AND year_ago.kpi_id = j.kpi_id
-       AND year_ago.period_start = j.year_ago_start
+        ON t.partner_id = v.partner_id AND t.kpi_id = v.kpi_id
+       AND t.valid_start <= sg_end(v.period_start, kg.grain)
+       AND sg_end(v.period_start, kg.grain) <= t.valid_end
+    WHERE v.period_start <= l.last AND sg_end(v.period_start, kg.grain) >= p.joined
 )
 SELECT
     c.partner_id, c.kpi_id, c.grain, c.period, c.period_start, c.period_end,
     c.value, c.numerator, c.denominator, c.target, c.target_source, c.status,
     c.own_value, c.own_numerator, c.own_denominator, c.suppression, c.footnote,
     c.parts, c.parts_of,
-    -- The label follows the KPI's direction: a falling readmission rate is improving.
-    c.change_prev, sg_change_label(c.change_prev, c.sign) AS change_prev_label,
+    -- The changes' labels follow the KPI's direction: a falling readmission rate is
+    -- improving.
+    ch.change_prev, sg_change_label(ch.change_prev, c.sign) AS change_prev_label,
     -- The change read in the KPI's direction, as a share of the target, so that changes in
     -- different units compare (a falling readmission rate counts as positive): what picks a
     -- scorecard's biggest improvement and decline.
-    c.sign * c.change_prev / CASE WHEN abs(c.target) > 0 THEN abs(c.target) ELSE 1 END
+    c.sign * ch.change_prev / CASE WHEN abs(c.target) > 0 THEN abs(c.target) ELSE 1 END
         AS relative_change,
-    c.change_yoy, sg_change_label(c.change_yoy, c.sign) AS change_yoy_label,
-    coalesce(a.n, 0) AS peer_n, a.median AS peer_median, a.q1 AS peer_q1, a.q3 AS peer_q3,
-    a.own_site_q1 AS peer_own_site_q1, a.own_site_q3 AS peer_own_site_q3,
-    pos.peer_percentile, pos.peer_rank,
-    coalesce(t.n, 0) AS type_n, t.median AS type_median, t.q1 AS type_q1, t.q3 AS type_q3,
-    pos.type_percentile, pos.type_rank
-FROM changed c
+    ch.change_yoy, sg_change_label(ch.change_yoy, c.sign) AS change_yoy_label,
+    pos.peer_percentile, pos.peer_rank, pos.type_percentile, pos.type_rank
+FROM judged c
+LEFT JOIN peer_positions pos
+    ON pos.partner_id = c.partner_id AND pos.kpi_id = c.kpi_id
+   AND pos.period_start = c.period_start
+LEFT JOIN shown_changes ch
+    ON ch.partner_id = c.partner_id AND ch.kpi_id = c.kpi_id
+   AND ch.period_start = c.period_start;
+
+-- The scorecard as every reader sees it: each cell with the peer figures of its KPI period,
+-- over all partners and within the partner's own type. Those are kept once per KPI period in
+-- peer_stats, not once per cell: 10 columns fewer to write for 10 million cells.
+CREATE OR REPLACE VIEW scorecard AS
+SELECT c.partner_id, c.kpi_id, c.grain, c.period, c.period_start, c.period_end,
+       c.value, c.numerator, c.denominator, c.target, c.target_source, c.status,
+       c.own_value, c.own_numerator, c.own_denominator, c.suppression, c.footnote,
+       c.parts, c.parts_of, c.change_prev, c.change_prev_label, c.relative_change,
+       c.change_yoy, c.change_yoy_label,
+       coalesce(a.n, 0) AS peer_n, a.median AS peer_median, a.q1 AS peer_q1, a.q3 AS peer_q3,
+       a.own_site_q1 AS peer_own_site_q1, a.own_site_q3 AS peer_own_site_q3,
+       c.peer_percentile, c.peer_rank,
+       coalesce(t.n, 0) AS type_n, t.median AS type_median, t.q1 AS type_q1, t.q3 AS type_q3,
+       c.type_percentile, c.type_rank
+FROM scorecard_cells c
 JOIN partners p USING (partner_id)
 LEFT JOIN peer_stats a
     ON a.kpi_id = c.kpi_id AND a.period_start = c.period_start AND a.scope = 'all'
 LEFT JOIN peer_stats t
-    ON t.kpi_id = c.kpi_id AND t.period_start = c.period_start AND t.scope = p.partner_type
-LEFT JOIN peer_positions pos
-    ON pos.partner_id = c.partner_id AND pos.kpi_id = c.kpi_id
-   AND pos.period_start = c.period_start;
+    ON t.kpi_id = c.kpi_id AND t.period_start = c.period_start AND t.scope = p.partner_type;
 
-DROP TABLE scorecard_grid;
-DROP TABLE shown_values;
+DROP TABLE kpi_last;
+DROP TABLE scorecard_gaps;
+DROP TABLE shown_changes;
 DROP TABLE peer_positions;
 DROP TABLE peer_values;
