@@ -28,6 +28,21 @@ CREATE OR REPLACE TEMP MACRO sg_three(side_a, side_b, side_c, zone_a, zone_b, zo
     side_a = s AND side_b = s AND side_c = s
     AND (zone_a::INT + zone_b::INT + zone_c::INT) >= 2;
 
+-- The side of the mean a value is on: 1 above, -1 below, 0 on it; NULL for no value (a
+-- neighbour beyond the segment's ends).
+CREATE OR REPLACE TEMP MACRO sg_side(x, mean) AS
+    CASE WHEN x IS NULL THEN NULL WHEN sg_above(x, mean) THEN 1
+         WHEN sg_below(x, mean) THEN -1 ELSE 0 END;
+
+-- Whether a value is beyond the two-thirds line above (hi) or below (lo) the mean: false for a
+-- series with no moving range yet, NULL for no value.
+CREATE OR REPLACE TEMP MACRO sg_zone_hi(x, mean, mean_mr) AS
+    CASE WHEN x IS NOT NULL
+         THEN coalesce(sg_above(x, mean + 2.0 / 3.0 * 2.66 * mean_mr), false) END;
+CREATE OR REPLACE TEMP MACRO sg_zone_lo(x, mean, mean_mr) AS
+    CASE WHEN x IS NOT NULL
+         THEN coalesce(sg_below(x, mean - 2.0 / 3.0 * 2.66 * mean_mr), false) END;
+
 CREATE OR REPLACE TABLE spc_points AS
 WITH window_points AS (
     SELECT s.partner_id, s.kpi_id, s.grain, s.period_start, s.value, s.target,
@@ -68,80 +83,89 @@ segmented AS (
 -- two-of-three zone starts two thirds of the way to each limit.
 --
 -- Every window below is over one ordering, a segment's points by period (a sort each, the
--- costly part at national scale), and each mean is summed in that order, so the same input
--- gives the same limits to the last bit (a mean grouped without an order is summed in the
--- order the threads happen to finish).
+-- costly part at national scale: so there are three, and no run is counted by a GROUP BY
+-- joined back), and each mean is summed in that order, so the same input gives the same
+-- limits to the last bit (a mean grouped without an order is summed in the order the threads
+-- happen to finish). A point's neighbours are read by their values: the mean and limits are
+-- the same for every point of a segment.
 ranged AS (
     SELECT s.*,
            row_number() OVER seg AS i,
            s.value - lag(s.value) OVER seg AS step,
            lead(s.value) OVER seg - s.value AS next_step,
+           lag(s.value, 2) OVER seg AS value_b2, lag(s.value, 1) OVER seg AS value_b1,
+           lead(s.value, 1) OVER seg AS value_a1, lead(s.value, 2) OVER seg AS value_a2,
            avg(s.value) OVER whole AS mean
     FROM segmented s
     WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start),
            whole AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
-limited AS (
+-- The side of the mean each point is on (a point on the mean is on neither: 0), and the
+-- direction of each step and of the next: a repeated value is a step of 0.
+sides AS (
     SELECT r.*,
-           avg(abs(r.step)) OVER (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
-               AS mean_mr
+           sg_side(r.value, r.mean) AS side,
+           sg_side(r.value_b2, r.mean) AS side_b2, sg_side(r.value_b1, r.mean) AS side_b1,
+           sg_side(r.value_a1, r.mean) AS side_a1, sg_side(r.value_a2, r.mean) AS side_a2,
+           sign(r.step) AS d,
+           sign(r.next_step) AS next_d
     FROM ranged r
 ),
-sided AS (
-    SELECT l.*,
-           l.mean + 2.66 * l.mean_mr AS upper,
-           l.mean - 2.66 * l.mean_mr AS lower,
-           CASE WHEN sg_above(l.value, l.mean) THEN 1
-                WHEN sg_below(l.value, l.mean) THEN -1 ELSE 0 END AS side,
-           coalesce(sg_above(l.value, l.mean + 2.0 / 3.0 * 2.66 * l.mean_mr), false) AS zone_hi,
-           coalesce(sg_below(l.value, l.mean - 2.0 / 3.0 * 2.66 * l.mean_mr), false) AS zone_lo,
-           -- the direction of each step, and of the next: a repeated value is a step of 0
-           sign(l.step) AS d,
-           sign(l.next_step) AS next_d
-    FROM limited l
-),
-runs AS (
+-- Where each point's runs begin and end (positions in the segment):
+--   a shift is a run of consecutive points on one side of the mean;
+--   a rising run is everything between two falling steps (repeated values included), a
+--   falling run everything between two rising steps.
+bounded AS (
     SELECT s.*,
-           -- a shift is a run of points on one side of the mean, numbered by the gaps method
-           -- (a point's position in the segment less its position among the points on its
-           -- side: constant along a run)
-           s.i - CASE s.side WHEN 1 THEN count(*) FILTER (s.side = 1) OVER so_far
-                             WHEN -1 THEN count(*) FILTER (s.side = -1) OVER so_far
-                             ELSE count(*) FILTER (s.side = 0) OVER so_far END AS side_run,
-           -- a rising run is everything between two falling steps (repeated values included),
-           -- a falling run everything between two rising steps
-           count(*) FILTER (s.d = -1) OVER so_far AS up_key,
-           count(*) FILTER (s.d = 1) OVER so_far AS down_key,
-           -- the two points before and after, for the two-of-three rule
-           lag(s.side, 2) OVER seg AS side_b2, lag(s.side, 1) OVER seg AS side_b1,
-           lead(s.side, 1) OVER seg AS side_a1, lead(s.side, 2) OVER seg AS side_a2,
-           lag(s.zone_hi, 2) OVER seg AS hi_b2, lag(s.zone_hi, 1) OVER seg AS hi_b1,
-           lead(s.zone_hi, 1) OVER seg AS hi_a1, lead(s.zone_hi, 2) OVER seg AS hi_a2,
-           lag(s.zone_lo, 2) OVER seg AS lo_b2, lag(s.zone_lo, 1) OVER seg AS lo_b1,
-           lead(s.zone_lo, 1) OVER seg AS lo_a1, lead(s.zone_lo, 2) OVER seg AS lo_a2
-    FROM sided s
-    WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start),
+           avg(abs(s.step)) OVER whole AS mean_mr,
+           max(s.i) FILTER (s.side_b1 IS DISTINCT FROM s.side) OVER so_far AS side_from,
+           min(s.i) FILTER (s.side_a1 IS DISTINCT FROM s.side) OVER to_end AS side_to,
+           max(s.i) FILTER (s.d IS NULL OR s.d = -1) OVER so_far AS rise_from,
+           min(s.i) FILTER (s.next_d IS NULL OR s.next_d = -1) OVER to_end AS rise_to,
+           max(s.i) FILTER (s.d IS NULL OR s.d = 1) OVER so_far AS fall_from,
+           min(s.i) FILTER (s.next_d IS NULL OR s.next_d = 1) OVER to_end AS fall_to
+    FROM sides s
+    WINDOW whole AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
            so_far AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
-                      ROWS UNBOUNDED PRECEDING)
+                      ROWS UNBOUNDED PRECEDING),
+           to_end AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+                      ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 ),
 -- How long each run is: points in a shift; points counted in a rising or falling run, its
 -- first point and each strict step (a repeated value neither counts nor ends the run).
-side_runs AS (
-    SELECT partner_id, kpi_id, segment, side, side_run, count(*) AS side_length
-    FROM runs GROUP BY ALL
+counted AS (
+    SELECT b.*,
+           b.side_to - b.side_from + 1 AS side_length,
+           1 + count(*) FILTER (b.d = 1) OVER (
+               PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+               ROWS BETWEEN b.i - b.rise_from PRECEDING AND b.rise_to - b.i FOLLOWING)
+               AS rise_length,
+           1 + count(*) FILTER (b.d = -1) OVER (
+               PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+               ROWS BETWEEN b.i - b.fall_from PRECEDING AND b.fall_to - b.i FOLLOWING)
+               AS fall_length
+    FROM bounded b
 ),
-rises AS (
-    SELECT partner_id, kpi_id, segment, up_key, 1 + count(*) FILTER (d = 1) AS rise_length
-    FROM runs GROUP BY ALL
-),
-falls AS (
-    SELECT partner_id, kpi_id, segment, down_key, 1 + count(*) FILTER (d = -1) AS fall_length
-    FROM runs GROUP BY ALL
+sided AS (
+    SELECT c.*,
+           c.mean + 2.66 * c.mean_mr AS upper,
+           c.mean - 2.66 * c.mean_mr AS lower,
+           sg_zone_hi(c.value, c.mean, c.mean_mr) AS zone_hi,
+           sg_zone_lo(c.value, c.mean, c.mean_mr) AS zone_lo,
+           sg_zone_hi(c.value_b2, c.mean, c.mean_mr) AS hi_b2,
+           sg_zone_hi(c.value_b1, c.mean, c.mean_mr) AS hi_b1,
+           sg_zone_hi(c.value_a1, c.mean, c.mean_mr) AS hi_a1,
+           sg_zone_hi(c.value_a2, c.mean, c.mean_mr) AS hi_a2,
+           sg_zone_lo(c.value_b2, c.mean, c.mean_mr) AS lo_b2,
+           sg_zone_lo(c.value_b1, c.mean, c.mean_mr) AS lo_b1,
+           sg_zone_lo(c.value_a1, c.mean, c.mean_mr) AS lo_a1,
+           sg_zone_lo(c.value_a2, c.mean, c.mean_mr) AS lo_a2
+    FROM counted c
 ),
 patterns AS (
-    SELECT r.*, sr.side_length, ri.rise_length, fa.fall_length,
+    SELECT r.*,
            coalesce(r.d IN (0, 1), false) OR coalesce(r.next_d IN (0, 1), false) AS in_rise,
            coalesce(r.d IN (0, -1), false) OR coalesce(r.next_d IN (0, -1), false) AS in_fall,
            -- in a two of three: one of the three windows of three points that hold it qualifies
@@ -153,10 +177,7 @@ patterns AS (
                OR coalesce(sg_three(r.side_b1, r.side, r.side_a1, r.lo_b1, r.zone_lo, r.lo_a1, -1), false)
                OR coalesce(sg_three(r.side, r.side_a1, r.side_a2, r.zone_lo, r.lo_a1, r.lo_a2, -1), false)
                AS in_three_lo
-    FROM runs r
-    JOIN side_runs sr USING (partner_id, kpi_id, segment, side, side_run)
-    JOIN rises ri USING (partner_id, kpi_id, segment, up_key)
-    JOIN falls fa USING (partner_id, kpi_id, segment, down_key)
+    FROM sided r
 ),
 -- The four special-cause rules, each flagging every point of its pattern, high or low:
 --   outside       a point strictly beyond a process limit;
