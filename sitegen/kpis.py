@@ -2,9 +2,10 @@
 
 The rules live in the SQL, each commented in words; this module only sets the run's settings
 and runs the files in order. After `compute`, these tables hold the results: `scorecard` (a
-view: the cells of `scorecard_cells` with their KPI period's peer figures), `peer_stats`, `alliance`, `composite`, `submissions`, `as_of`, `scorecard_as_of` (what the
-scorecard shows for the as-of period), `alliance_as_of`, `biggest_changes`, `movers` and
-`status_counts`; after `review`, the review tables of kpi_review.sql.
+view: the cells of `scorecard_cells` with their KPI period's peer figures), `peer_stats`,
+`alliance`, `composite`, `submissions`, `as_of`, `scorecard_as_of` (what the scorecard shows
+for the as-of period), `alliance_as_of`, `biggest_changes`, `movers` and `status_counts`;
+after `review`, the review tables of kpi_review.sql.
 """
 
 from __future__ import annotations
