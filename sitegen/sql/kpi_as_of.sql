@@ -33,8 +33,7 @@ SELECT s.*
 FROM scorecard s
 JOIN kpi_grains g USING (kpi_id)
 CROSS JOIN as_of a
-WHERE s.period_start = CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY) - sg_step(g.grain)
-                            AS DATE);
+WHERE s.period_start = sg_judged_at(a.period_end, g.grain);
 
 -- Each partner's biggest improvement and biggest decline on the previous period, for its
 -- summary: the KPI with the largest relative change above 0 and the one with the smallest
@@ -61,8 +60,7 @@ SELECT al.*
 FROM alliance al
 JOIN kpi_grains g USING (kpi_id)
 CROSS JOIN as_of a
-WHERE al.period_start = CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY) - sg_step(g.grain)
-                             AS DATE);
+WHERE al.period_start = sg_judged_at(a.period_end, g.grain);
 
 -- Whether the as-of period can be reported at all: how many partners submitted for it, and
 -- the first and last periods anybody submitted for. A configured period nobody submitted for

@@ -29,8 +29,7 @@ CREATE OR REPLACE TABLE composite_inputs AS
 WITH judged_at AS (
     -- Scorecard period × KPI → the KPI period it is judged at.
     SELECT c.period, c.period_start, c.period_end, g.kpi_id,
-           CAST(date_trunc(g.grain, c.period_end + INTERVAL 1 DAY) - sg_step(g.grain) AS DATE)
-               AS kpi_period_start
+           sg_judged_at(c.period_end, g.grain) AS kpi_period_start
     FROM calendar c
     CROSS JOIN kpi_grains g
 )

@@ -20,6 +20,12 @@ CREATE OR REPLACE TEMP MACRO sg_label(d, g) AS
 -- The last day of the period that starts on d.
 CREATE OR REPLACE TEMP MACRO sg_end(d, g) AS CAST(d + sg_step(g) - INTERVAL 1 DAY AS DATE);
 
+-- The KPI period at grain g that a scorecard period ending on last_day is judged at: the
+-- latest one ending on or before that day (a monthly scorecard for 2025-11 judges a
+-- quarterly KPI at 2025-Q3).
+CREATE OR REPLACE TEMP MACRO sg_judged_at(last_day, g) AS
+    CAST(date_trunc(g, last_day + INTERVAL 1 DAY) - sg_step(g) AS DATE);
+
 -- A figure as published: rounded half away from zero to the decimals its unit is shown with
 -- (0 to 2), on the number as written (2.675 → 2.68, as by hand and as sitegen/filters.py
 -- rounds), so that what a chart's data or a JSON file holds is what the page shows.

@@ -8,8 +8,7 @@ SELECT s.*
 FROM scorecard s
 JOIN kpi_grains g USING (kpi_id)
 CROSS JOIN review r
-WHERE s.period_start = CAST(date_trunc(g.grain, r.since_end + INTERVAL 1 DAY) - sg_step(g.grain)
-                            AS DATE);
+WHERE s.period_start = sg_judged_at(r.since_end, g.grain);
 
 -- Statuses ranked for "better" and "worse": met above at risk above missed. No data and
 -- suppressed are not on that scale: a change to or from them is a change, neither way.

@@ -25,8 +25,7 @@ CREATE OR REPLACE TEMP MACRO sg_judge(value, target, sign, amber_band) AS
 -- national scale the join is tens of millions of rows, the gaps a few.)
 CREATE OR REPLACE TABLE kpi_last AS
 SELECT kpi_id, sg_step(grain) AS step,
-       CAST(date_trunc(grain, (SELECT max(period_end) FROM calendar) + INTERVAL 1 DAY)
-            - sg_step(grain) AS DATE) AS last
+       sg_judged_at((SELECT max(period_end) FROM calendar), grain) AS last
 FROM kpi_grains;
 
 CREATE OR REPLACE TABLE scorecard_gaps AS

@@ -54,8 +54,7 @@ WITH window_points AS (
     -- review's period, to read the series as it stood then)
     CROSS JOIN (SELECT coalesce(getvariable('spc_end'), period_end) AS period_end FROM as_of) a
     WHERE s.value IS NOT NULL
-      AND s.period_start <= CAST(date_trunc(g.grain, a.period_end + INTERVAL 1 DAY)
-                                 - sg_step(g.grain) AS DATE)
+      AND s.period_start <= sg_judged_at(a.period_end, g.grain)
       AND (getvariable('spc_end') IS NULL
            OR EXISTS (SELECT 1 FROM spc_candidates c
                       WHERE c.partner_id = s.partner_id AND c.kpi_id = s.kpi_id))
