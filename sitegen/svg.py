@@ -222,7 +222,8 @@ class Drawer:
             if chart[0] in missing or chart[0] in self._started:
                 continue
             if (self.cache_dir / f"{chart[0]}.svg").exists():
-                self.reused += 1
+                self.reused += 1  # once per chart, as drawn counts: a chart seen again is neither
+                self._started.add(chart[0])
             else:
                 missing[chart[0]] = chart
         self._started.update(missing)
