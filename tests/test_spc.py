@@ -92,18 +92,29 @@ def reading(con: duckdb.DuckDBPyConnection, pid: str, kpi: str) -> dict[str, Any
 
 
 def signals(con: duckdb.DuckDBPyConnection, pid: str, kpi: str) -> dict[str, list[int]]:
-    """rule → the indices (0 = first point) of the points it flags."""
+    """rule → the indices (0 = first point) of the points it flags. spc_points keeps only
+    some points (the flagged, the latest, each segment's ends), so a point's index is its
+    place among the series' shown values."""
+    where = "WHERE partner_id::VARCHAR = ? AND kpi_id::VARCHAR = ?"
+    shown = [
+        start
+        for (start,) in con.execute(
+            f"SELECT period_start FROM scorecard {where} AND value IS NOT NULL "
+            "ORDER BY period_start",
+            [pid, kpi],
+        ).fetchall()
+    ]
     points = con.execute(
-        "SELECT outside, shift, trend, two_of_three FROM spc_points "
-        "WHERE partner_id::VARCHAR = ? AND kpi_id::VARCHAR = ? ORDER BY period_start",
+        f"SELECT period_start, outside, shift, trend, two_of_three FROM spc_points {where} "
+        "ORDER BY period_start",
         [pid, kpi],
     ).fetchall()
     rules = ("outside", "shift", "trend", "two_of_three")
     found: dict[str, list[int]] = {}
-    for i, flags in enumerate(points):
+    for start, *flags in points:
         for rule, flagged in zip(rules, flags, strict=True):
             if flagged:
-                found.setdefault(rule, []).append(i)
+                found.setdefault(rule, []).append(shown.index(start))
     return found
 
 
@@ -214,6 +225,20 @@ def test_a_new_baseline_has_its_own_mean_and_limits_and_no_run_crosses_it(tmp_pa
     one = reading(con, "p1", "up")  # no baseline of its own
     assert one is not None and one["variation"] == "special_improving"
     assert signals(con, "p1", "up")["shift"] == list(range(26))
+    # p0 has no signal: what is kept of it is each segment's first and last point (the
+    # periods the segment spans), the last being the latest; of p1, every flagged point
+    kept = con.execute(
+        "SELECT partner_id::VARCHAR, period, segment::VARCHAR, mean, latest FROM spc_points "
+        "ORDER BY partner_id, period_start"
+    ).fetchall()
+    p0 = [row[1:] for row in kept if row[0] == "p0"]
+    assert p0 == [
+        ("2022-01", "0001-01-01", pytest.approx(129 / 13), False),
+        ("2023-01", "0001-01-01", pytest.approx(129 / 13), False),
+        ("2023-02", "2023-02-01", pytest.approx(259 / 13), False),
+        ("2024-02", "2023-02-01", pytest.approx(259 / 13), True),
+    ]
+    assert len([row for row in kept if row[0] == "p1"]) == 26
 
 
 def test_a_baseline_for_every_partner_and_a_gap_that_a_moving_range_spans(tmp_path: Path) -> None:

@@ -43,12 +43,13 @@ CREATE OR REPLACE TEMP MACRO sg_zone_lo(x, mean, mean_mr) AS
     CASE WHEN x IS NOT NULL
          THEN coalesce(sg_below(x, mean - 2.0 / 3.0 * 2.66 * mean_mr), false) END;
 
+-- spc_points keeps the points its readers need, not every point (at national scale most of
+-- ten million): each flagged point, each series' latest point, and the first and last
+-- point of each baseline segment (the periods it spans).
 CREATE OR REPLACE TABLE spc_points AS
 WITH window_points AS (
-    SELECT s.partner_id, s.kpi_id, s.grain, s.period_start, s.value, s.target,
-           CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign
+    SELECT s.partner_id, s.kpi_id, s.period_start, s.value, s.target
     FROM scorecard s
-    JOIN kpis k USING (kpi_id)
     JOIN kpi_grains g USING (kpi_id)
     -- the window ends with the as-of period, or where kpis.review asks (spc_end: the last
     -- review's period, to read the series as it stood then)
@@ -66,24 +67,33 @@ series AS (
     GROUP BY ALL
     HAVING count(*) >= 13
 ),
+-- The starts of the baselines that apply to each series that has any (a few series, often
+-- none: a join to them costs little, where a lookup per point cost seconds).
+series_baselines AS (
+    SELECT s.partner_id, s.kpi_id, list(b.from_start) AS starts
+    FROM series s
+    JOIN baselines b ON b.kpi_id = s.kpi_id
+                    AND (b.partner_id IS NULL OR b.partner_id = s.partner_id)
+    GROUP BY ALL
+),
+-- A point's segment is the latest baseline start on or before it.
 segmented AS (
-    SELECT w.partner_id, w.kpi_id, w.grain, w.period_start, w.value, w.target, w.sign,
+    SELECT w.partner_id, w.kpi_id, w.period_start, w.value, w.target,
            s.points, w.period_start = s.latest_start AS latest,
-           coalesce((SELECT max(b.from_start) FROM baselines b
-                     WHERE b.kpi_id = w.kpi_id
-                       AND (b.partner_id IS NULL OR b.partner_id = w.partner_id)
-                       AND b.from_start <= w.period_start),
+           coalesce(list_max(list_filter(b.starts, lambda x: x <= w.period_start)),
                     DATE '0001-01-01') AS segment
     FROM window_points w
     JOIN series s USING (partner_id, kpi_id)
+    LEFT JOIN series_baselines b USING (partner_id, kpi_id)
 ),
 -- Centre line = the mean of the segment's points; moving range MR = |xᵢ − xᵢ₋₁| between
 -- consecutive points of the segment; process limits = mean ± 2.66 × mean(MR); the
 -- two-of-three zone starts two thirds of the way to each limit.
 --
 -- Every window below is over one ordering, a segment's points by period (a sort each, the
--- costly part at national scale: so there are three, and no run is counted by a GROUP BY
--- joined back), and each mean is summed in that order, so the same input gives the same
+-- costly part at national scale: so there are three, no run is counted by a GROUP BY joined
+-- back, and what only the last step needs, the KPI's grain and direction, joins there rather
+-- than riding through every sort), and each mean is summed in that order, so the same input gives the same
 -- limits to the last bit (a mean grouped without an order is summed in the order the threads
 -- happen to finish). A point's neighbours are read by their values: the mean and limits are
 -- the same for every point of a segment.
@@ -111,19 +121,15 @@ sides AS (
            sign(r.next_step) AS next_d
     FROM ranged r
 ),
--- Where each point's runs begin and end (positions in the segment):
---   a shift is a run of consecutive points on one side of the mean;
---   a rising run is everything between two falling steps (repeated values included), a
---   falling run everything between two rising steps.
+-- Where each point's shift begins and ends (positions in the segment): a shift is a run of
+-- consecutive points on one side of the mean. And the strict steps up and down so far.
 bounded AS (
     SELECT s.*,
            avg(abs(s.step)) OVER whole AS mean_mr,
            max(s.i) FILTER (s.side_b1 IS DISTINCT FROM s.side) OVER so_far AS side_from,
            min(s.i) FILTER (s.side_a1 IS DISTINCT FROM s.side) OVER to_end AS side_to,
-           max(s.i) FILTER (s.d IS NULL OR s.d = -1) OVER so_far AS rise_from,
-           min(s.i) FILTER (s.next_d IS NULL OR s.next_d = -1) OVER to_end AS rise_to,
-           max(s.i) FILTER (s.d IS NULL OR s.d = 1) OVER so_far AS fall_from,
-           min(s.i) FILTER (s.next_d IS NULL OR s.next_d = 1) OVER to_end AS fall_to
+           count(*) FILTER (s.d = 1) OVER so_far AS ups,
+           count(*) FILTER (s.d = -1) OVER so_far AS downs
     FROM sides s
     WINDOW whole AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
                      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
@@ -134,18 +140,25 @@ bounded AS (
 ),
 -- How long each run is: points in a shift; points counted in a rising or falling run, its
 -- first point and each strict step (a repeated value neither counts nor ends the run).
+-- A rising run is everything between two falling steps (repeated values included): it
+-- begins at the last point on or before this one that a fall reached (or the segment's
+-- first), and ends at the first point on or after it that a fall leaves (or the segment's
+-- last). Its length is 1 + the steps up between: the steps up so far at its end less those
+-- at its beginning. Counts so far never decrease, so the end's is the least among the points
+-- a fall leaves from here on, and the beginning's the greatest among those a fall reached so
+-- far. A falling run likewise, with the steps down.
 counted AS (
     SELECT b.*,
            b.side_to - b.side_from + 1 AS side_length,
-           1 + count(*) FILTER (b.d = 1) OVER (
-               PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
-               ROWS BETWEEN b.i - b.rise_from PRECEDING AND b.rise_to - b.i FOLLOWING)
-               AS rise_length,
-           1 + count(*) FILTER (b.d = -1) OVER (
-               PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
-               ROWS BETWEEN b.i - b.fall_from PRECEDING AND b.fall_to - b.i FOLLOWING)
-               AS fall_length
+           1 + min(b.ups) FILTER (b.next_d IS NULL OR b.next_d = -1) OVER to_end
+             - max(b.ups) FILTER (b.d IS NULL OR b.d = -1) OVER so_far AS rise_length,
+           1 + min(b.downs) FILTER (b.next_d IS NULL OR b.next_d = 1) OVER to_end
+             - max(b.downs) FILTER (b.d IS NULL OR b.d = 1) OVER so_far AS fall_length
     FROM bounded b
+    WINDOW so_far AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+                      ROWS UNBOUNDED PRECEDING),
+           to_end AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+                      ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 ),
 sided AS (
     SELECT c.*,
@@ -186,7 +199,7 @@ patterns AS (
 --   two_of_three  two of three consecutive points beyond the two-thirds line on one side,
 --                 all three on that side of the mean (the points beyond are flagged).
 flagged AS (
-    SELECT p.*,
+    SELECT p.*, g.grain, CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign,
            coalesce(sg_above(p.value, p.upper), false) AS outside_hi,
            coalesce(sg_below(p.value, p.lower), false) AS outside_lo,
            p.side = 1 AND p.side_length >= 7 AS shift_hi,
@@ -196,6 +209,8 @@ flagged AS (
            p.zone_hi AND p.in_three_hi AS three_of_hi,
            p.zone_lo AND p.in_three_lo AS three_of_lo
     FROM patterns p
+    JOIN kpis k USING (kpi_id)
+    JOIN kpi_grains g USING (kpi_id)
 )
 SELECT partner_id, kpi_id, sg_label(period_start, grain) AS period, period_start, value, target,
        sign, points, segment, mean, upper, lower,
@@ -210,7 +225,10 @@ SELECT partner_id, kpi_id, sg_label(period_start, grain) AS period, period_start
        CASE WHEN sign = 1 THEN outside_lo OR shift_lo OR trend_lo OR three_of_lo
             ELSE outside_hi OR shift_hi OR trend_hi OR three_of_hi END AS concerning,
        latest
-FROM flagged;
+FROM flagged
+WHERE latest OR i = 1 OR value_a1 IS NULL
+   OR outside_hi OR outside_lo OR shift_hi OR shift_lo OR trend_hi OR trend_lo
+   OR three_of_hi OR three_of_lo;
 
 -- The reading of each series with 13 points or more, at its latest point:
 --   variation  special_improving / special_concerning when the latest point is flagged by a
