@@ -48,15 +48,19 @@ WHERE period_start + step <= gap_end;
 -- before in the partner's series when that is one step back; the year-ago one is found by its
 -- date, as the series may have gaps.
 CREATE OR REPLACE TABLE shown_changes AS
-SELECT partner_id, kpi_id, period_start,
-       CASE WHEN lag(period_start) OVER series = period_start - sg_step(grain)
-            THEN value - lag(value) OVER series END AS change_prev,
-       value - first_value(value) OVER (series RANGE BETWEEN INTERVAL 1 YEAR PRECEDING
-                                                     AND INTERVAL 1 YEAR PRECEDING)
+SELECT v.partner_id, v.kpi_id, v.period_start,
+       CASE WHEN lag(v.period_start) OVER series = v.period_start - l.step
+            THEN v.value - lag(v.value) OVER series END AS change_prev,
+       v.value - first_value(v.value) OVER (series RANGE BETWEEN INTERVAL 1 YEAR PRECEDING
+                                                         AND INTERVAL 1 YEAR PRECEDING)
            AS change_yoy
-FROM peer_values
+FROM peer_values v
+JOIN kpi_last l USING (kpi_id)
 WINDOW series AS (PARTITION BY partner_id, kpi_id ORDER BY period_start);
 
+-- The cells as stored: what the view below can derive from the KPI (its grain, the period's
+-- label and end, the changes' labels) is left out, as is text where a flag will do. At
+-- national scale every text column written costs seconds.
 CREATE OR REPLACE TABLE scorecard_cells AS
 WITH cells AS (
     SELECT partner_id, kpi_id, period_start, value, numerator, denominator, suppression,
@@ -67,19 +71,18 @@ WITH cells AS (
 ),
 judged AS (
     SELECT
-        v.partner_id, v.kpi_id, kg.grain, sg_label(v.period_start, kg.grain) AS period,
-        v.period_start, sg_end(v.period_start, kg.grain) AS period_end,
+        v.partner_id, v.kpi_id, v.period_start,
         -- Suppressed values and their counts are shown to no one but their owner: `value`
         -- is what everyone may see, `own_value` what the partner's own site and PDF show.
         CASE WHEN NOT v.suppressed THEN v.value END AS value,
         CASE WHEN NOT v.suppressed THEN v.numerator END AS numerator,
         CASE WHEN NOT v.suppressed THEN v.denominator END AS denominator,
         v.value AS own_value, v.numerator AS own_numerator, v.denominator AS own_denominator,
-        v.suppression, v.footnote, coalesce(v.parts, 0) AS parts, kg.parts_of,
+        v.suppression, v.footnote, coalesce(v.parts, 0) AS parts,
         -- Target: the partner's commitment in force on the last day of the period, else the
         -- KPI's own target.
         coalesce(t.target, k.target) AS target,
-        CASE WHEN t.target IS NOT NULL THEN 'partner' ELSE 'kpi' END AS target_source,
+        t.target IS NOT NULL AS partner_target,
         CASE
             WHEN v.suppressed THEN 'suppressed'
             WHEN v.value IS NULL THEN 'no_data'
@@ -100,19 +103,16 @@ judged AS (
     WHERE v.period_start <= l.last AND sg_end(v.period_start, kg.grain) >= p.joined
 )
 SELECT
-    c.partner_id, c.kpi_id, c.grain, c.period, c.period_start, c.period_end,
-    c.value, c.numerator, c.denominator, c.target, c.target_source, c.status,
-    c.own_value, c.own_numerator, c.own_denominator, c.suppression, c.footnote,
-    c.parts, c.parts_of,
-    -- The changes' labels follow the KPI's direction: a falling readmission rate is
-    -- improving.
-    ch.change_prev, sg_change_label(ch.change_prev, c.sign) AS change_prev_label,
+    c.partner_id, c.kpi_id, c.period_start,
+    c.value, c.numerator, c.denominator, c.target, c.partner_target, c.status,
+    c.own_value, c.own_numerator, c.own_denominator, c.suppression, c.footnote, c.parts,
+    ch.change_prev,
     -- The change read in the KPI's direction, as a share of the target, so that changes in
     -- different units compare (a falling readmission rate counts as positive): what picks a
     -- scorecard's biggest improvement and decline.
     c.sign * ch.change_prev / CASE WHEN abs(c.target) > 0 THEN abs(c.target) ELSE 1 END
         AS relative_change,
-    ch.change_yoy, sg_change_label(ch.change_yoy, c.sign) AS change_yoy_label,
+    ch.change_yoy,
     pos.peer_percentile, pos.peer_rank, pos.type_percentile, pos.type_rank
 FROM judged c
 LEFT JOIN peer_positions pos
@@ -125,12 +125,20 @@ LEFT JOIN shown_changes ch
 -- The scorecard as every reader sees it: each cell with the peer figures of its KPI period,
 -- over all partners and within the partner's own type. Those are kept once per KPI period in
 -- peer_stats, not once per cell: 10 columns fewer to write for 10 million cells.
+-- The changes' labels follow the KPI's direction: a falling readmission rate is improving.
+-- (The view uses this run's macros: like them, it is for the run's own connection.)
 CREATE OR REPLACE VIEW scorecard AS
-SELECT c.partner_id, c.kpi_id, c.grain, c.period, c.period_start, c.period_end,
-       c.value, c.numerator, c.denominator, c.target, c.target_source, c.status,
+SELECT c.partner_id, c.kpi_id, g.grain, sg_label(c.period_start, g.grain) AS period,
+       c.period_start, sg_end(c.period_start, g.grain) AS period_end,
+       c.value, c.numerator, c.denominator, c.target,
+       CASE WHEN c.partner_target THEN 'partner' ELSE 'kpi' END AS target_source, c.status,
        c.own_value, c.own_numerator, c.own_denominator, c.suppression, c.footnote,
-       c.parts, c.parts_of, c.change_prev, c.change_prev_label, c.relative_change,
-       c.change_yoy, c.change_yoy_label,
+       c.parts, g.parts_of, c.change_prev,
+       sg_change_label(c.change_prev, CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END)
+           AS change_prev_label,
+       c.relative_change, c.change_yoy,
+       sg_change_label(c.change_yoy, CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END)
+           AS change_yoy_label,
        coalesce(a.n, 0) AS peer_n, a.median AS peer_median, a.q1 AS peer_q1, a.q3 AS peer_q3,
        a.own_site_q1 AS peer_own_site_q1, a.own_site_q3 AS peer_own_site_q3,
        c.peer_percentile, c.peer_rank,
@@ -138,6 +146,8 @@ SELECT c.partner_id, c.kpi_id, c.grain, c.period, c.period_start, c.period_end,
        c.type_percentile, c.type_rank
 FROM scorecard_cells c
 JOIN partners p USING (partner_id)
+JOIN kpis k USING (kpi_id)
+JOIN kpi_grains g USING (kpi_id)
 LEFT JOIN peer_stats a
     ON a.kpi_id = c.kpi_id AND a.period_start = c.period_start AND a.scope = 'all'
 LEFT JOIN peer_stats t
