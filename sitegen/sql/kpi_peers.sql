@@ -3,8 +3,9 @@
 -- ones count for nothing). A group of fewer than min_peers (5) partners is withheld: a median
 -- of 2 would reveal the other partner's value.
 
+-- (The KPI's grain is not carried: it follows from the KPI, and is joined where needed.)
 CREATE OR REPLACE TABLE peer_values AS
-SELECT v.partner_id, v.kpi_id, v.grain, v.period_start, v.value,
+SELECT v.partner_id, v.kpi_id, v.period_start, v.value,
        v.sign * v.value AS goodness, p.partner_type
 FROM kpi_values v
 JOIN partners p USING (partner_id)
@@ -15,19 +16,20 @@ WHERE NOT v.suppressed AND v.value IS NOT NULL;
 -- aggregate cannot spill to disk, and at 10,000 partners three copies outgrow DuckDB's bound.
 CREATE OR REPLACE TABLE peer_stats AS
 WITH quantiles AS (
-    SELECT kpi_id, grain, period_start, 'all' AS scope, count(*) AS n,
+    SELECT kpi_id, period_start, 'all' AS scope, count(*) AS n,
            quantile_cont(value, [0.25, 0.5, 0.75]) AS q
     FROM peer_values
-    GROUP BY kpi_id, grain, period_start
+    GROUP BY kpi_id, period_start
     UNION ALL
-    SELECT kpi_id, grain, period_start, partner_type AS scope, count(*) AS n,
+    SELECT kpi_id, period_start, CAST(partner_type AS VARCHAR) AS scope, count(*) AS n,
            quantile_cont(value, [0.25, 0.5, 0.75])
     FROM peer_values
-    GROUP BY kpi_id, grain, period_start, partner_type
+    GROUP BY kpi_id, period_start, partner_type
 ),
 groups AS (
-    SELECT kpi_id, grain, period_start, scope, n, q[1] AS q1, q[2] AS median, q[3] AS q3
+    SELECT kpi_id, kg.grain, period_start, scope, n, q[1] AS q1, q[2] AS median, q[3] AS q3
     FROM quantiles
+    JOIN kpi_grains kg USING (kpi_id)
 )
 -- Published figures are rounded to the decimals the KPI's unit is shown with (sg_shown), in
 -- charts and JSON as on the page, so that a handful of anonymous values cannot be read back
