@@ -626,6 +626,8 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
     records would be: its column names are the header (at line 0), each row is at its row
     number (the first row is 1: a Parquet file has no header line), every value as text and
     NULL as empty, so that the same rules judge it as the same data written in a CSV file.
+    Each value is kept once: a metric column's in its column of raw_metrics, any other's in
+    `fields`, and the file's `sources` say where (sg_fields puts a row back together).
     The file is registered in `files` here, since its header is known before its rows: they
     need no staging. DuckDB reads the file itself, through a name with no glob character in
     it, a row group at a time: no row passes through Python. Returns a problem that makes
@@ -650,6 +652,9 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
             f"CASE WHEN why IS NULL THEN c{lowered.index(name)} END" if name in lowered else "NULL"
             for name in METRIC_COLUMNS
         )
+        mapped = {lowered.index(name): name for name in METRIC_COLUMNS if name in lowered}
+        others = [i for i in range(len(names)) if i not in mapped]
+        sources = [mapped.get(i) or str(others.index(i) + 1) for i in range(len(names))]
         # file_row_number counts from 0 in the file as written, whatever order DuckDB's
         # threads read its row groups in; a column of that name hides it (then DuckDB's own
         # scan order, which it keeps, numbers the rows).
@@ -661,7 +666,8 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
         con.execute(
             f"""
             INSERT INTO raw_metrics
-            SELECT ?, n, CASE WHEN why IS NULL THEN [{", ".join(fields)}] ELSE [] END,
+            SELECT ?, n, CASE WHEN why IS NULL THEN [{", ".join(fields[i] for i in others)}]
+                              ELSE [] END,
                    CASE WHEN why IS NULL THEN {len(fields)} ELSE 0 END, {len(header)},
                    {columns}, ?, why
             FROM (
@@ -677,7 +683,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, handle: BinaryIO, label: str)
     except duckdb.Error as exc:
         _forget(con, label)
         return f"could not be read as Parquet: {_duckdb_reason(exc)}"
-    insert_rows(con, "files", [(label, 0, lowered, problem)])
+    insert_rows(con, "files", [(label, 0, lowered, problem, sources)])
     return problem
 
 
@@ -766,7 +772,7 @@ def _register_files(con: duckdb.DuckDBPyConnection, problems: dict[str, str | No
         if file not in headers:
             problem = problem or "empty file: no header and no rows"
         problem = problem or _header_problem(header)
-        rows.append((file, header_line, header, problem))
+        rows.append((file, header_line, header, problem, None))
     insert_rows(con, "files", rows)
     columns = ", ".join(f"s.fields[list_position(f.header, '{name}')]" for name in METRIC_COLUMNS)
     con.execute(

@@ -1097,39 +1097,29 @@ def test_extra_parquet_columns_nested_ones_too_are_kept_as_read(mini: Path, load
     add_parquet(
         mini,
         "extra.parquet",
-        "SELECT {'source': 'ehr', 'ids': [1, 2]} AS origin, 'north-hosp' AS partner_id, "
+        "SELECT {'source': 'ehr', 'ids': [1, 2]} AS origin, partner_id, "
         "'readmit_30d' AS kpi_id, '2025-08' AS period, [['a'], ['b', 'c']] AS tags, "
-        "14.0 AS value, 140 AS numerator, 1000 AS denominator",
+        "14.0 AS value, 140 AS numerator, 1000 AS denominator "
+        "FROM (VALUES ('north-hosp'), ('ghost')) AS t(partner_id)",
     )
     con, summary = load()
-    assert (summary.read, summary.accepted) == (7, 7)
+    assert (summary.read, summary.accepted) == (8, 7)
+    header = ["origin", "partner_id", "kpi_id", "period", "tags", "value", "numerator"]
+    header.append("denominator")
+    as_read = ["{'source': ehr, 'ids': [1, 2]}", "north-hosp", "readmit_30d", "2025-08"]
+    as_read += ["[[a], [b, c]]", "14.0", "140", "1000"]
+    # each row as read, in the file's order, its values kept once (the metric columns' in
+    # their columns, the others' in fields)
     assert con.execute(
-        "SELECT f.header, r.fields FROM files f JOIN raw_metrics r USING (file) "
-        "WHERE file = 'data/metrics/extra.parquet'"
+        "SELECT f.header, sg_fields(f, r), r.fields FROM files f JOIN raw_metrics r USING (file) "
+        "WHERE file = 'data/metrics/extra.parquet' ORDER BY line"
     ).fetchall() == [
-        (
-            [
-                "origin",
-                "partner_id",
-                "kpi_id",
-                "period",
-                "tags",
-                "value",
-                "numerator",
-                "denominator",
-            ],
-            [
-                "{'source': ehr, 'ids': [1, 2]}",
-                "north-hosp",
-                "readmit_30d",
-                "2025-08",
-                "[[a], [b, c]]",
-                "14.0",
-                "140",
-                "1000",
-            ],
-        )
+        (header, as_read, [as_read[0], as_read[4]]),
+        (header, [as_read[0], "ghost", *as_read[2:]], [as_read[0], as_read[4]]),
     ]
+    assert con.execute(
+        "SELECT line, fields FROM rejected WHERE file = 'data/metrics/extra.parquet'"
+    ).fetchall() == [(2, [as_read[0], "ghost", *as_read[2:]])]
 
 
 def test_a_parquet_column_named_twice_makes_the_file_unusable(mini: Path, load: Loader) -> None:
@@ -1146,6 +1136,10 @@ def test_a_parquet_column_named_twice_makes_the_file_unusable(mini: Path, load: 
     assert rejected(con, "data/metrics/twice.parquet") == [
         (1, "file_problem", "column 'value' appears twice in the header")
     ]
+    # both values kept, each where it was: the first is the metric column, the second not
+    assert con.execute(
+        "SELECT fields FROM rejected WHERE file = 'data/metrics/twice.parquet'"
+    ).fetchall() == [(["north-hosp", "readmit_30d", "2025-08", "14.0", "140", "1000", "15.0"],)]
 
 
 @pytest.mark.parametrize(

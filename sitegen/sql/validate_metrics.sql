@@ -284,8 +284,22 @@ WHERE c.rule IS NULL
 DROP TABLE checked;
 DROP TABLE duplicate_keys;
 
+-- A row's fields in its file's order: a CSV record's as read, a Parquet row's put back from
+-- where each value is kept (files.sources: a metric column, or a place in `fields`). A row
+-- not read (too long, a NUL) has none.
+CREATE OR REPLACE TEMP MACRO sg_fields(f, r) AS
+    CASE WHEN f.sources IS NULL OR r.unreadable IS NOT NULL THEN r.fields
+         ELSE list_transform(f.sources, lambda x: CASE x
+                 WHEN 'partner_id' THEN r.partner_id WHEN 'kpi_id' THEN r.kpi_id
+                 WHEN 'period' THEN r.period WHEN 'value' THEN r.value
+                 WHEN 'numerator' THEN r.numerator WHEN 'denominator' THEN r.denominator
+                 WHEN 'flag' THEN r.flag WHEN 'footnote' THEN r.footnote
+                 ELSE r.fields[CAST(x AS INTEGER)] END) END;
+
 -- Quarantined rows with their reason and the fields exactly as read.
 CREATE OR REPLACE TABLE rejected AS
-SELECT s.file, s.line, s.rule, s.reason, r.fields
-FROM row_status s JOIN raw_metrics r USING (file, line)
+SELECT s.file, s.line, s.rule, s.reason, sg_fields(f, r) AS fields
+FROM row_status s
+JOIN raw_metrics r USING (file, line)
+JOIN files f USING (file)
 WHERE s.rule IS NOT NULL;
