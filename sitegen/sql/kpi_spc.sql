@@ -93,10 +93,10 @@ segmented AS (
 -- Every window below is over one ordering, a segment's points by period (a sort each, the
 -- costly part at national scale: so there are three, no run is counted by a GROUP BY joined
 -- back, and what only the last step needs, the KPI's grain and direction, joins there rather
--- than riding through every sort), and each mean is summed in that order, so the same input gives the same
--- limits to the last bit (a mean grouped without an order is summed in the order the threads
--- happen to finish). A point's neighbours are read by their values: the mean and limits are
--- the same for every point of a segment.
+-- than riding through every sort), and each mean is summed in that order, so the same input
+-- gives the same limits to the last bit (a mean grouped without an order is summed in the
+-- order the threads happen to finish). A point's neighbours are read by their values: the
+-- mean and limits are the same for every point of a segment.
 ranged AS (
     SELECT s.*,
            row_number() OVER seg AS i,
@@ -126,8 +126,10 @@ sides AS (
 bounded AS (
     SELECT s.*,
            avg(abs(s.step)) OVER whole AS mean_mr,
-           max(s.i) FILTER (s.side_b1 IS DISTINCT FROM s.side) OVER so_far AS side_from,
-           min(s.i) FILTER (s.side_a1 IS DISTINCT FROM s.side) OVER to_end AS side_to,
+           last_value(CASE WHEN s.side_b1 IS DISTINCT FROM s.side THEN s.i END IGNORE NULLS)
+               OVER so_far AS side_from,
+           first_value(CASE WHEN s.side_a1 IS DISTINCT FROM s.side THEN s.i END IGNORE NULLS)
+               OVER to_end AS side_to,
            count(*) FILTER (s.d = 1) OVER so_far AS ups,
            count(*) FILTER (s.d = -1) OVER so_far AS downs
     FROM sides s
@@ -144,16 +146,19 @@ bounded AS (
 -- begins at the last point on or before this one that a fall reached (or the segment's
 -- first), and ends at the first point on or after it that a fall leaves (or the segment's
 -- last). Its length is 1 + the steps up between: the steps up so far at its end less those
--- at its beginning. Counts so far never decrease, so the end's is the least among the points
--- a fall leaves from here on, and the beginning's the greatest among those a fall reached so
--- far. A falling run likewise, with the steps down.
+-- at its beginning. A falling run likewise, with the steps down. (Each end is found by the
+-- first or last value that is not NULL, which costs less than a filtered minimum or maximum.)
 counted AS (
     SELECT b.*,
            b.side_to - b.side_from + 1 AS side_length,
-           1 + min(b.ups) FILTER (b.next_d IS NULL OR b.next_d = -1) OVER to_end
-             - max(b.ups) FILTER (b.d IS NULL OR b.d = -1) OVER so_far AS rise_length,
-           1 + min(b.downs) FILTER (b.next_d IS NULL OR b.next_d = 1) OVER to_end
-             - max(b.downs) FILTER (b.d IS NULL OR b.d = 1) OVER so_far AS fall_length
+           1 + first_value(CASE WHEN b.next_d IS NULL OR b.next_d = -1 THEN b.ups END
+                           IGNORE NULLS) OVER to_end
+             - last_value(CASE WHEN b.d IS NULL OR b.d = -1 THEN b.ups END IGNORE NULLS)
+                   OVER so_far AS rise_length,
+           1 + first_value(CASE WHEN b.next_d IS NULL OR b.next_d = 1 THEN b.downs END
+                           IGNORE NULLS) OVER to_end
+             - last_value(CASE WHEN b.d IS NULL OR b.d = 1 THEN b.downs END IGNORE NULLS)
+                   OVER so_far AS fall_length
     FROM bounded b
     WINDOW so_far AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
                       ROWS UNBOUNDED PRECEDING),
