@@ -49,7 +49,7 @@ CREATE OR REPLACE TEMP MACRO sg_zone_lo(x, mean, mean_mr) AS
 CREATE OR REPLACE TABLE spc_points AS
 WITH window_points AS (
     SELECT s.partner_id, s.kpi_id, s.period_start, s.value, s.target
-    FROM scorecard s
+    FROM scorecard_cells s  -- the stored cells: the view's peer figures are not needed here
     JOIN kpi_grains g USING (kpi_id)
     -- the window ends with the as-of period, or where kpis.review asks (spc_end: the last
     -- review's period, to read the series as it stood then)
@@ -95,15 +95,16 @@ segmented AS (
 -- back, and what only the last step needs, the KPI's grain and direction, joins there rather
 -- than riding through every sort), and each mean is summed in that order, so the same input
 -- gives the same limits to the last bit (a mean grouped without an order is summed in the
--- order the threads happen to finish). A point's neighbours are read by their values: the
--- mean and limits are the same for every point of a segment.
+-- order the threads happen to finish). Each pass carries only what the later ones need: a
+-- point's side of the mean and its zones are worked out once, where the mean and limits are
+-- known, and its neighbours' are read in the last pass (they are the same columns of the
+-- points before and after it).
 ranged AS (
     SELECT s.*,
            row_number() OVER seg AS i,
            s.value - lag(s.value) OVER seg AS step,
            lead(s.value) OVER seg - s.value AS next_step,
-           lag(s.value, 2) OVER seg AS value_b2, lag(s.value, 1) OVER seg AS value_b1,
-           lead(s.value, 1) OVER seg AS value_a1, lead(s.value, 2) OVER seg AS value_a2,
+           lag(s.value) OVER seg AS value_b1, lead(s.value) OVER seg AS value_a1,
            avg(s.value) OVER whole AS mean
     FROM segmented s
     WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start),
@@ -113,10 +114,11 @@ ranged AS (
 -- The side of the mean each point is on (a point on the mean is on neither: 0), and the
 -- direction of each step and of the next: a repeated value is a step of 0.
 sides AS (
-    SELECT r.*,
+    SELECT r.partner_id, r.kpi_id, r.period_start, r.value, r.target, r.points, r.latest,
+           r.segment, r.i, r.step, r.mean,
            sg_side(r.value, r.mean) AS side,
-           sg_side(r.value_b2, r.mean) AS side_b2, sg_side(r.value_b1, r.mean) AS side_b1,
-           sg_side(r.value_a1, r.mean) AS side_a1, sg_side(r.value_a2, r.mean) AS side_a2,
+           sg_side(r.value_b1, r.mean) IS DISTINCT FROM sg_side(r.value, r.mean) AS side_starts,
+           sg_side(r.value_a1, r.mean) IS DISTINCT FROM sg_side(r.value, r.mean) AS side_ends,
            sign(r.step) AS d,
            sign(r.next_step) AS next_d
     FROM ranged r
@@ -126,10 +128,9 @@ sides AS (
 bounded AS (
     SELECT s.*,
            avg(abs(s.step)) OVER whole AS mean_mr,
-           last_value(CASE WHEN s.side_b1 IS DISTINCT FROM s.side THEN s.i END IGNORE NULLS)
-               OVER so_far AS side_from,
-           first_value(CASE WHEN s.side_a1 IS DISTINCT FROM s.side THEN s.i END IGNORE NULLS)
-               OVER to_end AS side_to,
+           last_value(CASE WHEN s.side_starts THEN s.i END IGNORE NULLS) OVER so_far
+               AS side_from,
+           first_value(CASE WHEN s.side_ends THEN s.i END IGNORE NULLS) OVER to_end AS side_to,
            count(*) FILTER (s.d = 1) OVER so_far AS ups,
            count(*) FILTER (s.d = -1) OVER so_far AS downs
     FROM sides s
@@ -140,6 +141,16 @@ bounded AS (
            to_end AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
                       ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
 ),
+-- Each point's shift length, and whether it is beyond the two-thirds lines (the limits are
+-- known from here on).
+zoned AS (
+    SELECT b.partner_id, b.kpi_id, b.period_start, b.value, b.target, b.points, b.latest,
+           b.segment, b.i, b.mean, b.mean_mr, b.side, b.d, b.next_d, b.ups, b.downs,
+           b.side_to - b.side_from + 1 AS side_length,
+           sg_zone_hi(b.value, b.mean, b.mean_mr) AS zone_hi,
+           sg_zone_lo(b.value, b.mean, b.mean_mr) AS zone_lo
+    FROM bounded b
+),
 -- How long each run is: points in a shift; points counted in a rising or falling run, its
 -- first point and each strict step (a repeated value neither counts nor ends the run).
 -- A rising run is everything between two falling steps (repeated values included): it
@@ -148,9 +159,15 @@ bounded AS (
 -- last). Its length is 1 + the steps up between: the steps up so far at its end less those
 -- at its beginning. A falling run likewise, with the steps down. (Each end is found by the
 -- first or last value that is not NULL, which costs less than a filtered minimum or maximum.)
+-- And the sides and zones of the two points before and after each one, for two of three.
 counted AS (
     SELECT b.*,
-           b.side_to - b.side_from + 1 AS side_length,
+           lag(b.side, 2) OVER seg AS side_b2, lag(b.side) OVER seg AS side_b1,
+           lead(b.side) OVER seg AS side_a1, lead(b.side, 2) OVER seg AS side_a2,
+           lag(b.zone_hi, 2) OVER seg AS hi_b2, lag(b.zone_hi) OVER seg AS hi_b1,
+           lead(b.zone_hi) OVER seg AS hi_a1, lead(b.zone_hi, 2) OVER seg AS hi_a2,
+           lag(b.zone_lo, 2) OVER seg AS lo_b2, lag(b.zone_lo) OVER seg AS lo_b1,
+           lead(b.zone_lo) OVER seg AS lo_a1, lead(b.zone_lo, 2) OVER seg AS lo_a2,
            1 + first_value(CASE WHEN b.next_d IS NULL OR b.next_d = -1 THEN b.ups END
                            IGNORE NULLS) OVER to_end
              - last_value(CASE WHEN b.d IS NULL OR b.d = -1 THEN b.ups END IGNORE NULLS)
@@ -159,8 +176,9 @@ counted AS (
                            IGNORE NULLS) OVER to_end
              - last_value(CASE WHEN b.d IS NULL OR b.d = 1 THEN b.downs END IGNORE NULLS)
                    OVER so_far AS fall_length
-    FROM bounded b
-    WINDOW so_far AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
+    FROM zoned b
+    WINDOW seg AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start),
+           so_far AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
                       ROWS UNBOUNDED PRECEDING),
            to_end AS (PARTITION BY partner_id, kpi_id, segment ORDER BY period_start
                       ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING)
@@ -168,17 +186,7 @@ counted AS (
 sided AS (
     SELECT c.*,
            c.mean + 2.66 * c.mean_mr AS upper,
-           c.mean - 2.66 * c.mean_mr AS lower,
-           sg_zone_hi(c.value, c.mean, c.mean_mr) AS zone_hi,
-           sg_zone_lo(c.value, c.mean, c.mean_mr) AS zone_lo,
-           sg_zone_hi(c.value_b2, c.mean, c.mean_mr) AS hi_b2,
-           sg_zone_hi(c.value_b1, c.mean, c.mean_mr) AS hi_b1,
-           sg_zone_hi(c.value_a1, c.mean, c.mean_mr) AS hi_a1,
-           sg_zone_hi(c.value_a2, c.mean, c.mean_mr) AS hi_a2,
-           sg_zone_lo(c.value_b2, c.mean, c.mean_mr) AS lo_b2,
-           sg_zone_lo(c.value_b1, c.mean, c.mean_mr) AS lo_b1,
-           sg_zone_lo(c.value_a1, c.mean, c.mean_mr) AS lo_a1,
-           sg_zone_lo(c.value_a2, c.mean, c.mean_mr) AS lo_a2
+           c.mean - 2.66 * c.mean_mr AS lower
     FROM counted c
 ),
 patterns AS (
@@ -231,7 +239,7 @@ SELECT partner_id, kpi_id, sg_label(period_start, grain) AS period, period_start
             ELSE outside_hi OR shift_hi OR trend_hi OR three_of_hi END AS concerning,
        latest
 FROM flagged
-WHERE latest OR i = 1 OR value_a1 IS NULL
+WHERE latest OR i = 1 OR next_d IS NULL  -- a segment's first point, and its last (no next)
    OR outside_hi OR outside_lo OR shift_hi OR shift_lo OR trend_hi OR trend_lo
    OR three_of_hi OR three_of_lo;
 
