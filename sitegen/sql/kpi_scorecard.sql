@@ -69,6 +69,20 @@ WITH cells AS (
     UNION ALL BY NAME
     SELECT partner_id, kpi_id, period_start FROM scorecard_gaps
 ),
+-- Positions and changes join the cells before the rules and filters below: then DuckDB holds
+-- the narrow positions and changes in its hash tables. (Joined after, it takes the filtered
+-- cells for the fewer and holds them, every column of ten million rows, and spills.)
+placed AS (
+    SELECT c.*, ch.change_prev, ch.change_yoy,
+           pos.peer_percentile, pos.peer_rank, pos.type_percentile, pos.type_rank
+    FROM cells c
+    LEFT JOIN peer_positions pos
+        ON pos.partner_id = c.partner_id AND pos.kpi_id = c.kpi_id
+       AND pos.period_start = c.period_start
+    LEFT JOIN shown_changes ch
+        ON ch.partner_id = c.partner_id AND ch.kpi_id = c.kpi_id
+       AND ch.period_start = c.period_start
+),
 judged AS (
     SELECT
         v.partner_id, v.kpi_id, v.period_start,
@@ -90,8 +104,10 @@ judged AS (
                           CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END,
                           coalesce(k.amber_band, getvariable('amber_band')))
         END AS status,
-        CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign
-    FROM cells v
+        CASE k.direction WHEN 'higher' THEN 1 ELSE -1 END AS sign,
+        v.change_prev, v.change_yoy, v.peer_percentile, v.peer_rank, v.type_percentile,
+        v.type_rank
+    FROM placed v
     JOIN kpi_last l USING (kpi_id)
     JOIN partners p USING (partner_id)
     JOIN kpis k USING (kpi_id)
@@ -106,21 +122,14 @@ SELECT
     c.partner_id, c.kpi_id, c.period_start,
     c.value, c.numerator, c.denominator, c.target, c.partner_target, c.status,
     c.own_value, c.own_numerator, c.own_denominator, c.suppression, c.footnote, c.parts,
-    ch.change_prev,
+    c.change_prev,
     -- The change read in the KPI's direction, as a share of the target, so that changes in
     -- different units compare (a falling readmission rate counts as positive): what picks a
     -- scorecard's biggest improvement and decline.
-    c.sign * ch.change_prev / CASE WHEN abs(c.target) > 0 THEN abs(c.target) ELSE 1 END
+    c.sign * c.change_prev / CASE WHEN abs(c.target) > 0 THEN abs(c.target) ELSE 1 END
         AS relative_change,
-    ch.change_yoy,
-    pos.peer_percentile, pos.peer_rank, pos.type_percentile, pos.type_rank
-FROM judged c
-LEFT JOIN peer_positions pos
-    ON pos.partner_id = c.partner_id AND pos.kpi_id = c.kpi_id
-   AND pos.period_start = c.period_start
-LEFT JOIN shown_changes ch
-    ON ch.partner_id = c.partner_id AND ch.kpi_id = c.kpi_id
-   AND ch.period_start = c.period_start;
+    c.change_yoy, c.peer_percentile, c.peer_rank, c.type_percentile, c.type_rank
+FROM judged c;
 
 -- The scorecard as every reader sees it: each cell with the peer figures of its KPI period,
 -- over all partners and within the partner's own type. Those are kept once per KPI period in
