@@ -27,13 +27,17 @@ WHERE period_start IS NOT NULL;
 
 -- What the scorecard shows for the as-of period: each KPI at its latest KPI period ending on
 -- or before the as-of period's end (the same rule the composite uses), so a monthly
--- scorecard for 2025-11 shows a quarterly KPI's 2025-Q3.
+-- scorecard for 2025-11 shows a quarterly KPI's 2025-Q3. (The KPI periods are found first,
+-- one per KPI, and joined: DuckDB then reads only their cells, not all ten million.)
 CREATE OR REPLACE TABLE scorecard_as_of AS
+WITH shown AS (
+    SELECT g.kpi_id, sg_judged_at(a.period_end, g.grain) AS period_start
+    FROM kpi_grains g
+    CROSS JOIN as_of a
+)
 SELECT s.*
 FROM scorecard s
-JOIN kpi_grains g USING (kpi_id)
-CROSS JOIN as_of a
-WHERE s.period_start = sg_judged_at(a.period_end, g.grain);
+JOIN shown w ON w.kpi_id = s.kpi_id AND w.period_start = s.period_start;
 
 -- Each partner's biggest improvement and biggest decline on the previous period, for its
 -- summary: the KPI with the largest relative change above 0 and the one with the smallest

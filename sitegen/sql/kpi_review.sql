@@ -2,13 +2,17 @@
 -- actions on each KPI, and the figures of archived periods that a later build restates.
 --
 -- Each KPI at the last review, by the rule the scorecard uses for the as-of period: its
--- latest KPI period ending on or before the review period's end.
+-- latest KPI period ending on or before the review period's end. (Those KPI periods are found
+-- first and joined, as for scorecard_as_of: only their cells are read.)
 CREATE OR REPLACE TABLE scorecard_at_review AS
+WITH reviewed AS (
+    SELECT g.kpi_id, sg_judged_at(r.since_end, g.grain) AS period_start
+    FROM kpi_grains g
+    CROSS JOIN review r
+)
 SELECT s.*
 FROM scorecard s
-JOIN kpi_grains g USING (kpi_id)
-CROSS JOIN review r
-WHERE s.period_start = sg_judged_at(r.since_end, g.grain);
+JOIN reviewed w ON w.kpi_id = s.kpi_id AND w.period_start = s.period_start;
 
 -- Statuses ranked for "better" and "worse": met above at risk above missed. No data and
 -- suppressed are not on that scale: a change to or from them is a change, neither way.
