@@ -25,24 +25,23 @@ CREATE OR REPLACE TEMP MACRO sg_standing(score) AS
          WHEN 3 * score >= 100 - 1e-9 THEN 'at_risk'
          ELSE 'off_track' END;
 
-CREATE OR REPLACE TABLE composite_inputs AS
-WITH judged_at AS (
-    -- Scorecard period × KPI → the KPI period it is judged at.
-    SELECT c.period, c.period_start, c.period_end, g.kpi_id,
-           sg_judged_at(c.period_end, g.grain) AS kpi_period_start
-    FROM calendar c
-    CROSS JOIN kpi_grains g
-)
-SELECT j.period, j.period_start, s.partner_id, s.kpi_id, k.weight, s.status
-FROM judged_at j
-JOIN scorecard s ON s.kpi_id = j.kpi_id AND s.period_start = j.kpi_period_start
-JOIN kpis k ON k.kpi_id = s.kpi_id;
-
 -- Every partner has a row for every scorecard period, scored or not, so that "of" (how many
 -- partners are ranked) is the same for all of them.
 CREATE OR REPLACE TABLE composite AS
-WITH scored AS (
-    SELECT period, period_start, partner_id,
+WITH judged_at AS (
+    -- Scorecard period × KPI → the KPI period it is judged at.
+    SELECT c.period_start, g.kpi_id, sg_judged_at(c.period_end, g.grain) AS kpi_period_start
+    FROM calendar c
+    CROSS JOIN kpi_grains g
+),
+inputs AS (
+    SELECT j.period_start, s.partner_id, k.weight, s.status
+    FROM judged_at j
+    JOIN scorecard_cells s ON s.kpi_id = j.kpi_id AND s.period_start = j.kpi_period_start
+    JOIN kpis k ON k.kpi_id = s.kpi_id
+),
+scored AS (
+    SELECT period_start, partner_id,
            CASE WHEN 2 * sum(weight) FILTER (status IN ('met', 'at_risk', 'missed'))
                      >= sum(weight)
                  -- weights of 0 alone give no score (not 0 ÷ 0)
@@ -58,8 +57,8 @@ WITH scored AS (
            count(*) FILTER (status = 'missed') AS missed,
            count(*) FILTER (status = 'no_data') AS no_data,
            count(*) FILTER (status = 'suppressed') AS suppressed
-    FROM composite_inputs
-    GROUP BY period, period_start, partner_id
+    FROM inputs
+    GROUP BY period_start, partner_id
 ),
 everyone AS (
     SELECT c.period, c.period_start, p.partner_id, s.score,
@@ -68,7 +67,7 @@ everyone AS (
            coalesce(s.no_data, 0) AS no_data, coalesce(s.suppressed, 0) AS suppressed
     FROM calendar c
     CROSS JOIN partners p
-    LEFT JOIN scored s USING (period, period_start, partner_id)
+    LEFT JOIN scored s USING (period_start, partner_id)
 ),
 ranked AS (
     -- Rank among partners with a score in the same period: highest first, ties share.
@@ -93,4 +92,3 @@ LEFT JOIN ranked prev
     ON prev.partner_id = r.partner_id
    AND prev.period_start = CAST(r.period_start - sg_step(getvariable('grain')) AS DATE);
 
-DROP TABLE composite_inputs;
