@@ -848,6 +848,7 @@ def load_metrics(
 # DuckDB takes up to 80 % of the machine's memory by default; with a bound it spills to disk
 # instead, so that neither a huge submission nor a national programme takes the machine down.
 DUCKDB_MEMORY = "1GB"
+NEVER_CHECKPOINT = "1TB"  # of log written, far beyond what any run writes
 
 
 @contextmanager
@@ -869,6 +870,10 @@ def database() -> Iterator[duckdb.DuckDBPyConnection]:
             try:
                 con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
                 con.execute("SET temp_directory = ?", [str(folder / "spill")])
+                # No checkpoints: they make the file whole for a later opening, and this one
+                # is never opened again. At national scale they cost seconds each.
+                con.execute(f"SET checkpoint_threshold = '{NEVER_CHECKPOINT}'")
+                con.execute("PRAGMA disable_checkpoint_on_shutdown")
                 yield con
             finally:
                 con.close()
