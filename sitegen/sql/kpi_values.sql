@@ -20,6 +20,9 @@
 -- A suppressed value counts for nothing: no status, no change, no peer figure, and its counts
 -- are never shown to anyone but its owner. It still adds to the alliance's pooled figure (see
 -- kpi_alliance.sql), which is judged by the same thresholds.
+--
+-- A KPI period that is one native period (a monthly KPI on a monthly scorecard, the usual
+-- case) has one accepted row at most: that row is its rollup, with nothing to group.
 CREATE OR REPLACE TABLE kpi_values AS
 WITH rolled AS (
     SELECT m.partner_id, m.kpi_id, g.grain,
@@ -33,6 +36,7 @@ WITH rolled AS (
            count(*) FILTER (m.flag = 'suppressed') AS flagged_suppressed
     FROM metrics m
     JOIN kpi_grains g USING (kpi_id)
+    WHERE g.parts_of > 1
     GROUP BY ALL
 ),
 -- Footnotes: each distinct one of the period's rows, in alphabetical order, joined by "; ".
@@ -43,11 +47,22 @@ notes AS (
            string_agg(DISTINCT m.footnote, '; ' ORDER BY m.footnote) AS footnote
     FROM metrics m
     JOIN kpi_grains g USING (kpi_id)
-    WHERE m.footnote IS NOT NULL
+    WHERE m.footnote IS NOT NULL AND g.parts_of > 1
     GROUP BY ALL
 ),
+single AS (
+    SELECT m.partner_id, m.kpi_id, g.grain, m.period_start,
+           m.numerator AS numerators, m.denominator AS denominators,
+           m.value AS mean, m.value AS total, m.value AS latest,
+           CASE WHEN m.value IS NOT NULL THEN 1 ELSE 0 END AS parts,
+           CASE WHEN m.flag = 'suppressed' THEN 1 ELSE 0 END AS flagged_suppressed,
+           m.footnote
+    FROM metrics m
+    JOIN kpi_grains g USING (kpi_id)
+    WHERE g.parts_of = 1
+),
 valued AS (
-    SELECT r.*, n.footnote, k.aggregation, k.scale, k.direction, k.small_cell_rule,
+    SELECT r.*, k.aggregation, k.scale, k.direction, k.small_cell_rule,
            coalesce(k.min_denominator, getvariable('min_denominator')) AS min_denominator,
            g.parts_of,
            CASE WHEN r.parts = 0 THEN NULL
@@ -56,8 +71,13 @@ valued AS (
                 WHEN k.aggregation = 'sum' THEN r.total
                 WHEN k.aggregation = 'last' THEN r.latest
            END AS value
-    FROM rolled r
-    LEFT JOIN notes n USING (partner_id, kpi_id, period_start)
+    FROM (
+        SELECT r.*, n.footnote
+        FROM rolled r
+        LEFT JOIN notes n USING (partner_id, kpi_id, period_start)
+        UNION ALL BY NAME
+        SELECT * FROM single
+    ) r
     JOIN kpis k USING (kpi_id)
     JOIN kpi_grains g USING (kpi_id)
 ),
