@@ -39,6 +39,9 @@ WITH cleaned AS (
         trim(r.denominator) AS den_text,
         lower(trim(coalesce(r.flag, ''))) AS flag_text,
         nullif(trim(r.footnote), '') AS footnote,
+        -- the keys as declared (enums: at national scale their text costs seconds to carry);
+        -- NULL for one not declared, which the rules below reject by its text
+        k.kpi_id AS kpi_key, p.partner_id AS partner_key,
         k.kpi_id IS NOT NULL AS kpi_known,
         p.partner_id IS NOT NULL AS partner_known,
         k.unit, k.aggregation, k.frequency, k.scale, k.min_value, k.max_value
@@ -156,7 +159,7 @@ ruled AS (
     FROM finite
 )
 SELECT
-    file, line, pid AS partner_id, kid AS kpi_id, per AS period, grain AS period_grain,
+    file, line, partner_key AS partner_id, kpi_key AS kpi_id, per AS period, grain AS period_grain,
     period_start, value_final AS value,
     CASE WHEN has_n THEN n END AS numerator,
     CASE WHEN has_d THEN d END AS denominator,
@@ -272,7 +275,7 @@ FROM joined;
 -- Accepted rows, one per partner × KPI × period: the single source every KPI is computed from.
 -- Of identical copies the first one read stays; conflicting copies are all out.
 CREATE OR REPLACE TABLE metrics AS
-SELECT CAST(c.partner_id AS partner_key) AS partner_id, CAST(c.kpi_id AS kpi_key) AS kpi_id,
+SELECT c.partner_id, c.kpi_id,
        c.period, c.period_grain, c.period_start, c.value, c.numerator, c.denominator,
        c.flag, c.footnote, c.file, c.line
 FROM checked c
