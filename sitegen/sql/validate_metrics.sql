@@ -80,9 +80,13 @@ dated AS (
              THEN written_grain END AS grain
     FROM numbers
 ),
+written AS (
+    -- whether the value is written as a number, asked once (a regular expression per row)
+    SELECT *, sg_is_number(v_text) AS v_number FROM dated
+),
 typed AS (
     SELECT *,
-        CASE WHEN sg_is_number(v_text) THEN TRY_CAST(v_text AS DOUBLE) END AS v,
+        CASE WHEN v_number THEN TRY_CAST(v_text AS DOUBLE) END AS v,
         CASE WHEN sg_is_number(n_text) THEN TRY_CAST(n_text AS DOUBLE) END AS n,
         CASE WHEN sg_is_number(d_text) THEN TRY_CAST(d_text AS DOUBLE) END AS d,
         CASE grain
@@ -95,7 +99,7 @@ typed AS (
         coalesce(n_text, '') <> '' AS has_n,
         coalesce(d_text, '') <> '' AS has_d,
         coalesce(v_text, '') <> '' AS has_v
-    FROM dated
+    FROM written
 ),
 finite AS (
     -- A value that is written as a number but does not fit a double ("1e309") is not finite.
@@ -133,7 +137,7 @@ ruled AS (
             WHEN flag_text <> '' AND (has_v OR has_n OR has_d) THEN 'flag_with_figures'
             WHEN flag_text <> '' THEN NULL
             -- Value: a finite number; it may be left empty when the counts are given.
-            WHEN has_v AND NOT sg_is_number(v_text) THEN 'bad_value'
+            WHEN has_v AND NOT v_number THEN 'bad_value'
             WHEN has_v AND NOT v_ok THEN 'bad_value'
             WHEN has_n AND NOT n_ok THEN 'bad_numerator'
             WHEN has_d AND NOT d_ok THEN 'bad_denominator'
