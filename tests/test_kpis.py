@@ -42,6 +42,7 @@ tests/fixtures/kpi_peers/ — 6 partners (h1..h5 hospital, p1 post_acute) × wai
 from __future__ import annotations
 
 import csv
+import math
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -1439,3 +1440,21 @@ def test_the_samples_alliance_clabsi_pools_all_ten_hospitals() -> None:
         assert pooled["withheld"] is None
         assert pooled["value"] == round(observed / predicted, 2)
         assert 0.99 <= pooled["value"] <= 1.01
+
+
+def test_a_zero_written_with_a_minus_sign_is_published_as_zero(tmp_path: Path) -> None:
+    # "-0" is a number; a value of one row is its own rollup, and it must come out as the
+    # sums of one row would give it, 0.0 and not -0.0 (which JSON would print as -0.0)
+    shutil.copytree(KPI, tmp_path, dirs_exist_ok=True)
+    with (tmp_path / "metrics" / "wait_days.csv").open("a") as out:
+        out.write("alpha,wait_days,2025-11,-0,,\n")
+    with (tmp_path / "metrics" / "readmit.csv").open("a") as out:
+        out.write("alpha,readmit,2025-06,-0.0,-0,1000\n")
+    result = run(tmp_path)
+    try:
+        mean = result.card("alpha", "wait_days", "2025-11")
+        ratio = result.card("alpha", "readmit", "2025-06")
+        for figure in (mean["value"], ratio["value"], ratio["numerator"]):
+            assert figure == 0.0 and math.copysign(1.0, figure) == 1.0
+    finally:
+        result.con.close()

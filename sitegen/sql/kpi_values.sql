@@ -51,9 +51,10 @@ notes AS (
     GROUP BY ALL
 ),
 single AS (
+    -- (+ 0.0 as the sums and means of one row have it: a "-0" written comes out 0, not -0)
     SELECT m.partner_id, m.kpi_id, g.grain, m.period_start,
-           m.numerator AS numerators, m.denominator AS denominators,
-           m.value AS mean, m.value AS total, m.value AS latest,
+           m.numerator + 0.0 AS numerators, m.denominator + 0.0 AS denominators,
+           m.value + 0.0 AS mean, m.value + 0.0 AS total, m.value AS latest,
            CASE WHEN m.value IS NOT NULL THEN 1 ELSE 0 END AS parts,
            CASE WHEN m.flag = 'suppressed' THEN 1 ELSE 0 END AS flagged_suppressed,
            m.footnote
