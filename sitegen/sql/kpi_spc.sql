@@ -34,14 +34,13 @@ CREATE OR REPLACE TEMP MACRO sg_side(x, mean) AS
     CASE WHEN x IS NULL THEN NULL WHEN sg_above(x, mean) THEN 1
          WHEN sg_below(x, mean) THEN -1 ELSE 0 END;
 
--- Whether a value is beyond the two-thirds line above (hi) or below (lo) the mean: false for a
--- series with no moving range yet, NULL for no value.
+-- Whether a point's value is beyond the two-thirds line above (hi) or below (lo) the mean:
+-- false for a series with no moving range yet. (A neighbour beyond the segment's ends has no
+-- zone: NULL, as lag and lead give it.)
 CREATE OR REPLACE TEMP MACRO sg_zone_hi(x, mean, mean_mr) AS
-    CASE WHEN x IS NOT NULL
-         THEN coalesce(sg_above(x, mean + 2.0 / 3.0 * 2.66 * mean_mr), false) END;
+    coalesce(sg_above(x, mean + 2.0 / 3.0 * 2.66 * mean_mr), false);
 CREATE OR REPLACE TEMP MACRO sg_zone_lo(x, mean, mean_mr) AS
-    CASE WHEN x IS NOT NULL
-         THEN coalesce(sg_below(x, mean - 2.0 / 3.0 * 2.66 * mean_mr), false) END;
+    coalesce(sg_below(x, mean - 2.0 / 3.0 * 2.66 * mean_mr), false);
 
 -- spc_points keeps the points its readers need, not every point (at national scale most of
 -- ten million): each flagged point, each series' latest point, and the first and last
