@@ -1,7 +1,8 @@
 """Drawing charts: Vega-Lite specs to SVG with vl-convert, cached by a hash of the spec.
 
 Kept apart from the Altair builders (sitegen.charts) so that the spawned worker processes that
-draw import only this, vl-convert and the standard library: Altair alone takes ~0.2 s to import.
+draw import only this, vl-convert, orjson and the standard library: Altair alone takes ~0.2 s
+to import.
 Every chart is drawn once, stored under the hash of its spec and reused by page and PDF alike,
 so an unchanged chart is never redrawn: a trend chart takes ~8 ms of CPU to draw, and 1,000
 partners × 24 KPIs is 24,000 of them.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
-import json
 import logging
 import math
 import multiprocessing
@@ -26,6 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import orjson
 import vl_convert
 
 from sitegen.errors import ChartError
@@ -75,9 +76,11 @@ _ID_REF = re.compile(r'(\sid="|url\(#|href="#)([^")]+)')
 
 
 def spec_json(spec: Spec) -> str:
-    """A spec's canonical JSON: what its cache key is made of, what the workers are sent and
-    what a page embeds for the interactive view, so a spec is encoded once per build."""
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A spec's canonical JSON (keys sorted, no spaces, text unescaped): what its cache key is
+    made of, what the workers are sent and what a page embeds for the interactive view, so a
+    spec is encoded once per build. With orjson: the standard library's encoder took 0.16 ms
+    a trend chart, about a sixth of the time it takes to make a partner's view."""
+    return orjson.dumps(spec, option=orjson.OPT_SORT_KEYS).decode("utf-8")
 
 
 def spec_digest(text: str) -> str:
@@ -157,7 +160,7 @@ def _draw_chunk(items: list[Chart], cache_dir: Path) -> tuple[int, float]:
     does. Top-level so that spawned workers can import it."""
     started = time.process_time()
     for digest, text, name in items:
-        write_atomic(cache_dir / f"{digest}.svg", draw_svg(json.loads(text), digest, name))
+        write_atomic(cache_dir / f"{digest}.svg", draw_svg(orjson.loads(text), digest, name))
     return len(items), time.process_time() - started
 
 
