@@ -454,7 +454,7 @@ def _build(
                 )
                 render(to_make, outputs)
                 with timings.stage("pages"):
-                    written += site.write_assets(staging, cache_dir)
+                    written += site.write_assets(staging, drawer.vega_bundle())
                 with timings.stage("typesetting"):
                     written += typesetter.finish()
             facts = {

@@ -17,7 +17,6 @@ from typing import Any
 
 from jinja2 import Environment
 
-from sitegen import svg
 from sitegen.templating import render
 from sitegen.views.plan import Planned
 from sitegen.views.review import ArchiveView
@@ -142,7 +141,7 @@ def archive_nav(env: Environment, common: dict[str, Any], view: ArchiveView) -> 
     return render(env, "site/archived.html", context)
 
 
-def write_assets(out: Path, cache_dir: Path) -> list[Path]:
+def write_assets(out: Path, vega_bundle: str) -> list[Path]:
     """The stylesheet, fonts and script every page uses, and the vendored Vega bundle."""
     written = []
     for asset in ASSETS[:-1]:
@@ -150,7 +149,7 @@ def write_assets(out: Path, cache_dir: Path) -> list[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(STATIC / Path(asset).name, target)
         written.append(target)
-    written.append(_write(out / ASSETS[-1], svg.vega_bundle(cache_dir)))
+    written.append(_write(out / ASSETS[-1], vega_bundle))
     return written
 
 

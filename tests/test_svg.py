@@ -215,6 +215,25 @@ def test_real_vega_bundle_sets_globals_inside_a_function(tmp_path: Path) -> None
     assert "window.vegaEmbed" in text and "</script" not in text.lower()
 
 
+@pytest.mark.slow
+def test_with_workers_the_bundle_is_made_in_one_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making the bundle starts a JavaScript runtime; the workers have one already, so the
+    build's own process must not start its own (it would hold it beside theirs)."""
+
+    def in_this_process() -> str:
+        raise AssertionError("the bundle was made in the build's own process")
+
+    monkeypatch.setattr(vl_convert, "javascript_bundle", in_this_process)
+    views = [chart(k, s, "", "", None) for k, s in many_specs(svg.POOL_MIN_CHARTS).items()]
+    with Drawer(tmp_path, jobs=2) as drawer:
+        drawer.draw((v.digest, v.spec, v.id) for v in views)
+        text = drawer.vega_bundle()
+    assert text.startswith("(function(){\n") and "window.vegaEmbed" in text
+    assert (tmp_path / f"vega-bundle-{vl_convert.__version__}.js").read_text() == text
+
+
 def _variants() -> list[dict]:
     """Two charts of each kind that share a shape but not their data."""
     months = [f"2025-{m:02d}" for m in range(1, 13)]
