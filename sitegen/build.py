@@ -455,6 +455,7 @@ def _build(
                 render(to_make, outputs)
                 with timings.stage("pages"):
                     written += site.write_assets(staging, drawer.vega_bundle())
+                drawer.close()  # every chart is drawn
                 with timings.stage("typesetting"):
                     written += typesetter.finish()
             facts = {

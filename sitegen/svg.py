@@ -214,8 +214,15 @@ class Drawer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the workers, once every chart is drawn: idle, they still hold their memory
+        (about 180 MB each), while the build's own process may have the most to hold yet
+        (the board packets, typeset last)."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
     def start(self, charts: Iterable[Chart]) -> Drawing:
         """Start drawing the charts not in the cache yet; `wait` for them before reading.

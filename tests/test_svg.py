@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import signal
 import socket
@@ -232,6 +233,27 @@ def test_with_workers_the_bundle_is_made_in_one_of_them(
         text = drawer.vega_bundle()
     assert text.startswith("(function(){\n") and "window.vegaEmbed" in text
     assert (tmp_path / f"vega-bundle-{vl_convert.__version__}.js").read_text() == text
+
+
+@pytest.mark.slow
+def test_closing_the_drawer_ends_its_workers(tmp_path: Path) -> None:
+    """Once every chart is drawn the build closes the drawer, so that idle workers do not hold
+    their memory while the board packets are typeset, the build's last and largest work."""
+    views = [chart(k, s, "", "", None) for k, s in many_specs(svg.POOL_MIN_CHARTS).items()]
+    with Drawer(tmp_path, jobs=2) as drawer:
+        drawer.draw((v.digest, v.spec, v.id) for v in views)
+        workers = [pid for pid in descendants(os.getpid()) if b"spawn_main" in cmdline(pid)]
+        assert len(workers) == 2
+        drawer.close()
+        assert [pid for pid in workers if alive(pid)] == []
+        assert drawer.svg(views[0].digest).startswith("<svg")  # what was drawn stays readable
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _variants() -> list[dict]:
