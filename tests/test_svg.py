@@ -277,6 +277,7 @@ def _variants() -> list[dict]:
 def test_precompiled_vega_draws_what_vega_lite_draws() -> None:
     """draw_svg compiles each chart shape to Vega once and swaps the data in; the result must
     be the SVG that drawing the Vega-Lite spec directly gives."""
+    svg._set_up_vl_convert()  # the shipped fonts for the direct drawing too, run first or not
     for spec in _variants():
         digest = svg.spec_hash(spec)
         direct = svg.finish_svg(vl_convert.vegalite_to_svg(spec), digest)
